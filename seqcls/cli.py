@@ -1,0 +1,228 @@
+"""Command-line interface: parse, validate, call one library function, report.
+
+No TensorFlow at import time: `seqcls --help`, `seqcls validate` and config
+errors answer instantly. Messages go to stderr; results (tables, predictions
+to `-`) go to stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from seqcls import __version__
+from seqcls.errors import EXIT_FAILURE, SeqclsError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Train, evaluate and use Bi-LSTM text classifiers described by one YAML file.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise to a user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def handle_errors(command):
+    """Turn user mistakes into a one-paragraph message and their exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        _quiet_tensorflow()
+        try:
+            return command(*args, **kwargs)
+        except SeqclsError as error:
+            err.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+        except typer.Exit:
+            raise
+        except Exception as error:  # a bug, not a user mistake: keep the traceback
+            traceback.print_exc()
+            err.print(
+                f"[bold red]unexpected failure:[/] {type(error).__name__}: {error}",
+                markup=True,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"seqcls {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 -- typer needs Optional on older Pythons
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Train, evaluate and use Bi-LSTM text classifiers described by one YAML file."""
+
+
+def _metrics_table(metrics: dict, title: str) -> RichTable:
+    from seqcls.evaluate import HEADLINE
+
+    table = RichTable(title=title, title_justify="left")
+    table.add_column("split")
+    table.add_column("rows", justify="right")
+    for name in HEADLINE:
+        table.add_column(name, justify="right")
+    for split, values in metrics.items():
+        if isinstance(values, dict) and "accuracy" in values:
+            table.add_row(split, str(values["rows"]), *(f"{values[name]:.4f}" for name in HEADLINE))
+    return table
+
+
+@app.command()
+@handle_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="The YAML config file.")],
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="Override a config value: --set model.encoder.units=64."),
+    ] = [],  # noqa: B006 -- typer reads the default, never mutates it
+    output_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Run directory (default: runs/<name>-<timestamp>)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Write into a non-empty --output-dir.")] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            help="CI check: a few dozen rows, one epoch, CPU; then reload, evaluate and predict."
+        ),
+    ] = False,
+) -> None:
+    """Train a model as CONFIG describes and write a self-contained run directory."""
+    import tempfile
+
+    from seqcls.artifacts import new_run_dir
+    from seqcls.config import load_config
+
+    loaded = load_config(config, set_)
+    if smoke and output_dir is None:
+        output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
+    run_dir = new_run_dir(loaded.name, output_dir, force)
+    err.print(f"run directory: {run_dir}")
+
+    from seqcls import train as train_lib
+
+    def report(message: str) -> None:
+        err.print(message, soft_wrap=True)
+
+    if smoke:
+        result = train_lib.smoke_test(loaded, run_dir, report=report)
+    else:
+        result = train_lib.train(loaded, run_dir, command=sys.argv, report=report)
+    out.print(
+        _metrics_table(
+            result.metrics,
+            f"{loaded.name}: {result.epochs_run} epoch(s), {result.wall_seconds:.0f}s",
+        )
+    )
+    out.print(f"run directory: {result.run_dir}")
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    data_file: Annotated[Path, typer.Argument(help="Labelled CSV/TSV/JSONL file.")],
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Where to write the metrics JSON (default: RUN_DIR/eval-<file>.json)."),
+    ] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+    label_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+) -> None:
+    """Evaluate a trained run on a labelled file: print a table, write JSON."""
+    from seqcls.artifacts import write_json
+    from seqcls.predict import evaluate_file, load_run
+
+    run = load_run(run_dir)
+    metrics = evaluate_file(run, data_file, text_column, label_column)
+    destination = output or run.directory / f"eval-{data_file.stem}.json"
+    write_json(destination, metrics)
+    out.print(_metrics_table({data_file.name: metrics}, f"{run.directory.name} on {data_file}"))
+    err.print(f"metrics written to {destination}")
+
+
+@app.command()
+@handle_errors
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    input_: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT", help="CSV/TSV/JSONL file, or - for one text per line on stdin."
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option(help="Output file (.csv/.tsv/.jsonl) or - for stdout.")
+    ] = "-",
+    output_format: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--format", help="csv, tsv or jsonl (default: from --output's suffix; csv for -)."
+        ),
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="Also write the K most probable labels.")] = 0,
+    text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+) -> None:
+    """Predict labels for a file or stdin with a trained run."""
+    from seqcls.predict import load_run, predict_table, read_input, write_rows
+    from seqcls.predict import output_format as pick_format
+
+    fmt = pick_format(output, output_format)
+    run = load_run(run_dir)
+    column = text_column or run.config.data.text_column
+    table = read_input(input_, column)
+    columns, rows = predict_table(run, table, column, top_k)
+    write_rows(columns, rows, output, fmt)
+    if output != "-":
+        err.print(f"{len(rows)} predictions written to {output}")
+
+
+@app.command()
+@handle_errors
+def validate(
+    config: Annotated[Path, typer.Argument(help="The YAML config file.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override a config value.")] = [],  # noqa: B006
+) -> None:
+    """Check a config (and that its data files exist) without training; print it resolved."""
+    from seqcls.config import config_to_yaml, load_config
+    from seqcls.errors import DataError
+
+    loaded = load_config(config, set_)
+    for key in ("train", "valid", "test"):
+        path = getattr(loaded.data, key)
+        if path is not None and not path.is_file():
+            raise DataError(f"data.{key}: file not found: {path}")
+    out.print(config_to_yaml(loaded), end="", markup=False)
+    err.print(f"{config}: valid")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,303 @@
+"""The one config schema: pydantic models closed to typos, YAML loading, --set overrides.
+
+Defaults live here and only here. Loading never imports TensorFlow, so
+`seqcls validate` and config errors stay instant.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seqcls.errors import ConfigError
+
+# Path fields accept strings from YAML even though the models are strict.
+PathField = Annotated[Path, Field(strict=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys and loose types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class DataConfig(Section):
+    train: PathField
+    # When `valid` is absent, a stratified, seeded `valid_split` of train is held out.
+    valid: PathField | None = None
+    valid_split: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.1
+    test: PathField | None = None
+    format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+
+    @model_validator(mode="after")
+    def _valid_or_split(self) -> DataConfig:
+        if self.valid is not None and "valid_split" in self.model_fields_set:
+            raise ValueError(
+                "set either data.valid (a file) or data.valid_split (a fraction of train), not both"
+            )
+        return self
+
+
+class PreprocessingConfig(Section):
+    tokenizer: Literal["word", "char"] = "word"
+    lowercase: bool = True
+    strip_punctuation: bool = True
+    # Vocabulary size including the padding and out-of-vocabulary entries.
+    max_tokens: Annotated[int, Field(ge=3)] = 20000
+    min_frequency: PositiveInt = 1
+    # `auto`: the `length_percentile` of train lengths in tokens, reported at train time.
+    max_length: PositiveInt | Literal["auto"] = "auto"
+    length_percentile: Annotated[float, Field(gt=0.0, le=100.0)] = 99.0
+
+
+class EmbeddingConfig(Section):
+    dim: PositiveInt = 128
+    trainable: bool = True
+    # Word vectors in GloVe text format (`word v1 ... vd`, optionally .gz).
+    pretrained: PathField | None = None
+    dropout: Fraction = 0.0
+
+
+MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
+
+
+class EncoderConfig(Section):
+    cell: Literal["lstm", "gru"] = "lstm"
+    units: PositiveInt = 128
+    num_layers: PositiveInt = 1
+    bidirectional: bool = True
+    # How Bidirectional combines the forward and backward outputs; `none` keeps
+    # them apart, each pooled on its own, concatenated before the head.
+    merge_mode: MergeMode = "concat"
+    dropout: Fraction = 0.0
+    # Any value above 0 rules out the fused cuDNN kernel on GPU.
+    recurrent_dropout: Fraction = 0.0
+
+    @model_validator(mode="after")
+    def _merge_needs_bidirectional(self) -> EncoderConfig:
+        if not self.bidirectional and "merge_mode" in self.model_fields_set:
+            raise ValueError(
+                "merge_mode only applies to a bidirectional encoder; "
+                "remove model.encoder.merge_mode or set model.encoder.bidirectional: true"
+            )
+        return self
+
+
+class AttentionConfig(Section):
+    # additive: Zhou et al. (2016) attention pooling, masked before the softmax.
+    type: Literal["none", "additive"] = "additive"
+    # Used only when type is none: how the sequence becomes one vector (masked).
+    pooling: Literal["last", "mean", "max"] = "last"
+
+    @model_validator(mode="after")
+    def _pooling_needs_no_attention(self) -> AttentionConfig:
+        if self.type != "none" and "pooling" in self.model_fields_set:
+            raise ValueError(
+                f"pooling is only used when model.attention.type is none (it is {self.type!r}); "
+                "remove model.attention.pooling or set model.attention.type: none"
+            )
+        return self
+
+
+class HeadConfig(Section):
+    hidden: list[PositiveInt] = Field(default_factory=list)
+    activation: Literal["relu", "gelu", "tanh", "selu", "swish"] = "relu"
+    dropout: Fraction = 0.0
+
+
+class ModelConfig(Section):
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    attention: AttentionConfig = Field(default_factory=AttentionConfig)
+    head: HeadConfig = Field(default_factory=HeadConfig)
+
+
+Monitor = Literal["val_loss", "val_accuracy"]
+
+
+class EarlyStoppingConfig(Section):
+    enabled: bool = True
+    # Also the quantity the best checkpoint is chosen by.
+    monitor: Monitor = "val_loss"
+    patience: PositiveInt = 3
+    # Load the best checkpoint's weights after training, whether or not training stopped early.
+    restore_best: bool = True
+
+
+class TrainingConfig(Section):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
+    clipnorm: Annotated[float, Field(gt=0.0)] | None = None
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+
+
+class Config(Section):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "run"
+    seed: int = 42
+    # auto: binary (one sigmoid output) for two labels, multiclass (softmax) otherwise.
+    task: Literal["auto", "multiclass", "binary"] = "auto"
+    data: DataConfig
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+PATH_KEYS = ("data.train", "data.valid", "data.test", "model.embedding.pretrained")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `a.b.c=value` into the key path and the value parsed as a YAML scalar."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(
+            f"--set {text!r}: expected KEY.PATH=VALUE, for example --set model.encoder.units=64"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({error})") from None
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
+    """Apply `--set` overrides to the nested dict in place; return the dotted keys set."""
+    touched = set()
+    for text in overrides:
+        path, value = parse_override(text)
+        node = raw
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(path[: depth + 1])
+                raise ConfigError(
+                    f"--set {text!r}: {where} is a value ({child!r}), not a section, "
+                    "so it has no sub-keys"
+                )
+            node = child
+        node[path[-1]] = value
+        touched.add(".".join(path))
+    return touched
+
+
+def _section_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class found at a key path of Config, if the path names one."""
+    model: type[BaseModel] = Config
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def format_validation_error(error: ValidationError, overridden: set[str]) -> str:
+    lines = []
+    for item in error.errors():
+        loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        origin = " (from --set)" if key in overridden else ""
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            section = _section_at(loc[:-1])
+            allowed = sorted(section.model_fields) if section else []
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+            lines.append(
+                f"unknown key '{key}'{origin}{suggestion} allowed keys here: {', '.join(allowed)}"
+            )
+        elif kind == "missing":
+            lines.append(f"missing required key '{key}'")
+        elif kind == "value_error":
+            lines.append(f"{key}{origin}: {item['msg'].removeprefix('Value error, ')}")
+        else:
+            received = item.get("input")
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}{origin}: got {received!r}; {message}")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def validate_config(raw: Any, overridden: set[str] | None = None) -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"invalid config: expected a mapping of sections (name, data, model, ...), "
+            f"got {type(raw).__name__}"
+        )
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, overridden or set())) from None
+
+
+def _resolve_paths(config: Config, base_dir: Path, overridden: set[str]) -> Config:
+    """Make relative paths absolute: file keys against the config's folder, --set ones against
+    the current directory (where the user typed them)."""
+    for key in PATH_KEYS:
+        section_name, *rest = key.split(".")
+        section = getattr(config, section_name)
+        owner = section
+        for part in rest[:-1]:
+            owner = getattr(owner, part)
+        value = getattr(owner, rest[-1])
+        if value is None or value.is_absolute():
+            continue
+        base = Path.cwd() if key in overridden else base_dir
+        setattr(owner, rest[-1], (base / value).resolve())
+    return config
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply `--set` overrides, validate, and resolve relative paths."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    overridden = apply_overrides(raw, overrides or [])
+    try:
+        config = validate_config(raw, overridden)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return _resolve_paths(config, path.resolve().parent, overridden)
+
+
+def resolved_dict(config: Config) -> dict[str, Any]:
+    """Every setting that applies, defaults spelled out; settings that this config makes
+    inapplicable (and that would be contradictions if written) are left out."""
+    data = config.model_dump(mode="json")
+    if config.data.valid is not None:
+        del data["data"]["valid_split"]
+    if config.model.attention.type != "none":
+        del data["model"]["attention"]["pooling"]
+    if not config.model.encoder.bidirectional:
+        del data["model"]["encoder"]["merge_mode"]
+    return data
+
+
+def config_to_yaml(config: Config) -> str:
+    """The fully resolved config as YAML; it validates back to the same config."""
+    return yaml.safe_dump(resolved_dict(config), sort_keys=False)
+
+
+def config_from_yaml_text(text: str) -> Config:
+    """Load a config written by `config_to_yaml` (a run directory's own copy)."""
+    return validate_config(yaml.safe_load(text))

@@ -1,0 +1,38 @@
+"""User-facing error types and the exit code each one maps to.
+
+A user mistake raises one of these with a message that says what happened,
+where (file, line, config key), what was expected and how to fix it; the CLI
+prints the message without a traceback and exits with the class's code.
+"""
+
+from __future__ import annotations
+
+
+class SeqclsError(Exception):
+    """Base class for errors caused by the user's input, not by a bug."""
+
+    exit_code = 1
+
+
+class UsageError(SeqclsError):
+    """Wrong command-line use: a missing file, an existing run directory."""
+
+    exit_code = 2
+
+
+class ConfigError(SeqclsError):
+    """The YAML config or a --set override is invalid."""
+
+    exit_code = 2
+
+
+class DataError(SeqclsError):
+    """A data file is missing, malformed, or does not match the config."""
+
+    exit_code = 3
+
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = UsageError.exit_code
+EXIT_DATA = DataError.exit_code

@@ -1,0 +1,140 @@
+"""Custom Keras layers: explicit padding masks, masked pooling and additive attention.
+
+Every layer is backend-neutral (keras.ops only), serializable (`get_config`,
+registered under the package name "seqcls") so `.keras` files load with
+safe_mode=True, and takes its mask as an explicit argument: Keras does not
+reliably propagate masks through RNN wrappers, so we never rely on it.
+
+Padding convention: token id 0 is padding and padding is on the right.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PACKAGE = "seqcls"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SequenceClip(keras.layers.Layer):
+    """Cut token ids to `max_length` steps and give every row at least one real step.
+
+    (batch, time) -> (batch, min(time, max_length) + 1). A row with no tokens at
+    all (an empty or all-punctuation text) gets the out-of-vocabulary id 1 at
+    step 0, so recurrent kernels never see a fully masked row (cuDNN rejects
+    zero-length sequences). One trailing padding column is appended so that a
+    batch of empty strings still has one step; it is masked like any padding.
+    """
+
+    def __init__(self, max_length: int, oov_id: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = int(max_length)
+        self.oov_id = int(oov_id)
+
+    def call(self, ids):
+        ids = ids[:, : self.max_length]
+        ids = ops.pad(ids, [[0, 0], [0, 1]])
+        empty = ops.all(ops.equal(ids, 0), axis=1, keepdims=True)
+        first = ops.where(empty, ops.cast(self.oov_id, ids.dtype), ids[:, :1])
+        return ops.concatenate([first, ids[:, 1:]], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        time = input_shape[1]
+        return (input_shape[0], None if time is None else min(time, self.max_length) + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length, "oov_id": self.oov_id}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PaddingMask(keras.layers.Layer):
+    """(batch, time) token ids -> (batch, time) boolean mask, True on real tokens (id != 0)."""
+
+    def call(self, ids):
+        return ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedPooling(keras.layers.Layer):
+    """Pool (batch, time, features) over real steps only: `mean` or `max`.
+
+    Padded steps never contribute. A row with no real step pools to zeros.
+    """
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        # The mask is consumed here (explicitly); nothing downstream is a sequence.
+        self.supports_masking = True
+        if mode not in ("mean", "max"):
+            raise ValueError(f"MaskedPooling mode must be 'mean' or 'max', got {mode!r}")
+        self.mode = mode
+
+    def call(self, sequence, mask):
+        weights = ops.expand_dims(ops.cast(mask, sequence.dtype), -1)  # (batch, time, 1)
+        if self.mode == "mean":
+            total = ops.sum(sequence * weights, axis=1)  # (batch, features)
+            count = ops.maximum(ops.sum(weights, axis=1), 1.0)  # (batch, 1)
+            return total / count
+        lowest = ops.convert_to_tensor(-1e9, dtype=sequence.dtype)
+        pooled = ops.max(ops.where(weights > 0, sequence, lowest), axis=1)
+        has_tokens = ops.sum(weights, axis=1) > 0  # (batch, 1)
+        return ops.where(has_tokens, pooled, ops.zeros_like(pooled))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AdditiveAttention(keras.layers.Layer):
+    """Attention pooling of Zhou et al. (2016), "Attention-Based Bidirectional LSTM
+    Networks for Relation Classification":
+
+        M = tanh(H);  scores = w^T M;  alpha = softmax(scores) over time;
+        r = H alpha;  h* = tanh(r)
+
+    Inputs: H (batch, time, features) and the boolean mask (batch, time).
+    Returns (h*, alpha): (batch, features) and (batch, time).
+
+    Masking happens on the scores, before the softmax, so padded steps get a
+    weight of exactly 0 and each row's weights sum to 1 over its real tokens
+    (a row with no real token gets all-zero weights and h* = 0).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # The mask is consumed here (explicitly); the outputs carry none.
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        # w: one score weight per feature of H.
+        self.score_weights = self.add_weight(
+            name="score_weights", shape=(features,), initializer="glorot_uniform"
+        )
+
+    def call(self, sequence, mask):
+        scores = ops.tensordot(ops.tanh(sequence), self.score_weights, axes=1)  # (batch, time)
+        real = ops.cast(mask, scores.dtype)
+        lowest = ops.convert_to_tensor(-1e9, dtype=scores.dtype)
+        scores = ops.where(mask, scores, lowest)
+        # Multiplying by the mask makes padded weights exactly 0 even when a row
+        # has no real token (softmax would spread uniformly over the -1e9s).
+        weights = ops.softmax(scores, axis=-1) * real  # (batch, time)
+        pooled = ops.sum(sequence * ops.expand_dims(weights, -1), axis=1)  # (batch, features)
+        return ops.tanh(pooled), weights
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2]), (input_shape[0], input_shape[1])

@@ -1,0 +1,204 @@
+"""Build the Keras models from the config's `model` section.
+
+Three views of one set of layers:
+
+- the *core* model: token ids (batch, time) -> {"probabilities", "attention_weights"...};
+- the *training* model: token ids -> probabilities (what `fit` optimises);
+- the *inference* model: raw strings (batch,) -> the core's outputs, with
+  tokenization inside, so `model.keras` alone turns text into predictions.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers
+
+from seqcls.config import Config, EncoderConfig
+from seqcls.errors import ConfigError, DataError
+from seqcls.layers import AdditiveAttention, MaskedPooling, PaddingMask, SequenceClip
+
+PROBABILITIES = "probabilities"
+ATTENTION_WEIGHTS = "attention_weights"
+
+
+def output_units(task: str, num_classes: int) -> int:
+    """Binary tasks use one sigmoid unit (the probability of the second label)."""
+    return 1 if task == "binary" else num_classes
+
+
+def _recurrent_layer(encoder: EncoderConfig, return_sequences: bool, name: str):
+    cell = layers.LSTM if encoder.cell == "lstm" else layers.GRU
+    return cell(
+        encoder.units,
+        return_sequences=return_sequences,
+        dropout=encoder.dropout,
+        recurrent_dropout=encoder.recurrent_dropout,
+        name=name,
+    )
+
+
+def _encode(x, mask, encoder: EncoderConfig, last_step_only: bool) -> list:
+    """Run the (stacked, optionally bidirectional) recurrent encoder.
+
+    Returns one stream, or two for merge_mode none (forward, backward), each
+    (batch, time, units) -- or (batch, units) when `last_step_only`, in which
+    case the last layer returns only its final state: the forward direction's
+    state after the last real token and the backward direction's after the
+    first, which is what "last" means for a bidirectional encoder.
+    """
+    for index in range(encoder.num_layers):
+        is_last_layer = index == encoder.num_layers - 1
+        return_sequences = not (is_last_layer and last_step_only)
+        name = f"{encoder.cell}_{index + 1}"
+        recurrent = _recurrent_layer(encoder, return_sequences, name)
+        if not encoder.bidirectional:
+            x = recurrent(x, mask=mask)  # (batch, time, units) or (batch, units)
+            continue
+        merge = None if encoder.merge_mode == "none" else encoder.merge_mode
+        outputs = layers.Bidirectional(
+            recurrent, merge_mode=merge, name=f"bidirectional_{index + 1}"
+        )(x, mask=mask)
+        if merge is not None:
+            # concat: (batch, time, 2 * units); sum, mul, ave: (batch, time, units).
+            x = outputs
+        elif is_last_layer:
+            return list(outputs)  # forward and backward, each (batch, time, units)
+        else:
+            # A stacked layer needs one input: the two directions side by side.
+            x = layers.Concatenate(name=f"stack_{index + 1}")(list(outputs))
+    return [x]
+
+
+def build_core_model(config: Config, vocab_size: int, num_outputs: int) -> keras.Model:
+    """Token ids (batch, time) -> dict of outputs; id 0 is padding (right-padded)."""
+    model_config = config.model
+    ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
+    mask = PaddingMask(name="padding_mask")(ids)  # (batch, time), True on real tokens
+    x = layers.Embedding(
+        vocab_size,
+        model_config.embedding.dim,
+        trainable=model_config.embedding.trainable,
+        name="embedding",
+    )(ids)  # (batch, time, dim)
+    if model_config.embedding.dropout:
+        x = layers.Dropout(model_config.embedding.dropout, name="embedding_dropout")(x)
+
+    attention = model_config.attention
+    last_step_only = attention.type == "none" and attention.pooling == "last"
+    streams = _encode(x, mask, model_config.encoder, last_step_only)
+
+    outputs: dict[str, Any] = {}
+    suffixes = [""] if len(streams) == 1 else ["_forward", "_backward"]
+    pooled = []
+    for stream, suffix in zip(streams, suffixes):
+        if last_step_only:
+            pooled.append(stream)  # already (batch, features)
+        elif attention.type == "additive":
+            vector, weights = AdditiveAttention(name=f"attention{suffix}")(stream, mask=mask)
+            pooled.append(vector)  # (batch, features)
+            outputs[ATTENTION_WEIGHTS + suffix] = weights  # (batch, time)
+        else:
+            pooled.append(
+                MaskedPooling(attention.pooling, name=f"{attention.pooling}_pool{suffix}")(
+                    stream, mask=mask
+                )
+            )
+    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="directions")(pooled)
+
+    head = model_config.head
+    for index, width in enumerate(head.hidden):
+        x = layers.Dense(width, activation=head.activation, name=f"hidden_{index + 1}")(x)
+        if head.dropout:
+            x = layers.Dropout(head.dropout, name=f"hidden_dropout_{index + 1}")(x)
+    activation = "sigmoid" if num_outputs == 1 else "softmax"
+    probabilities = layers.Dense(
+        num_outputs, activation=activation, dtype="float32", name=PROBABILITIES
+    )(x)
+    outputs = {PROBABILITIES: probabilities, **outputs}
+    return keras.Model(ids, outputs, name="seqcls_core")
+
+
+def training_model(core: keras.Model) -> keras.Model:
+    """The same layers with one output, the probabilities, for fit/evaluate."""
+    return keras.Model(core.input, core.output[PROBABILITIES], name="seqcls_classifier")
+
+
+def build_inference_model(core: keras.Model, vectorizer: Any, max_length: int) -> keras.Model:
+    """Raw strings (batch,) -> the core's outputs; tokenization and truncation inside."""
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    ids = vectorizer(texts)  # (batch, longest text in batch)
+    ids = SequenceClip(max_length, name="clip")(ids)  # (batch, <= max_length + 1)
+    return keras.Model(texts, core(ids), name="seqcls_inference")
+
+
+def make_optimizer(training: Any) -> keras.optimizers.Optimizer:
+    options = {"learning_rate": training.learning_rate}
+    if training.clipnorm is not None:
+        options["clipnorm"] = training.clipnorm
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    return optimizers[training.optimizer](**options)
+
+
+def load_pretrained_vectors(
+    path: Path, tokens: list[str], dim: int, initial: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Fill rows of `initial` (vocab, dim) with vectors from a GloVe-format text file.
+
+    Returns the matrix and the share of the vocabulary (excluding padding and
+    OOV) found in the file. Tokens are matched exactly, then lowercased.
+    """
+    if not path.is_file():
+        raise DataError(f"pretrained vectors not found: {path}; fix model.embedding.pretrained")
+    wanted: dict[str, list[int]] = {}
+    for index, token in enumerate(tokens[2:], start=2):
+        wanted.setdefault(token, []).append(index)
+    lowered: dict[str, list[int]] = {}
+    for token, indices in wanted.items():
+        lowered.setdefault(token.lower(), []).extend(indices)
+    matrix = initial.copy()
+    matrix[0] = 0.0  # padding
+    found_exact: set[int] = set()
+    found_lower: set[int] = set()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            word, _, rest = line.rstrip().partition(" ")
+            if not rest:
+                continue
+            if number == 1 and len(rest.split(" ")) != dim:
+                raise ConfigError(
+                    f"model.embedding.dim is {dim} but {path} has {len(rest.split(' '))}-"
+                    f"dimensional vectors; set model.embedding.dim: {len(rest.split(' '))}"
+                )
+            if word not in wanted and word not in lowered:
+                continue
+            values = rest.split(" ")
+            if len(values) != dim:
+                raise DataError(
+                    f"{path}, line {number}: expected {dim} values, found {len(values)}"
+                )
+            try:
+                vector = np.asarray(values, dtype=np.float32)
+            except ValueError:
+                raise DataError(
+                    f"{path}, line {number}: the vector has non-numeric values"
+                ) from None
+            for index in wanted.get(word, []):
+                matrix[index] = vector
+                found_exact.add(index)
+            for index in lowered.get(word, []):
+                if index not in found_exact:
+                    matrix[index] = vector
+                    found_lower.add(index)
+    coverage = len(found_exact | found_lower) / max(1, len(tokens) - 2)
+    return matrix, coverage

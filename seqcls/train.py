@@ -1,0 +1,368 @@
+"""train(config) -> TrainResult: seed, data, vocabulary, model, callbacks, fit, export, evaluation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqcls import __version__, artifacts
+from seqcls.config import Config, config_to_yaml
+from seqcls.data import Split, Splits, file_sha256, load_splits
+from seqcls.errors import DataError, SeqclsError
+
+# Rows of each split a smoke run keeps: enough for every code path, seconds to train.
+SMOKE_ROWS = 48
+
+Report = Callable[[str], None]
+
+
+class TrainingFailed(SeqclsError):
+    """Training ran but produced no usable model (for example the loss became NaN)."""
+
+    exit_code = 1
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    epochs_run: int
+    best_epoch: int | None
+    wall_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_task(config: Config, labels: list[str]) -> str:
+    if config.task == "auto":
+        return "binary" if len(labels) == 2 else "multiclass"
+    if config.task == "binary" and len(labels) != 2:
+        raise DataError(
+            f"{config.data.train}: task is binary but train has {len(labels)} labels "
+            f"({labels[:10]}); set task: multiclass"
+        )
+    return config.task
+
+
+def smoke_config(config: Config) -> Config:
+    """One short epoch, no early stopping: a smoke run checks that every artifact works."""
+    training = config.training.model_copy(
+        update={
+            "epochs": 1,
+            "batch_size": min(config.training.batch_size, 16),
+            "early_stopping": config.training.early_stopping.model_copy(update={"enabled": False}),
+        }
+    )
+    return config.model_copy(update={"training": training})
+
+
+def _targets(split: Split, labels: list[str], task: str) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    values = np.array([index[label] for label in split.labels], dtype=np.int64)
+    # Binary: one sigmoid unit, so the target is a (rows, 1) float.
+    return values.astype(np.float32).reshape(-1, 1) if task == "binary" else values
+
+
+def _make_callbacks(config: Config, run_dir: Path, training_model: Any, report: Report):
+    import keras
+
+    monitor = config.training.early_stopping.monitor
+    lower_is_better = monitor.endswith("loss")
+
+    class EpochLog(keras.callbacks.Callback):
+        """Report each epoch, keep the history CSV current (atomically), and keep the best weights.
+
+        The best checkpoint is written to a temporary file and moved into place,
+        so an interrupted save never leaves a broken `best.keras`.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.rows: list[dict[str, Any]] = []
+            self.best_value: float | None = None
+            self.best_epoch: int | None = None
+            self.best_weights: list[np.ndarray] | None = None
+            self.started = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {key: float(value) for key, value in (logs or {}).items()}
+            seconds = time.perf_counter() - self.started
+            row = {"epoch": epoch + 1, **logs, "seconds": round(seconds, 3)}
+            self.rows.append(row)
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=list(row), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.rows)
+            artifacts.write_text(run_dir / artifacts.HISTORY_FILE, buffer.getvalue())
+
+            value = logs.get(monitor)
+            improved = (
+                value is not None
+                and math.isfinite(value)
+                and (
+                    self.best_value is None
+                    or (value < self.best_value if lower_is_better else value > self.best_value)
+                )
+            )
+            if improved:
+                self.best_value, self.best_epoch = value, epoch + 1
+                self.best_weights = [w.copy() for w in training_model.get_weights()]
+                artifacts.save_model(training_model, run_dir / artifacts.BEST_CHECKPOINT_FILE)
+            shown = "  ".join(
+                f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate"
+            )
+            mark = "  *best" if improved else ""
+            report(f"epoch {epoch + 1}/{config.training.epochs}  {shown}  {seconds:.1f}s{mark}")
+
+    log = EpochLog()
+    callbacks = [log, keras.callbacks.TerminateOnNaN()]
+    stopping = config.training.early_stopping
+    if stopping.enabled:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode="min" if lower_is_better else "max",
+                patience=stopping.patience,
+                # Restoring is done from EpochLog's best weights, which (unlike
+                # EarlyStopping's) also applies when training never stops early.
+                restore_best_weights=False,
+            )
+        )
+    return log, callbacks
+
+
+def _device_description() -> list[str]:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return [device.name for device in gpus] or ["CPU"]
+
+
+def _versions() -> dict[str, str]:
+    import keras
+    import pandas
+    import tensorflow as tf
+
+    return {
+        "seqcls": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _data_manifest(config: Config, splits: Splits) -> dict[str, Any]:
+    files = {}
+    for key in ("train", "valid", "test"):
+        path = getattr(config.data, key)
+        if path is not None:
+            files[key] = {"path": str(path), "sha256": file_sha256(path)}
+    rows = {"train": len(splits.train), "valid": len(splits.valid)}
+    if splits.test is not None:
+        rows["test"] = len(splits.test)
+    return {"files": files, "rows_used": rows}
+
+
+def train(
+    config: Config,
+    run_dir: Path,
+    *,
+    smoke: bool = False,
+    command: list[str] | None = None,
+    report: Report = print,
+) -> TrainResult:
+    """Train a classifier as `config` says and write every artifact into `run_dir`."""
+    started_at = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    if smoke:
+        # A smoke run must behave the same on any machine: CPU only.
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+        config = smoke_config(config)
+    artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config))
+
+    import keras
+    import tensorflow as tf
+
+    from seqcls import model as model_lib
+    from seqcls import text
+    from seqcls.predict import evaluate_split_texts
+
+    keras.utils.set_random_seed(config.seed)
+    splits = load_splits(config.data, config.seed, SMOKE_ROWS if smoke else None)
+    notes = list(splits.notes)
+    task = resolve_task(config, splits.labels)
+    artifacts.write_json(run_dir / artifacts.LABELS_FILE, {"task": task, "labels": splits.labels})
+    report(
+        f"data: train {len(splits.train)}, valid {len(splits.valid)}"
+        + (f", test {len(splits.test)}" if splits.test is not None else "")
+        + f" rows; {len(splits.labels)} labels; task {task}"
+    )
+    for note in notes:
+        report(f"  {note}")
+
+    vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
+    artifacts.write_json(run_dir / artifacts.VOCABULARY_FILE, vocabulary.to_json())
+    report(
+        f"vocabulary: {vocabulary.size} entries ({vocabulary.tokens_seen} distinct train tokens); "
+        f"train OOV rate {vocabulary.train_oov_rate:.2%}; max_length {vocabulary.max_length} "
+        f"({vocabulary.max_length_source}; {vocabulary.train_truncated_share:.1%} of train texts "
+        "truncated)"
+    )
+
+    vectorizer = text.make_vectorizer(config.preprocessing, vocabulary.tokens, ragged=True)
+    ids = {
+        split.name: text.encode(vectorizer, split.texts, vocabulary.max_length)
+        for split in (splits.train, splits.valid)
+    }
+    targets = {
+        split.name: _targets(split, splits.labels, task) for split in (splits.train, splits.valid)
+    }
+
+    num_outputs = model_lib.output_units(task, len(splits.labels))
+    core = model_lib.build_core_model(config, vocabulary.size, num_outputs)
+    classifier = model_lib.training_model(core)
+    embedding = config.model.embedding
+    if embedding.pretrained is not None:
+        layer = core.get_layer("embedding")
+        matrix, coverage = model_lib.load_pretrained_vectors(
+            embedding.pretrained, vocabulary.tokens, embedding.dim, layer.get_weights()[0]
+        )
+        layer.set_weights([matrix])
+        notes.append(f"pretrained vectors found for {coverage:.1%} of the vocabulary")
+        report(f"embedding: {notes[-1]} ({embedding.pretrained})")
+    if config.model.encoder.recurrent_dropout > 0 and tf.config.list_physical_devices("GPU"):
+        report("note: recurrent_dropout > 0 rules out the fused cuDNN kernel; training is slower")
+
+    classifier.compile(
+        optimizer=model_lib.make_optimizer(config.training),
+        loss="binary_crossentropy" if task == "binary" else "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    report(f"model: {classifier.count_params():,} parameters; devices {_device_description()}")
+
+    batch_size = config.training.batch_size
+    train_data = text.training_dataset(ids["train"], targets["train"], batch_size, config.seed)
+    valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size)
+    log, callbacks = _make_callbacks(config, run_dir, classifier, report)
+    with warnings.catch_warnings():
+        # Bucketed batches make the epoch length unknown up front; Keras warns
+        # each epoch that the (finite, by design) dataset "ran out of data".
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = classifier.fit(
+            train_data,
+            validation_data=valid_data,
+            epochs=config.training.epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself
+            verbose=0,
+        )
+    epochs_run = len(history.history.get("loss", []))
+    last_loss = history.history.get("loss", [float("nan")])[-1]
+    if not math.isfinite(last_loss) or log.best_weights is None:
+        raise TrainingFailed(
+            f"training diverged: the loss became {last_loss} in epoch {epochs_run} and no epoch "
+            f"produced a finite {config.training.early_stopping.monitor}; lower "
+            "training.learning_rate or set training.clipnorm (for example 1.0)"
+        )
+    if config.training.early_stopping.restore_best and log.best_weights is not None:
+        classifier.set_weights(log.best_weights)
+        report(
+            f"restored the weights of epoch {log.best_epoch} (best {config.training.early_stopping.monitor})"
+        )
+
+    inference = model_lib.build_inference_model(
+        core, text.make_vectorizer(config.preprocessing, vocabulary.tokens), vocabulary.max_length
+    )
+    artifacts.save_model(inference, run_dir / artifacts.MODEL_FILE)
+
+    # Evaluate through the saved file, reloaded with safe_mode: the numbers
+    # below are the numbers `seqcls eval` and `predict` will reproduce.
+    exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    metrics: dict[str, Any] = {"task": task}
+    for split in (splits.valid, splits.test):
+        if split is not None and len(split):
+            metrics[split.name] = evaluate_split_texts(
+                exported, split.texts, split.labels, splits.labels
+            )
+    artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
+
+    wall_seconds = time.perf_counter() - clock
+    manifest = {
+        "seqcls_version": __version__,
+        "command": command if command is not None else sys.argv,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(wall_seconds, 2),
+        "seed": config.seed,
+        "smoke": smoke,
+        "devices": _device_description(),
+        "versions": _versions(),
+        "data": _data_manifest(config, splits),
+        "task": task,
+        "num_labels": len(splits.labels),
+        "parameters": int(classifier.count_params()),
+        "vocabulary_size": vocabulary.size,
+        "max_length": vocabulary.max_length,
+        "epochs_run": epochs_run,
+        "best_epoch": log.best_epoch,
+        "stopped_early": epochs_run < config.training.epochs,
+        "notes": notes,
+    }
+    artifacts.write_json(run_dir / artifacts.MANIFEST_FILE, manifest)
+    return TrainResult(run_dir, metrics, epochs_run, log.best_epoch, wall_seconds, notes)
+
+
+def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainResult:
+    """Train on a few rows for one epoch, then prove the saved run works end to end:
+    reload it from disk alone, evaluate, and predict. Raises if any step fails."""
+    from seqcls.predict import load_run, predict_probabilities
+
+    result = train(config, run_dir, smoke=True, report=report)
+    run = load_run(run_dir)
+    splits = load_splits(config.data, config.seed, SMOKE_ROWS)
+    sample = splits.valid.texts[:8] + ["", "!!!"]  # empty and all-punctuation texts too
+    probabilities = predict_probabilities(run.model, sample)
+    if probabilities.shape != (len(sample), len(run.labels)):
+        raise TrainingFailed(
+            f"smoke: the reloaded model gave probabilities of shape {probabilities.shape}, "
+            f"expected {(len(sample), len(run.labels))}"
+        )
+    if not np.all(np.isfinite(probabilities)) or not np.allclose(
+        probabilities.sum(axis=1), 1.0, atol=1e-4
+    ):
+        raise TrainingFailed(
+            "smoke: the reloaded model's probabilities are not finite or do not sum to 1"
+        )
+    for name in (
+        artifacts.CONFIG_FILE,
+        artifacts.LABELS_FILE,
+        artifacts.VOCABULARY_FILE,
+        artifacts.MODEL_FILE,
+        artifacts.BEST_CHECKPOINT_FILE,
+        artifacts.HISTORY_FILE,
+        artifacts.METRICS_FILE,
+        artifacts.MANIFEST_FILE,
+    ):
+        if not (run_dir / name).is_file():
+            raise TrainingFailed(f"smoke: {run_dir / name} was not written")
+    artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
+    report(f"smoke: reloaded {run_dir}, predicted {len(sample)} texts, every artifact loads")
+    return result

@@ -1,0 +1,87 @@
+"""Shared fixtures: tiny labelled files written per test, and a config that trains in seconds."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+
+# Three intents with distinct vocabularies, so a tiny model can learn them in a few epochs.
+TEMPLATES = {
+    "card_lost": [
+        "i lost my card",
+        "my card was stolen yesterday",
+        "please block my lost card",
+        "someone stole my bank card",
+    ],
+    "exchange_rate": [
+        "what is the exchange rate for euros",
+        "how much is the dollar exchange rate",
+        "which rate do you use to exchange pounds",
+        "exchange rate for yen today",
+    ],
+    "top_up": [
+        "how do i top up my account",
+        "my top up failed",
+        "top up with a bank transfer",
+        "can i top up by cheque",
+    ],
+}
+
+
+def labelled_rows(count: int, seed: int = 0) -> list[tuple[str, str]]:
+    generator = random.Random(seed)
+    fillers = ["", " please", " now", " thanks", " again", " today"]
+    rows = []
+    for index in range(count):
+        label = sorted(TEMPLATES)[index % len(TEMPLATES)]
+        text = generator.choice(TEMPLATES[label]) + generator.choice(fillers)
+        rows.append((text, label))
+    return rows
+
+
+def write_csv(path: Path, rows, header=("text", "label"), delimiter=",") -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return {
+        "train": write_csv(folder / "train.csv", labelled_rows(90, seed=1)),
+        "valid": write_csv(folder / "valid.csv", labelled_rows(24, seed=2)),
+        "test": write_csv(folder / "test.csv", labelled_rows(24, seed=3)),
+    }
+
+
+TINY_CONFIG = """\
+name: tiny-test
+seed: 0
+data:
+  train: data/train.csv
+  valid: data/valid.csv
+  test: data/test.csv
+preprocessing:
+  max_length: 12
+model:
+  embedding: {dim: 8}
+  encoder: {units: 8}
+training:
+  epochs: 3
+  batch_size: 16
+  learning_rate: 0.01
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, tiny_data) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(TINY_CONFIG, encoding="utf-8")
+    return path

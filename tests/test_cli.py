@@ -1,0 +1,154 @@
+"""End to end through the real command line: train on tiny files, then eval and predict."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from seqcls import artifacts
+from seqcls.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args, input=None):
+    return runner.invoke(app, [str(arg) for arg in args], input=input)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny training run shared by the tests below (training is the slow part)."""
+    from conftest import TINY_CONFIG, labelled_rows, write_csv
+
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "data").mkdir()
+    write_csv(folder / "data" / "train.csv", labelled_rows(90, seed=1))
+    write_csv(folder / "data" / "valid.csv", labelled_rows(24, seed=2))
+    write_csv(folder / "data" / "test.csv", labelled_rows(24, seed=3))
+    (folder / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
+    run_dir = folder / "run"
+    result = invoke(
+        "train", folder / "config.yaml", "--output-dir", run_dir, "--set", "training.epochs=8"
+    )
+    assert result.exit_code == 0, result.output
+    return folder, run_dir, result
+
+
+def test_cli_train_writes_every_artifact(trained_run):
+    folder, run_dir, result = trained_run
+    for name in (
+        artifacts.CONFIG_FILE,
+        artifacts.LABELS_FILE,
+        artifacts.VOCABULARY_FILE,
+        artifacts.MODEL_FILE,
+        artifacts.BEST_CHECKPOINT_FILE,
+        artifacts.HISTORY_FILE,
+        artifacts.METRICS_FILE,
+        artifacts.MANIFEST_FILE,
+    ):
+        assert (run_dir / name).is_file(), name
+    assert "test" in result.output and "accuracy" in result.output
+    metrics = json.loads((run_dir / artifacts.METRICS_FILE).read_text())
+    # Three well-separated intents: a working pipeline learns them.
+    assert metrics["test"]["accuracy"] >= 0.9
+    assert len(metrics["test"]["confusion_matrix"]) == 3
+    assert set(metrics["test"]["per_class"]) == {"card_lost", "exchange_rate", "top_up"}
+    manifest = json.loads((run_dir / artifacts.MANIFEST_FILE).read_text())
+    assert len(manifest["data"]["files"]["train"]["sha256"]) == 64
+    assert manifest["versions"]["keras"] and manifest["seed"] == 0
+    history = list(csv.DictReader(open(run_dir / artifacts.HISTORY_FILE)))
+    assert [int(row["epoch"]) for row in history] == list(range(1, len(history) + 1))
+    assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(history[0])
+    # The saved config is the resolved one and reloads to the same settings.
+    saved = (run_dir / artifacts.CONFIG_FILE).read_text()
+    assert "merge_mode: concat" in saved and "epochs: 8" in saved
+
+
+def test_cli_eval_reproduces_training_metrics(trained_run):
+    folder, run_dir, _ = trained_run
+    output = folder / "eval.json"
+    result = invoke("eval", run_dir, folder / "data" / "test.csv", "--output", output)
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads(output.read_text())
+    recorded = json.loads((run_dir / artifacts.METRICS_FILE).read_text())["test"]
+    assert evaluated["accuracy"] == pytest.approx(recorded["accuracy"])
+    assert evaluated["confusion_matrix"] == recorded["confusion_matrix"]
+
+
+def test_cli_predict_file_to_csv_keeps_columns_and_adds_top_k(trained_run):
+    folder, run_dir, _ = trained_run
+    source = folder / "to_predict.csv"
+    with open(source, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        writer.writerows([["a1", "i lost my card"], ["a2", "exchange rate for euros"], ["a3", ""]])
+    output = folder / "predictions.csv"
+    result = invoke("predict", run_dir, source, "--output", output, "--top-k", 2)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(output)))
+    assert [row["id"] for row in rows] == ["a1", "a2", "a3"]
+    assert rows[0]["predicted_label"] == "card_lost"
+    assert rows[1]["predicted_label"] == "exchange_rate"
+    for row in rows:
+        assert row["top1_label"] == row["predicted_label"]
+        assert float(row["top1_probability"]) >= float(row["top2_probability"])
+        assert 0 < float(row["predicted_probability"]) <= 1
+
+
+def test_cli_predict_stdin_to_stdout_and_jsonl(trained_run):
+    folder, run_dir, _ = trained_run
+    result = invoke("predict", run_dir, "-", input="my top up failed\ni lost my card\n")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["predicted_label"] for row in rows] == ["top_up", "card_lost"]
+    output = folder / "out.jsonl"
+    result = invoke("predict", run_dir, "-", "--output", output, input="exchange rate for yen\n")
+    assert result.exit_code == 0, result.output
+    [row] = [json.loads(line) for line in output.read_text().splitlines()]
+    assert row["text"] == "exchange rate for yen" and row["predicted_label"] == "exchange_rate"
+
+
+def test_cli_refuses_non_empty_run_dir_without_force(trained_run):
+    folder, run_dir, _ = trained_run
+    result = invoke("train", folder / "config.yaml", "--output-dir", run_dir)
+    assert result.exit_code == 2
+    assert "not empty" in result.output and "--force" in result.output
+
+
+def test_cli_exit_codes_for_user_mistakes(tmp_path, trained_run):
+    folder, run_dir, _ = trained_run
+    # Config error: 2, no traceback.
+    result = invoke("train", folder / "config.yaml", "--set", "model.encoder.cell=lsmt")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "model.encoder.cell" in result.output
+    # Data error: 3, names the file and the key to set.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sentence,label\nx,card_lost\n")
+    result = invoke("eval", run_dir, bad)
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert "bad.csv" in result.output and "data.text_column" in result.output
+    # Unseen label at eval: 3.
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("text,label\nhello,greeting\n")
+    assert invoke("eval", run_dir, unseen).exit_code == 3
+    # Not a run directory: 2.
+    assert invoke("predict", tmp_path, "-", input="x\n").exit_code == 2
+
+
+def test_cli_smoke_run_checks_every_artifact(tiny_config, tmp_path):
+    result = invoke("train", tiny_config, "--smoke", "--output-dir", tmp_path / "smoke")
+    assert result.exit_code == 0, result.output
+    assert "every artifact loads" in result.output
+    saved = (tmp_path / "smoke" / artifacts.CONFIG_FILE).read_text()
+    assert "epochs: 1" in saved
+
+
+def test_cli_version_and_module_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "seqcls", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout.startswith("seqcls ")

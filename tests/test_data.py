@@ -1,0 +1,108 @@
+import json
+from collections import Counter
+
+import pytest
+from conftest import labelled_rows, write_csv
+
+from seqcls.data import (
+    Split,
+    check_known_labels,
+    labelled_split,
+    read_split,
+    read_table,
+    stratified_split,
+)
+from seqcls.errors import DataError
+
+
+def test_data_reads_csv_with_quoted_commas_and_newlines_and_tracks_lines(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('text,label\n"hello, world",a\n"two\nlines",b\nplain,NA\n', encoding="utf-8")
+    table = read_table(path)
+    assert [row["text"] for row in table.rows] == ["hello, world", "two\nlines", "plain"]
+    assert table.lines == [2, 3, 5]
+    # "NA" is a label like any other: nothing is guessed to be missing.
+    assert table.rows[2]["label"] == "NA"
+
+
+def test_data_reads_tsv(tmp_path):
+    path = write_csv(tmp_path / "d.tsv", [("a, b, c", "x"), ("d", "y")], delimiter="\t")
+    split = read_split("train", path, "auto", "text", "label")
+    assert split.texts == ["a, b, c", "d"]
+    assert split.labels == ["x", "y"]
+
+
+def test_data_reads_jsonl_with_integer_labels(tmp_path):
+    path = tmp_path / "d.jsonl"
+    rows = [{"id": 1, "text": "good", "label": 1}, {"id": 2, "text": "bad", "label": 0}]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n\n", encoding="utf-8")
+    split = read_split("train", path, "auto", "text", "label")
+    assert split.labels == ["1", "0"]
+    assert split.lines == [1, 2]
+
+
+def test_data_wrong_field_count_names_file_and_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\nfine,a\nnot, fine,b\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"d\.csv, line 3: expected 2 fields .* found 3"):
+        read_table(path)
+
+
+def test_data_missing_column_lists_columns_and_config_key(tmp_path):
+    path = write_csv(tmp_path / "d.csv", [("x", "a")], header=("text", "intent"))
+    with pytest.raises(DataError) as error:
+        read_split("train", path, "auto", "text", "label")
+    message = str(error.value)
+    assert "label column 'label' not found" in message
+    assert "['text', 'intent']" in message
+    assert "set data.label_column" in message
+
+
+def test_data_empty_label_names_line(tmp_path):
+    path = write_csv(tmp_path / "d.csv", [("x", "a"), ("y", " ")])
+    with pytest.raises(DataError, match=r"line 3: the label \('label'\) is empty"):
+        read_split("train", path, "auto", "text", "label")
+
+
+def test_data_invalid_utf8_names_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"text,label\nok,a\nbad \xff byte,b\n")
+    with pytest.raises(DataError, match=r"line 3: not valid UTF-8"):
+        read_table(path)
+
+
+def test_data_unknown_suffix_asks_for_format(tmp_path):
+    path = tmp_path / "d.txt"
+    path.write_text("text,label\nx,a\n", encoding="utf-8")
+    with pytest.raises(DataError, match="set data.format"):
+        read_table(path)
+    assert read_table(path, "csv").rows == [{"text": "x", "label": "a"}]
+
+
+def test_data_missing_file_and_header_only_file(tmp_path):
+    with pytest.raises(DataError, match="data file not found"):
+        read_table(tmp_path / "nope.csv")
+    (tmp_path / "h.csv").write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no data rows"):
+        read_table(tmp_path / "h.csv")
+
+
+def test_data_stratified_split_is_seeded_and_keeps_label_shares(tmp_path):
+    rows = labelled_rows(90) + [("lonely text", "singleton")]
+    split = labelled_split(
+        "train", read_table(write_csv(tmp_path / "d.csv", rows)), "text", "label"
+    )
+    train, valid = stratified_split(split, 0.2, seed=7)
+    again_train, again_valid = stratified_split(split, 0.2, seed=7)
+    assert valid.texts == again_valid.texts and train.texts == again_train.texts
+    assert len(train) + len(valid) == len(split)
+    assert Counter(valid.labels) == {"card_lost": 6, "exchange_rate": 6, "top_up": 6}
+    assert "singleton" in train.labels and "singleton" not in valid.labels
+    # Line numbers follow the rows to their new split.
+    assert all(split.texts[line - 2] == text for text, line in zip(valid.texts, valid.lines))
+
+
+def test_data_unseen_label_is_an_error_naming_file_and_line():
+    split = Split("test", ["a", "b"], ["x", "z"], "test.csv", [2, 3])
+    with pytest.raises(DataError, match=r"test\.csv, line 3: label 'z' does not occur"):
+        check_known_labels(split, ["x", "y"])

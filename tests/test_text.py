@@ -1,0 +1,73 @@
+import numpy as np
+
+from seqcls.config import PreprocessingConfig
+from seqcls.text import build_vocabulary, encode, make_vectorizer, training_dataset
+
+TEXTS = [
+    "The card, the CARD!",
+    "the rate",
+    "card card rate top-up",
+    "a b c d e f g h i j",
+]
+
+
+def test_text_vocabulary_orders_by_frequency_and_applies_min_frequency_and_max_tokens():
+    vocabulary = build_vocabulary(TEXTS, PreprocessingConfig(min_frequency=2))
+    # card x4, the x3, rate x2; everything else is seen once.
+    assert vocabulary.tokens == ["", "[UNK]", "card", "the", "rate"]
+    capped = build_vocabulary(TEXTS, PreprocessingConfig(max_tokens=4))
+    assert capped.tokens == ["", "[UNK]", "card", "the"]
+
+
+def test_text_vectorizer_with_built_vocabulary_maps_every_train_token():
+    preprocessing = PreprocessingConfig()
+    vocabulary = build_vocabulary(TEXTS, preprocessing)
+    ids = encode(make_vectorizer(preprocessing, vocabulary.tokens, ragged=True), TEXTS, 100)
+    flat = ids.flat_values.numpy()
+    assert 1 not in flat and 0 not in flat  # no OOV, no padding inside ragged rows
+    assert vocabulary.train_oov_rate == 0.0
+    assert ids.row_lengths().numpy().tolist() == [4, 2, 4, 10]  # "top-up" -> "topup"
+
+
+def test_text_char_tokenizer_without_lowercasing():
+    preprocessing = PreprocessingConfig(tokenizer="char", lowercase=False, strip_punctuation=False)
+    vocabulary = build_vocabulary(["Aa!", "a"], preprocessing)
+    assert vocabulary.tokens == ["", "[UNK]", "a", "!", "A"]
+
+
+def test_text_auto_max_length_is_a_percentile_of_train_lengths():
+    texts = ["w " * n for n in range(1, 101)]
+    vocabulary = build_vocabulary(texts, PreprocessingConfig(length_percentile=90))
+    assert vocabulary.max_length == 91
+    assert 0.08 <= vocabulary.train_truncated_share <= 0.1
+    fixed = build_vocabulary(texts, PreprocessingConfig(max_length=5))
+    assert fixed.max_length == 5 and fixed.max_length_source == "config"
+
+
+def test_text_encode_truncates_and_never_yields_empty_rows():
+    preprocessing = PreprocessingConfig()
+    vectorizer = make_vectorizer(preprocessing, ["", "[UNK]", "card"], ragged=True)
+    ids = encode(vectorizer, ["card card card", "", "?!"], max_length=2)
+    assert ids.to_list() == [[2, 2], [1], [1]]
+
+
+def test_text_training_batches_are_bucketed_and_right_padded():
+    preprocessing = PreprocessingConfig()
+    texts = [("w " * (1 + i % 30)).strip() for i in range(200)]
+    vocabulary = build_vocabulary(texts, preprocessing)
+    ids = encode(make_vectorizer(preprocessing, vocabulary.tokens, ragged=True), texts, 100)
+    targets = np.arange(200) % 3
+    seen_targets = []
+    widths = []
+    for batch_ids, batch_targets in training_dataset(ids, targets, 16, seed=0):
+        batch_ids = batch_ids.numpy()
+        lengths = (batch_ids != 0).sum(axis=1)
+        # Right padding: every row is its tokens followed by zeros only.
+        for row, length in zip(batch_ids, lengths):
+            assert np.all(row[:length] != 0) and np.all(row[length:] == 0)
+        assert batch_ids.shape[1] == lengths.max()
+        widths.append(lengths.max() - lengths.min())
+        seen_targets.extend(batch_targets.numpy().tolist())
+    assert sorted(seen_targets) == sorted(targets.tolist())  # every row exactly once
+    # Buckets keep texts of similar length together: far less spread than 30.
+    assert np.median(widths) <= 6
