@@ -37,6 +37,29 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe for GPUs with the C++ stderr silenced.
+
+    Recent TensorFlow writes start-up lines (oneDNN, CUDA probing) from C++ before
+    its log level applies; they say nothing actionable. Python exceptions still
+    propagate. Set SEQCLS_TF_LOGS=1 to see them.
+    """
+    if os.environ.get("SEQCLS_TF_LOGS") or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # starts the runtime: the CUDA probe logs now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def handle_errors(command):
     """Turn user mistakes into a one-paragraph message and their exit code, never a traceback."""
 
@@ -126,6 +149,9 @@ def train(
         output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
     run_dir = new_run_dir(loaded.name, output_dir, force)
     err.print(f"run directory: {run_dir}")
+    if smoke:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts: CPU only
+    import_tensorflow_quietly()
 
     from seqcls import train as train_lib
 
@@ -161,6 +187,7 @@ def eval_(
     from seqcls.artifacts import write_json
     from seqcls.predict import evaluate_file, load_run
 
+    import_tensorflow_quietly()
     run = load_run(run_dir)
     metrics = evaluate_file(run, data_file, text_column, label_column)
     destination = output or run.directory / f"eval-{data_file.stem}.json"
@@ -196,6 +223,7 @@ def predict(
     from seqcls.predict import output_format as pick_format
 
     fmt = pick_format(output, output_format)
+    import_tensorflow_quietly()
     run = load_run(run_dir)
     column = text_column or run.config.data.text_column
     table = read_input(input_, column)

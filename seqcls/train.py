@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import platform
 import sys
 import time
@@ -193,13 +192,18 @@ def train(
     started_at = datetime.now(timezone.utc)
     clock = time.perf_counter()
     if smoke:
-        # A smoke run must behave the same on any machine: CPU only.
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
         config = smoke_config(config)
     artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config))
 
     import keras
     import tensorflow as tf
+
+    if smoke:
+        # A smoke run must behave the same on any machine: CPU only.
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # devices already initialised (TensorFlow used earlier)
+            pass
 
     from seqcls import model as model_lib
     from seqcls import text

@@ -152,3 +152,28 @@ def test_cli_version_and_module_entry_point():
         [sys.executable, "-m", "seqcls", "--version"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.startswith("seqcls ")
+
+
+def test_cli_binary_task_trains_one_sigmoid_unit_and_predicts_two_probabilities(tmp_path):
+    from conftest import labelled_rows, write_csv
+
+    rows = [(text, "yes" if label == "card_lost" else "no") for text, label in labelled_rows(60)]
+    write_csv(tmp_path / "train.csv", rows)
+    config = tmp_path / "binary.yaml"
+    config.write_text(
+        "name: binary\ndata: {train: train.csv}\n"
+        "model: {embedding: {dim: 8}, encoder: {units: 8, merge_mode: sum}, "
+        "attention: {type: none, pooling: max}}\n"
+        "training: {epochs: 4, batch_size: 16, learning_rate: 0.01}\n"
+    )
+    run_dir = tmp_path / "run"
+    result = invoke("train", config, "--output-dir", run_dir)
+    assert result.exit_code == 0, result.output
+    labels = json.loads((run_dir / artifacts.LABELS_FILE).read_text())
+    assert labels == {"task": "binary", "labels": ["no", "yes"]}
+    result = invoke("predict", run_dir, "-", "--top-k", 2, input="i lost my card\n")
+    assert result.exit_code == 0, result.output
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {row["top1_label"], row["top2_label"]} == {"no", "yes"}
+    total = float(row["top1_probability"]) + float(row["top2_probability"])
+    assert total == pytest.approx(1.0, abs=1e-5)

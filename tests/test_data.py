@@ -106,3 +106,21 @@ def test_data_unseen_label_is_an_error_naming_file_and_line():
     split = Split("test", ["a", "b"], ["x", "z"], "test.csv", [2, 3])
     with pytest.raises(DataError, match=r"test\.csv, line 3: label 'z' does not occur"):
         check_known_labels(split, ["x", "y"])
+
+
+def test_data_load_splits_holds_out_valid_when_no_file(tmp_path):
+    from seqcls.config import DataConfig
+    from seqcls.data import load_splits
+
+    train = write_csv(tmp_path / "train.csv", labelled_rows(60))
+    test = write_csv(tmp_path / "test.csv", labelled_rows(9) + [("new", "never_seen")])
+    config = DataConfig(train=train, valid_split=0.2)
+    splits = load_splits(config, seed=0)
+    assert (len(splits.train), len(splits.valid)) == (48, 12)
+    assert splits.labels == ["card_lost", "exchange_rate", "top_up"]
+    with pytest.raises(DataError, match="label 'never_seen' does not occur"):
+        load_splits(DataConfig(train=train, test=test), seed=0)
+    # A smoke run drops rows with unseen labels instead of failing.
+    smoke = load_splits(DataConfig(train=train, test=test), seed=0, smoke_rows=30)
+    assert len(smoke.train) + len(smoke.valid) == 30
+    assert "never_seen" not in smoke.test.labels

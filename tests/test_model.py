@@ -202,3 +202,26 @@ def test_model_inference_model_takes_raw_strings_and_truncates(tmp_path):
         keras.ops.convert_to_numpy(outputs[PROBABILITIES]),
         atol=1e-6,
     )
+
+
+def test_model_pretrained_vectors_fill_found_rows_and_check_dimension(tmp_path):
+    import gzip
+
+    from seqcls.errors import ConfigError, DataError
+    from seqcls.model import load_pretrained_vectors
+
+    path = tmp_path / "vectors.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("card 1 2 3\nrate 4 5 6\nunused 7 8 9\n")
+    tokens = ["", "[UNK]", "card", "Rate", "missing"]
+    initial = np.full((5, 3), 0.5, dtype="float32")
+    matrix, coverage = load_pretrained_vectors(path, tokens, 3, initial)
+    np.testing.assert_array_equal(matrix[0], 0)  # padding row
+    np.testing.assert_array_equal(matrix[2], [1, 2, 3])
+    np.testing.assert_array_equal(matrix[3], [4, 5, 6])  # matched lowercased
+    np.testing.assert_array_equal(matrix[4], 0.5)  # not found: keeps its initial value
+    assert coverage == pytest.approx(2 / 3)
+    with pytest.raises(ConfigError, match="model.embedding.dim is 4 but .* 3-dimensional"):
+        load_pretrained_vectors(path, tokens, 4, np.zeros((5, 4), dtype="float32"))
+    with pytest.raises(DataError, match="pretrained vectors not found"):
+        load_pretrained_vectors(tmp_path / "nope.txt", tokens, 3, initial)
