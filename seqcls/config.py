@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -69,6 +69,15 @@ class EmbeddingConfig(Section):
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
 
 
+class BackwardConfig(Section):
+    """A separately configured backward layer; an unset key takes the forward layer's value."""
+
+    cell: Literal["lstm", "gru"] | None = None
+    units: PositiveInt | None = None
+    dropout: Fraction | None = None
+    recurrent_dropout: Fraction | None = None
+
+
 class EncoderConfig(Section):
     cell: Literal["lstm", "gru"] = "lstm"
     units: PositiveInt = 128
@@ -80,30 +89,79 @@ class EncoderConfig(Section):
     dropout: Fraction = 0.0
     # Any value above 0 rules out the fused cuDNN kernel on GPU.
     recurrent_dropout: Fraction = 0.0
+    # Add each stacked layer's input to its output (layers 2..num_layers, equal widths).
+    residual: bool = False
+    backward: BackwardConfig | None = None
+
+    @property
+    def backward_units(self) -> int:
+        return self.backward.units if self.backward and self.backward.units else self.units
+
+    @property
+    def output_width(self) -> int:
+        """Width of one merged step: what the next layer (or the pooling) receives."""
+        if not self.bidirectional:
+            return self.units
+        if self.merge_mode in ("concat", "none"):
+            return self.units + self.backward_units
+        return self.units
 
     @model_validator(mode="after")
-    def _merge_needs_bidirectional(self) -> EncoderConfig:
+    def _consistent(self) -> EncoderConfig:
         if not self.bidirectional and "merge_mode" in self.model_fields_set:
             raise ValueError(
                 "merge_mode only applies to a bidirectional encoder; "
                 "remove model.encoder.merge_mode or set model.encoder.bidirectional: true"
+            )
+        if not self.bidirectional and self.backward is not None:
+            raise ValueError(
+                "backward configures the backward direction of a bidirectional encoder; "
+                "remove model.encoder.backward or set model.encoder.bidirectional: true"
+            )
+        if self.merge_mode in ("sum", "mul", "ave") and self.backward_units != self.units:
+            raise ValueError(
+                f"merge_mode {self.merge_mode} combines the two directions element-wise, so both "
+                f"need the same width, but units is {self.units} and backward.units is "
+                f"{self.backward_units}; use merge_mode concat or none, or equal units"
+            )
+        if self.residual and self.num_layers < 2:
+            raise ValueError(
+                "residual connects stacked layers; set model.encoder.num_layers to 2 or more, "
+                "or remove model.encoder.residual"
             )
         return self
 
 
 class AttentionConfig(Section):
     # additive: Zhou et al. (2016) attention pooling, masked before the softmax.
-    type: Literal["none", "additive"] = "additive"
-    # Used only when type is none: how the sequence becomes one vector (masked).
+    # multihead: self-attention over the encoder's steps (padding masked), then `pooling`.
+    type: Literal["none", "additive", "multihead"] = "additive"
+    # With type none or multihead: how the sequence becomes one vector (masked).
+    # `last` (the encoder's final states) is for type none only; multihead defaults to mean.
     pooling: Literal["last", "mean", "max"] = "last"
+    # multihead only.
+    num_heads: PositiveInt = 4
+    key_dim: PositiveInt = 32
 
     @model_validator(mode="after")
-    def _pooling_needs_no_attention(self) -> AttentionConfig:
-        if self.type != "none" and "pooling" in self.model_fields_set:
+    def _consistent(self) -> AttentionConfig:
+        if self.type == "additive" and "pooling" in self.model_fields_set:
             raise ValueError(
-                f"pooling is only used when model.attention.type is none (it is {self.type!r}); "
-                "remove model.attention.pooling or set model.attention.type: none"
+                "pooling is only used when model.attention.type is none or multihead (it is "
+                "'additive', which pools by itself); remove model.attention.pooling or change "
+                "model.attention.type"
             )
+        if self.type == "multihead" and "pooling" not in self.model_fields_set:
+            # The default pooling depends on the type: `last` needs final states,
+            # which self-attention outputs do not have.
+            object.__setattr__(self, "pooling", "mean")
+        if self.type == "multihead" and self.pooling == "last":
+            raise ValueError(
+                "multihead attention is followed by mean or max pooling over real tokens; set "
+                "model.attention.pooling: mean or max ('last' is the default for type none only)"
+            )
+        if self.type != "multihead" and self.model_fields_set & {"num_heads", "key_dim"}:
+            raise ValueError("num_heads and key_dim only apply to model.attention.type: multihead")
         return self
 
 
@@ -196,9 +254,12 @@ def _section_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
     for part in path:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        # `Section | None` fields: look inside the union.
+        candidates = [annotation, *get_args(annotation)]
+        sections = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not sections:
             return None
-        model = annotation
+        model = sections[0]
     return model
 
 
@@ -286,8 +347,11 @@ def resolved_dict(config: Config) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     if config.data.valid is not None:
         del data["data"]["valid_split"]
-    if config.model.attention.type != "none":
+    if config.model.attention.type == "additive":
         del data["model"]["attention"]["pooling"]
+    if config.model.attention.type != "multihead":
+        del data["model"]["attention"]["num_heads"]
+        del data["model"]["attention"]["key_dim"]
     if not config.model.encoder.bidirectional:
         del data["model"]["encoder"]["merge_mode"]
     return data

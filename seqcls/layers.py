@@ -138,3 +138,67 @@ class AdditiveAttention(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2]), (input_shape[0], input_shape[1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention over (batch, time, features) with padding masked out,
+    then a residual connection and layer normalisation: LayerNorm(H + MHA(H, H)).
+
+    The attention mask (batch, time, time) lets every real step attend to real
+    steps only. Padded steps still produce (meaningless) outputs, so follow this
+    layer with a masked pooling. Output shape equals input shape.
+    """
+
+    def __init__(self, num_heads: int, key_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.supports_masking = True
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads=self.num_heads, key_dim=self.key_dim, name="multi_head_attention"
+        )
+        self.norm = keras.layers.LayerNormalization(name="layer_norm")
+
+    def build(self, input_shape):
+        self.attention.build(input_shape, input_shape)
+        self.norm.build(input_shape)
+
+    def call(self, sequence, mask):
+        # (batch, 1, time) & (batch, time, 1) -> (batch, time, time): real query, real key.
+        pairs = ops.logical_and(ops.expand_dims(mask, 1), ops.expand_dims(mask, 2))
+        attended = self.attention(sequence, sequence, attention_mask=pairs)
+        return self.norm(sequence + attended)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Bidirectional(keras.layers.Bidirectional):
+    """Keras' Bidirectional wrapper with symbolic output shapes that respect a backward
+    layer of a different width.
+
+    Keras 3.15.1 derives the output shape from the forward layer alone (concat:
+    twice its width; none: two copies of its shape), while the tensors it computes
+    follow each layer's own width: LSTM(5) forward + GRU(3) backward is declared
+    (batch, time, 10) but is (batch, time, 8). Layers built on the declared shape
+    then fail at run time. Behaviour is otherwise exactly Keras'.
+    """
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        if self.return_state:
+            return super().compute_output_shape(sequences_shape, initial_state_shape)
+        forward = tuple(self.forward_layer.compute_output_shape(sequences_shape))
+        backward = tuple(self.backward_layer.compute_output_shape(sequences_shape))
+        if self.merge_mode == "concat":
+            return forward[:-1] + (forward[-1] + backward[-1],)
+        if self.merge_mode is None:
+            return [forward, backward]
+        return forward

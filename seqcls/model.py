@@ -20,10 +20,18 @@ from keras import layers
 
 from seqcls.config import Config, EncoderConfig
 from seqcls.errors import ConfigError, DataError
-from seqcls.layers import AdditiveAttention, MaskedPooling, PaddingMask, SequenceClip
+from seqcls.layers import (
+    AdditiveAttention,
+    Bidirectional,
+    MaskedPooling,
+    MaskedSelfAttention,
+    PaddingMask,
+    SequenceClip,
+)
 
 PROBABILITIES = "probabilities"
 ATTENTION_WEIGHTS = "attention_weights"
+TOKEN_IDS = "token_ids"
 
 
 def output_units(task: str, num_classes: int) -> int:
@@ -31,14 +39,42 @@ def output_units(task: str, num_classes: int) -> int:
     return 1 if task == "binary" else num_classes
 
 
-def _recurrent_layer(encoder: EncoderConfig, return_sequences: bool, name: str):
-    cell = layers.LSTM if encoder.cell == "lstm" else layers.GRU
-    return cell(
-        encoder.units,
+def _recurrent_layer(
+    cell: str,
+    units: int,
+    dropout: float,
+    recurrent_dropout: float,
+    return_sequences: bool,
+    name: str,
+    go_backwards: bool = False,
+):
+    layer = layers.LSTM if cell == "lstm" else layers.GRU
+    return layer(
+        units,
         return_sequences=return_sequences,
-        dropout=encoder.dropout,
-        recurrent_dropout=encoder.recurrent_dropout,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        go_backwards=go_backwards,
         name=name,
+    )
+
+
+def _backward_layer(encoder: EncoderConfig, return_sequences: bool, name: str):
+    """The explicitly configured backward layer: Keras' `backward_layer`, go_backwards=True."""
+    backward = encoder.backward
+
+    def pick(key: str):
+        value = getattr(backward, key)
+        return getattr(encoder, key) if value is None else value
+
+    return _recurrent_layer(
+        pick("cell"),
+        pick("units"),
+        pick("dropout"),
+        pick("recurrent_dropout"),
+        return_sequences,
+        name,
+        go_backwards=True,
     )
 
 
@@ -50,27 +86,47 @@ def _encode(x, mask, encoder: EncoderConfig, last_step_only: bool) -> list:
     case the last layer returns only its final state: the forward direction's
     state after the last real token and the backward direction's after the
     first, which is what "last" means for a bidirectional encoder.
+
+    With `residual`, layers 2..n add their input to their output when the output
+    is one sequence (all stacked layers have equal widths by construction); the
+    last layer is left as is when it returns final states or separate directions.
     """
     for index in range(encoder.num_layers):
         is_last_layer = index == encoder.num_layers - 1
         return_sequences = not (is_last_layer and last_step_only)
         name = f"{encoder.cell}_{index + 1}"
-        recurrent = _recurrent_layer(encoder, return_sequences, name)
+        layer_input = x
+        recurrent = _recurrent_layer(
+            encoder.cell,
+            encoder.units,
+            encoder.dropout,
+            encoder.recurrent_dropout,
+            return_sequences,
+            name,
+        )
         if not encoder.bidirectional:
             x = recurrent(x, mask=mask)  # (batch, time, units) or (batch, units)
-            continue
-        merge = None if encoder.merge_mode == "none" else encoder.merge_mode
-        outputs = layers.Bidirectional(
-            recurrent, merge_mode=merge, name=f"bidirectional_{index + 1}"
-        )(x, mask=mask)
-        if merge is not None:
-            # concat: (batch, time, 2 * units); sum, mul, ave: (batch, time, units).
-            x = outputs
-        elif is_last_layer:
-            return list(outputs)  # forward and backward, each (batch, time, units)
         else:
-            # A stacked layer needs one input: the two directions side by side.
-            x = layers.Concatenate(name=f"stack_{index + 1}")(list(outputs))
+            merge = None if encoder.merge_mode == "none" else encoder.merge_mode
+            backward = None
+            if encoder.backward is not None:
+                backward = _backward_layer(encoder, return_sequences, f"backward_{name}")
+            outputs = Bidirectional(
+                recurrent,
+                merge_mode=merge,
+                backward_layer=backward,
+                name=f"bidirectional_{index + 1}",
+            )(x, mask=mask)
+            if merge is not None:
+                # concat: (batch, time, units + backward units); sum, mul, ave: (batch, time, units).
+                x = outputs
+            elif is_last_layer:
+                return list(outputs)  # forward and backward, each (batch, time, units)
+            else:
+                # A stacked layer needs one input: the two directions side by side.
+                x = layers.Concatenate(name=f"stack_{index + 1}")(list(outputs))
+        if encoder.residual and index > 0 and return_sequences:
+            x = layers.Add(name=f"residual_{index + 1}")([layer_input, x])
     return [x]
 
 
@@ -98,6 +154,15 @@ def build_core_model(config: Config, vocab_size: int, num_outputs: int) -> keras
     for stream, suffix in zip(streams, suffixes):
         if last_step_only:
             pooled.append(stream)  # already (batch, features)
+        elif attention.type == "multihead":
+            attended = MaskedSelfAttention(
+                attention.num_heads, attention.key_dim, name=f"self_attention{suffix}"
+            )(stream, mask=mask)  # (batch, time, features)
+            pooled.append(
+                MaskedPooling(attention.pooling, name=f"{attention.pooling}_pool{suffix}")(
+                    attended, mask=mask
+                )
+            )
         elif attention.type == "additive":
             vector, weights = AdditiveAttention(name=f"attention{suffix}")(stream, mask=mask)
             pooled.append(vector)  # (batch, features)
@@ -133,7 +198,8 @@ def build_inference_model(core: keras.Model, vectorizer: Any, max_length: int) -
     texts = keras.Input(shape=(), dtype="string", name="text")
     ids = vectorizer(texts)  # (batch, longest text in batch)
     ids = SequenceClip(max_length, name="clip")(ids)  # (batch, <= max_length + 1)
-    return keras.Model(texts, core(ids), name="seqcls_inference")
+    # The ids come out too, so attention weights can be matched to tokens.
+    return keras.Model(texts, {**core(ids), TOKEN_IDS: ids}, name="seqcls_inference")
 
 
 def make_optimizer(training: Any) -> keras.optimizers.Optimizer:

@@ -167,3 +167,41 @@ def test_cli_help_and_config_errors_do_not_import_tensorflow(tmp_path):
 def test_config_resolved_yaml_round_trips(tmp_path, extra, model):
     config = load_config(write(tmp_path, f"data:\n  train: a.csv\n{extra}{model}"))
     assert validate_config(yaml.safe_load(config_to_yaml(config))) == config
+
+
+@pytest.mark.parametrize(
+    ("encoder", "expected"),
+    [
+        (
+            {"merge_mode": "sum", "backward": {"units": 64}},
+            "same width, but units is 128 and backward.units is 64",
+        ),
+        (
+            {"bidirectional": False, "backward": {"units": 64}},
+            "backward configures the backward direction",
+        ),
+        ({"residual": True}, "residual connects stacked layers"),
+        ({"backward": {"unitz": 3}}, "did you mean 'units'"),
+    ],
+)
+def test_config_encoder_combinations_explain_why(encoder, expected):
+    with pytest.raises(ConfigError, match=expected):
+        validate_config({"data": {"train": "a.csv"}, "model": {"encoder": encoder}})
+
+
+def test_config_multihead_defaults_to_mean_pooling_and_rejects_last():
+    config = validate_config(
+        {"data": {"train": "a.csv"}, "model": {"attention": {"type": "multihead"}}}
+    )
+    assert config.model.attention.pooling == "mean"
+    with pytest.raises(ConfigError, match="mean or max"):
+        validate_config(
+            {
+                "data": {"train": "a.csv"},
+                "model": {"attention": {"type": "multihead", "pooling": "last"}},
+            }
+        )
+    with pytest.raises(ConfigError, match="only apply to model.attention.type: multihead"):
+        validate_config(
+            {"data": {"train": "a.csv"}, "model": {"attention": {"type": "none", "num_heads": 2}}}
+        )

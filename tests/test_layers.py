@@ -71,3 +71,28 @@ def test_layers_round_trip_through_config():
     ):
         clone = layer.__class__.from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
+
+
+def test_layers_bidirectional_declares_the_width_it_computes():
+    from keras import layers
+
+    from seqcls.layers import Bidirectional
+
+    x = np.zeros((2, 4, 6), dtype="float32")
+    for merge_mode, expected in (
+        ("concat", (None, None, 8)),
+        (None, [(None, None, 5), (None, None, 3)]),
+    ):
+        wrapper = Bidirectional(
+            layers.LSTM(5, return_sequences=True),
+            backward_layer=layers.GRU(3, return_sequences=True, go_backwards=True),
+            merge_mode=merge_mode,
+        )
+        declared = wrapper.compute_output_shape((None, None, 6))
+        computed = wrapper(x)
+        if merge_mode is None:
+            assert [tuple(s) for s in declared] == expected
+            assert [tuple(t.shape) for t in computed] == [(2, 4, 5), (2, 4, 3)]
+        else:
+            assert tuple(declared) == expected
+            assert tuple(computed.shape) == (2, 4, 8)

@@ -225,3 +225,58 @@ def test_model_pretrained_vectors_fill_found_rows_and_check_dimension(tmp_path):
         load_pretrained_vectors(path, tokens, 4, np.zeros((5, 4), dtype="float32"))
     with pytest.raises(DataError, match="pretrained vectors not found"):
         load_pretrained_vectors(tmp_path / "nope.txt", tokens, 3, initial)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "none"])
+def test_model_separately_configured_backward_layer(merge_mode):
+    config = make_config(
+        embedding={"dim": 6},
+        encoder={"units": 5, "merge_mode": merge_mode, "backward": {"cell": "gru", "units": 3}},
+        attention={"type": "none", "pooling": "mean"},
+    )
+    core = build_core_model(config, vocab_size=20, num_outputs=2)
+    bidirectional = core.get_layer("bidirectional_1")
+    assert isinstance(bidirectional.forward_layer, layers.LSTM)
+    assert isinstance(bidirectional.backward_layer, layers.GRU)
+    assert bidirectional.backward_layer.go_backwards and bidirectional.backward_layer.units == 3
+    output = bidirectional.output
+    if merge_mode == "concat":
+        assert tuple(output.shape) == (None, None, 8)  # 5 forward + 3 backward
+    else:
+        assert [tuple(t.shape) for t in output] == [(None, None, 5), (None, None, 3)]
+    assert config.model.encoder.output_width == 8
+
+
+def test_model_stacked_encoder_with_residual_connections():
+    config = make_config(
+        embedding={"dim": 6},
+        encoder={"units": 4, "num_layers": 3, "residual": True},
+        attention={"type": "additive"},
+    )
+    core = build_core_model(config, vocab_size=20, num_outputs=2)
+    names = [layer.name for layer in core.layers]
+    assert {"bidirectional_1", "bidirectional_2", "bidirectional_3"} <= set(names)
+    assert {"residual_2", "residual_3"} <= set(names) and "residual_1" not in names
+    # Intermediate layers return sequences; every layer is (batch, time, 2 * units).
+    for index in (1, 2, 3):
+        assert tuple(core.get_layer(f"bidirectional_{index}").output.shape) == (None, None, 8)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_model_multihead_attention_ignores_padding_and_round_trips(tmp_path, pooling):
+    config = make_config(
+        embedding={"dim": 6},
+        encoder={"units": 4},
+        attention={"type": "multihead", "num_heads": 2, "key_dim": 3, "pooling": pooling},
+    )
+    core = build_core_model(config, vocab_size=20, num_outputs=3)
+    short = np.array([[3, 4, 5, 0], [7, 0, 0, 0]])
+    long = np.pad(short, [[0, 0], [0, 6]])
+    a = keras.ops.convert_to_numpy(core(short)[PROBABILITIES])
+    np.testing.assert_allclose(a, keras.ops.convert_to_numpy(core(long)[PROBABILITIES]), atol=1e-6)
+    path = tmp_path / "core.keras"
+    core.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(short)[PROBABILITIES]), a, atol=1e-6
+    )
