@@ -216,6 +216,10 @@ def predict(
         ),
     ] = None,
     top_k: Annotated[int, typer.Option(help="Also write the K most probable labels.")] = 0,
+    with_attention: Annotated[
+        bool,
+        typer.Option(help="Add each token's attention weight: a JSON list of [token, weight]."),
+    ] = False,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
 ) -> None:
     """Predict labels for a file or stdin with a trained run."""
@@ -227,7 +231,7 @@ def predict(
     run = load_run(run_dir)
     column = text_column or run.config.data.text_column
     table = read_input(input_, column)
-    columns, rows = predict_table(run, table, column, top_k)
+    columns, rows = predict_table(run, table, column, top_k, with_attention)
     write_rows(columns, rows, output, fmt)
     if output != "-":
         err.print(f"{len(rows)} predictions written to {output}")

@@ -40,6 +40,7 @@ class Run:
     directory: Path
     config: Config
     labels: list[str]
+    max_length: int
     model: Any  # the inference model: strings in, {"probabilities", ...} out
 
 
@@ -47,34 +48,52 @@ def load_run(run_dir: str | Path) -> Run:
     run_dir = artifacts.require_run_dir(run_dir)
     config = config_from_yaml_text((run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8"))
     labels = artifacts.read_json(run_dir / artifacts.LABELS_FILE)["labels"]
+    max_length = artifacts.read_json(run_dir / artifacts.VOCABULARY_FILE)["max_length"]
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    return Run(run_dir, config, labels, model)
+    return Run(run_dir, config, labels, max_length, model)
+
+
+def predict_outputs(
+    model: Any, texts: list[str], batch_size: int = PREDICT_BATCH_SIZE
+) -> dict[str, list]:
+    """Run the inference model over `texts`; every output as one entry per text, in input order.
+
+    Texts are batched by length (sorted, then restored) so short texts are not
+    padded to the length of long ones; per-step outputs (attention weights,
+    token ids) therefore differ in width from batch to batch.
+    """
+    import tensorflow as tf
+
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    results: dict[str, list] = {}
+    for start in range(0, len(texts), batch_size):
+        rows = order[start : start + batch_size]
+        outputs = model.predict_on_batch(tf.constant([texts[i] for i in rows], dtype=tf.string))
+        for key, values in outputs.items():
+            column = results.setdefault(key, [None] * len(texts))
+            for row, value in zip(rows, np.asarray(values)):
+                column[row] = value
+    return results
+
+
+def to_label_probabilities(values: list) -> np.ndarray:
+    """(rows, num_labels) from the model's probabilities output; binary's one sigmoid unit
+    (the probability of the second label) becomes two columns."""
+    probabilities = np.asarray(values, dtype=np.float64)
+    if probabilities.ndim == 2 and probabilities.shape[1] == 1:
+        probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=1)
+    return probabilities
 
 
 def predict_probabilities(
     model: Any, texts: list[str], batch_size: int = PREDICT_BATCH_SIZE
 ) -> np.ndarray:
-    """(rows, num_labels) probabilities for `texts`, in input order.
-
-    Texts are batched by length (sorted, then restored) so short texts are not
-    padded to the length of long ones.
-    """
-    import tensorflow as tf
-
+    """(rows, num_labels) probabilities for `texts`, in input order."""
     from seqcls.model import PROBABILITIES
 
     if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    order = np.argsort([len(text) for text in texts], kind="stable")
-    sorted_texts = tf.constant([texts[i] for i in order], dtype=tf.string)
-    dataset = tf.data.Dataset.from_tensor_slices(sorted_texts).batch(batch_size)
-    outputs = model.predict(dataset, verbose=0)
-    probabilities = np.asarray(outputs[PROBABILITIES], dtype=np.float64)
-    if probabilities.shape[1] == 1:  # binary: one sigmoid unit = P(second label)
-        probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=1)
-    restored = np.empty_like(probabilities)
-    restored[order] = probabilities
-    return restored
+        return np.zeros((0, 0), dtype=np.float64)
+    return to_label_probabilities(predict_outputs(model, texts, batch_size)[PROBABILITIES])
 
 
 def evaluate_split_texts(
@@ -113,36 +132,66 @@ def read_input(source: str, text_column: str) -> Table:
     return read_table(source)
 
 
+def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
+    """Output column name for each attention-weight output of the model."""
+    from seqcls.model import ATTENTION_WEIGHTS
+
+    return {
+        key: "attention" + key.removeprefix(ATTENTION_WEIGHTS)
+        for key in outputs
+        if key.startswith(ATTENTION_WEIGHTS)
+    }
+
+
 def predict_table(
-    run: Run, table: Table, text_column: str, top_k: int = 0
+    run: Run, table: Table, text_column: str, top_k: int = 0, with_attention: bool = False
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The table's rows with the predicted label and its probability (and the top k) added."""
+    """The table's rows with the predicted label and its probability added; optionally the
+    top k labels, and the attention weight of each token as a list of [token, weight]."""
+    from seqcls.model import PROBABILITIES
+    from seqcls.text import display_tokens
+
     if top_k < 0 or top_k > len(run.labels):
         raise UsageError(
             f"--top-k must be between 1 and the number of labels ({len(run.labels)}), got {top_k}"
         )
+    texts = texts_of(table, text_column)
+    outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: []}
+    attention = attention_columns(outputs) if with_attention else {}
+    if with_attention and not attention:
+        raise UsageError(
+            f"--with-attention: this run's model has no attention weights (model.attention.type "
+            f"is {run.config.model.attention.type!r}; only 'additive' attention gives one weight "
+            "per token)"
+        )
     added = [PREDICTED_LABEL, PREDICTED_PROBABILITY]
     for rank in range(1, top_k + 1):
         added += [f"top{rank}_label", f"top{rank}_probability"]
+    added += list(attention.values())
     clashes = [column for column in added if column in table.columns]
     if clashes:
         raise UsageError(
             f"{table.path or '<stdin>'} already has column(s) {clashes}, which predict would "
             "overwrite; rename them"
         )
-    texts = texts_of(table, text_column)
-    probabilities = predict_probabilities(run.model, texts)
+    probabilities = to_label_probabilities(outputs[PROBABILITIES])
+    tokens = display_tokens(texts, run.config.preprocessing, run.max_length) if attention else []
     rows = []
-    for row, scores in zip(table.rows, probabilities):
+    for index, (row, scores) in enumerate(zip(table.rows, probabilities)):
         best = int(scores.argmax())
         result = {
             **row,
             PREDICTED_LABEL: run.labels[best],
             PREDICTED_PROBABILITY: round(float(scores[best]), 6),
         }
-        for rank, index in enumerate(np.argsort(-scores, kind="stable")[:top_k], start=1):
-            result[f"top{rank}_label"] = run.labels[int(index)]
-            result[f"top{rank}_probability"] = round(float(scores[index]), 6)
+        for rank, label_index in enumerate(np.argsort(-scores, kind="stable")[:top_k], start=1):
+            result[f"top{rank}_label"] = run.labels[int(label_index)]
+            result[f"top{rank}_probability"] = round(float(scores[label_index]), 6)
+        for key, column in attention.items():
+            weights = outputs[key][index]
+            result[column] = [
+                [token, round(float(weight), 6)] for token, weight in zip(tokens[index], weights)
+            ]
         rows.append(result)
     return table.columns + added, rows
 

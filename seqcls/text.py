@@ -174,3 +174,26 @@ def evaluation_dataset(ids, targets: np.ndarray, batch_size: int):
     dataset = tf.data.Dataset.range(len(order)).map(lambda row: (ids[row], sorted_targets[row]))
     dataset = dataset.padded_batch(batch_size, padded_shapes=([None], targets.shape[1:]))
     return dataset.cache().prefetch(tf.data.AUTOTUNE)
+
+
+# Keras' TextVectorization punctuation set (keras/src/layers/preprocessing/text_vectorization.py).
+KERAS_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+def display_tokens(texts: list[str], preprocessing: Any, max_length: int) -> list[list[str]]:
+    """The tokens the model sees for each text (standardized, split, cut to max_length),
+    as strings, including those outside the vocabulary. Mirrors TextVectorization's
+    built-in standardize and split, so token i lines up with attention weight i."""
+    import tensorflow as tf
+
+    values = tf.constant(texts, dtype=tf.string)
+    mode = standardize_mode(preprocessing)
+    if mode in ("lower", "lower_and_strip_punctuation"):
+        values = tf.strings.lower(values)
+    if mode in ("strip_punctuation", "lower_and_strip_punctuation"):
+        values = tf.strings.regex_replace(values, KERAS_PUNCTUATION, "")
+    if split_mode(preprocessing) == "character":
+        tokens = tf.strings.unicode_split(values, "UTF-8")
+    else:
+        tokens = tf.strings.split(values)
+    return [[token.decode("utf-8") for token in row[:max_length]] for row in tokens.to_list()]

@@ -177,3 +177,26 @@ def test_cli_binary_task_trains_one_sigmoid_unit_and_predicts_two_probabilities(
     assert {row["top1_label"], row["top2_label"]} == {"no", "yes"}
     total = float(row["top1_probability"]) + float(row["top2_probability"])
     assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_cli_predict_with_attention_writes_token_weight_pairs(trained_run):
+    folder, run_dir, _ = trained_run
+    output = folder / "attention.jsonl"
+    result = invoke(
+        "predict",
+        run_dir,
+        "-",
+        "--output",
+        output,
+        "--with-attention",
+        input="I lost my card, please!\n\n",
+    )
+    assert result.exit_code == 0, result.output
+    first, empty = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [token for token, _ in first["attention"]] == ["i", "lost", "my", "card", "please"]
+    assert sum(weight for _, weight in first["attention"]) == pytest.approx(1.0, abs=1e-4)
+    assert empty["attention"] == []
+    # CSV cells hold the same list as JSON text.
+    result = invoke("predict", run_dir, "-", "--with-attention", input="my top up failed\n")
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [token for token, _ in json.loads(row["attention"])] == ["my", "top", "up", "failed"]

@@ -71,3 +71,32 @@ def test_text_training_batches_are_bucketed_and_right_padded():
     assert sorted(seen_targets) == sorted(targets.tolist())  # every row exactly once
     # Buckets keep texts of similar length together: far less spread than 30.
     assert np.median(widths) <= 6
+
+
+def test_text_display_tokens_line_up_with_the_ids_the_model_sees():
+    from seqcls.text import display_tokens
+
+    texts = [
+        "Où est ma CARTE?!",
+        "  spaces   and\ttabs\n",
+        "top-up (pending) — 3 days",
+        "日本語のテキスト",
+        "",
+        "emoji 🙂 ok",
+    ]
+    for preprocessing in (
+        PreprocessingConfig(),
+        PreprocessingConfig(lowercase=False, strip_punctuation=False),
+        PreprocessingConfig(tokenizer="char"),
+    ):
+        vocabulary = build_vocabulary(texts[:3], preprocessing)
+        vectorizer = make_vectorizer(preprocessing, vocabulary.tokens, ragged=True)
+        ids = vectorizer(texts).to_list()
+        shown = display_tokens(texts, preprocessing, max_length=100)
+        assert [len(row) for row in shown] == [len(row) for row in ids]
+        # Tokens in the vocabulary map to their own ids.
+        for row_tokens, row_ids in zip(shown, ids):
+            for token, token_id in zip(row_tokens, row_ids):
+                if token_id > 1:
+                    assert vocabulary.tokens[token_id] == token
+    assert display_tokens(["a b c d"], PreprocessingConfig(), max_length=2) == [["a", "b"]]
