@@ -20,6 +20,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
+THRESHOLDS_FILE = "thresholds.json"
 MANIFEST_FILE = "manifest.json"
 
 

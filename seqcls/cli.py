@@ -220,6 +220,14 @@ def predict(
         bool,
         typer.Option(help="Add each token's attention weight: a JSON list of [token, weight]."),
     ] = False,
+    threshold: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Multilabel: one decision threshold for every label instead of the tuned ones.",
+        ),
+    ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
 ) -> None:
     """Predict labels for a file or stdin with a trained run."""
@@ -231,7 +239,7 @@ def predict(
     run = load_run(run_dir)
     column = text_column or run.config.data.text_column
     table = read_input(input_, column)
-    columns, rows = predict_table(run, table, column, top_k, with_attention)
+    columns, rows = predict_table(run, table, column, top_k, with_attention, threshold)
     write_rows(columns, rows, output, fmt)
     if output != "-":
         err.print(f"{len(rows)} predictions written to {output}")

@@ -35,7 +35,10 @@ class DataConfig(Section):
     test: PathField | None = None
     format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
     text_column: str = "text"
+    # multiclass/binary: one label per row; multilabel: labels joined by label_delimiter;
+    # tagging: whitespace-separated tags, one per whitespace-separated token of the text.
     label_column: str = "label"
+    label_delimiter: Annotated[str, Field(min_length=1)] = "|"
 
     @model_validator(mode="after")
     def _valid_or_split(self) -> DataConfig:
@@ -203,11 +206,36 @@ class Config(Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "run"
     seed: int = 42
     # auto: binary (one sigmoid output) for two labels, multiclass (softmax) otherwise.
-    task: Literal["auto", "multiclass", "binary"] = "auto"
+    # multilabel: any number of labels per text (sigmoid per label, tuned thresholds).
+    # tagging: one tag per token (many-to-many).
+    task: Literal["auto", "multiclass", "binary", "multilabel", "tagging"] = "auto"
     data: DataConfig
     preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="after")
+    def _task_fits(self) -> Config:
+        if self.task != "tagging":
+            return self
+        problems = []
+        if self.preprocessing.tokenizer != "word":
+            problems.append("preprocessing.tokenizer must be word (tags belong to words)")
+        if self.preprocessing.strip_punctuation:
+            problems.append(
+                "preprocessing.strip_punctuation must be false (stripping would delete "
+                "punctuation tokens and shift every tag after them)"
+            )
+        if self.model.attention.type != "none":
+            problems.append(
+                "model.attention.type must be none (tagging keeps one vector per token; "
+                "there is nothing to pool)"
+            )
+        elif "pooling" in self.model.attention.model_fields_set:
+            problems.append("model.attention.pooling does not apply to tagging; remove it")
+        if problems:
+            raise ValueError("task tagging needs: " + "; ".join(problems))
+        return self
 
 
 PATH_KEYS = ("data.train", "data.valid", "data.test", "model.embedding.pretrained")
@@ -347,7 +375,7 @@ def resolved_dict(config: Config) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     if config.data.valid is not None:
         del data["data"]["valid_split"]
-    if config.model.attention.type == "additive":
+    if config.model.attention.type == "additive" or config.task == "tagging":
         del data["model"]["attention"]["pooling"]
     if config.model.attention.type != "multihead":
         del data["model"]["attention"]["num_heads"]

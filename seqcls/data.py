@@ -180,14 +180,33 @@ def texts_of(table: Table, column: str, config_key: str = "data.text_column") ->
     return [_cell_as_string(table, i, column) for i in range(len(table.rows))]
 
 
-def labelled_split(name: str, table: Table, text_column: str, label_column: str) -> Split:
-    """Texts and labels of a table; empty labels and empty texts are errors that name the line."""
+def parse_labels(raw: str, task: str, delimiter: str = "|") -> list[str]:
+    """The labels in one label cell: one (multiclass, binary), delimiter-separated
+    (multilabel) or whitespace-separated tags (tagging)."""
+    if task == "multilabel":
+        return [label.strip() for label in raw.split(delimiter) if label.strip()]
+    if task == "tagging":
+        return raw.split()
+    return [raw.strip()] if raw.strip() else []
+
+
+def labelled_split(
+    name: str,
+    table: Table,
+    text_column: str,
+    label_column: str,
+    task: str = "multiclass",
+    delimiter: str = "|",
+) -> Split:
+    """Texts and labels of a table; empty labels and empty texts are errors that name the line.
+    For tagging, a row whose tag count differs from its token count is an error too."""
     texts = texts_of(table, text_column)
     require_column(table, label_column, "data.label_column")
     labels = []
     for index in range(len(table.rows)):
         label = _cell_as_string(table, index, label_column).strip()
-        if not label:
+        parsed = parse_labels(label, task, delimiter)
+        if not parsed:
             raise DataError(
                 f"{table.where(index)}: the label ('{label_column}') is empty; "
                 "every row needs a label"
@@ -196,12 +215,26 @@ def labelled_split(name: str, table: Table, text_column: str, label_column: str)
             raise DataError(
                 f"{table.where(index)}: the text ('{text_column}') is empty; remove the row"
             )
+        if task == "tagging" and len(parsed) != len(texts[index].split()):
+            raise DataError(
+                f"{table.where(index)}: {len(texts[index].split())} tokens in '{text_column}' but "
+                f"{len(parsed)} tags in '{label_column}'; tagging needs exactly one tag per "
+                "whitespace-separated token"
+            )
         labels.append(label)
     return Split(name, texts, labels, str(table.path), list(table.lines))
 
 
-def read_split(name: str, path: Path, fmt: str, text_column: str, label_column: str) -> Split:
-    return labelled_split(name, read_table(path, fmt), text_column, label_column)
+def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Split:
+    """Read one labelled split as the `data` config section says."""
+    return labelled_split(
+        name,
+        read_table(path, data.format),
+        data.text_column,
+        data.label_column,
+        task,
+        data.label_delimiter,
+    )
 
 
 def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -232,17 +265,22 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
     return subset("train", True), subset("valid", False)
 
 
-def label_list(train: Split) -> list[str]:
-    """The label vocabulary: train's labels, sorted, so indices are stable across runs."""
-    return sorted(set(train.labels))
+def label_list(train: Split, task: str = "multiclass", delimiter: str = "|") -> list[str]:
+    """The label vocabulary: train's labels (or tags), sorted, so indices are stable."""
+    return sorted({label for raw in train.labels for label in parse_labels(raw, task, delimiter)})
 
 
-def check_known_labels(split: Split, labels: list[str]) -> None:
+def check_known_labels(
+    split: Split, labels: list[str], task: str = "multiclass", delimiter: str = "|"
+) -> None:
     known = set(labels)
-    for index, label in enumerate(split.labels):
-        if label not in known:
+    for index, raw in enumerate(split.labels):
+        for label in parse_labels(raw, task, delimiter):
+            if label in known:
+                continue
             where = f"{split.source}, line {split.lines[index]}" if split.lines else split.source
-            unseen = sorted(set(split.labels) - known)
+            seen = {item for cell in split.labels for item in parse_labels(cell, task, delimiter)}
+            unseen = sorted(seen - known)
             raise DataError(
                 f"{where}: label {label!r} does not occur in the training data "
                 f"({len(unseen)} unseen label(s) in {split.name}: {unseen[:10]}); "
@@ -250,9 +288,13 @@ def check_known_labels(split: Split, labels: list[str]) -> None:
             )
 
 
-def drop_unknown_labels(split: Split, labels: list[str]) -> Split:
+def drop_unknown_labels(
+    split: Split, labels: list[str], task: str = "multiclass", delimiter: str = "|"
+) -> Split:
     known = set(labels)
-    keep = [i for i, label in enumerate(split.labels) if label in known]
+    keep = [
+        i for i, raw in enumerate(split.labels) if set(parse_labels(raw, task, delimiter)) <= known
+    ]
     return Split(
         split.name,
         [split.texts[i] for i in keep],
@@ -279,7 +321,9 @@ class Splits:
     notes: list[str] = field(default_factory=list)
 
 
-def load_splits(data: Any, seed: int, smoke_rows: int | None = None) -> Splits:
+def load_splits(
+    data: Any, seed: int, smoke_rows: int | None = None, task: str = "multiclass"
+) -> Splits:
     """Read train/valid/test as the `data` config section says and check their labels.
 
     With `smoke_rows`, each split keeps only its first rows and rows whose label
@@ -287,20 +331,21 @@ def load_splits(data: Any, seed: int, smoke_rows: int | None = None) -> Splits:
     artifacts, not the data).
     """
     notes = []
-    columns = (data.format, data.text_column, data.label_column)
-    train = read_split("train", data.train, *columns)
+    delimiter = data.label_delimiter
+    train = read_split("train", data.train, data, task)
     if smoke_rows:
         train = train.head(smoke_rows)
     if data.valid is not None:
-        valid = read_split("valid", data.valid, *columns)
+        valid = read_split("valid", data.valid, data, task)
     else:
         train, valid = stratified_split(train, data.valid_split, seed)
         notes.append(f"valid: {len(valid)} rows held out of train (valid_split {data.valid_split})")
-    test = read_split("test", data.test, *columns) if data.test is not None else None
-    labels = label_list(train)
+    test = read_split("test", data.test, data, task) if data.test is not None else None
+    labels = label_list(train, task, delimiter)
     if smoke_rows:
-        valid = drop_unknown_labels(valid.head(smoke_rows), labels)
-        test = drop_unknown_labels(test.head(smoke_rows), labels) if test is not None else None
+        valid = drop_unknown_labels(valid.head(smoke_rows), labels, task, delimiter)
+        if test is not None:
+            test = drop_unknown_labels(test.head(smoke_rows), labels, task, delimiter)
         if len(valid) == 0:
             valid = train
             notes.append("smoke: no valid row has a train label; validating on train rows")
@@ -316,5 +361,5 @@ def load_splits(data: Any, seed: int, smoke_rows: int | None = None) -> Splits:
         )
     for split in (valid, test):
         if split is not None:
-            check_known_labels(split, labels)
+            check_known_labels(split, labels, task, delimiter)
     return Splits(train, valid, test, labels, notes)

@@ -27,13 +27,15 @@ class SequenceClip(keras.layers.Layer):
     batch of empty strings still has one step; it is masked like any padding.
     """
 
-    def __init__(self, max_length: int, oov_id: int = 1, **kwargs):
+    def __init__(self, max_length: int | None, oov_id: int = 1, **kwargs):
         super().__init__(**kwargs)
-        self.max_length = int(max_length)
+        # None: keep every step (only the empty-row guarantee applies).
+        self.max_length = None if max_length is None else int(max_length)
         self.oov_id = int(oov_id)
 
     def call(self, ids):
-        ids = ids[:, : self.max_length]
+        if self.max_length is not None:
+            ids = ids[:, : self.max_length]
         ids = ops.pad(ids, [[0, 0], [0, 1]])
         empty = ops.all(ops.equal(ids, 0), axis=1, keepdims=True)
         first = ops.where(empty, ops.cast(self.oov_id, ids.dtype), ids[:, :1])
@@ -41,7 +43,9 @@ class SequenceClip(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         time = input_shape[1]
-        return (input_shape[0], None if time is None else min(time, self.max_length) + 1)
+        if time is not None and self.max_length is not None:
+            time = min(time, self.max_length)
+        return (input_shape[0], None if time is None else time + 1)
 
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length, "oov_id": self.oov_id}
@@ -202,3 +206,32 @@ class Bidirectional(keras.layers.Bidirectional):
         if self.merge_mode is None:
             return [forward, backward]
         return forward
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TimeDistributed(keras.layers.TimeDistributed):
+    """Keras' TimeDistributed, correct when the number of time steps is unknown when traced.
+
+    Keras 3.15.1 counts the steps of a dynamic time axis with the batch size
+    (`ops.shape` is taken before the batch and time axes are swapped): inside a
+    compiled function a (2, 5, features) batch comes out as (2, 2, k), silently
+    dropping steps, and a batch larger than its length fails with "slice index
+    out of bounds". Length-bucketed batches always have a dynamic time axis.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if inputs.shape[1] is not None:
+            return super().call(inputs, training=training, mask=mask)
+        steps_first = ops.swapaxes(inputs, 0, 1)  # (time, batch, ...)
+        mask_steps_first = None if mask is None else ops.swapaxes(mask, 0, 1)
+
+        def step(index):
+            kwargs = {}
+            if self.layer._call_has_mask_arg and mask_steps_first is not None:
+                kwargs["mask"] = mask_steps_first[index]
+            if self.layer._call_has_training_arg:
+                kwargs["training"] = training
+            return self.layer.call(steps_first[index], **kwargs)
+
+        outputs = ops.vectorized_map(step, ops.arange(ops.shape(steps_first)[0]))
+        return ops.swapaxes(outputs, 0, 1)  # (batch, time, ...)

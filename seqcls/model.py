@@ -27,16 +27,13 @@ from seqcls.layers import (
     MaskedSelfAttention,
     PaddingMask,
     SequenceClip,
+    TimeDistributed,
 )
+from seqcls.tasks import output_activation
 
 PROBABILITIES = "probabilities"
 ATTENTION_WEIGHTS = "attention_weights"
 TOKEN_IDS = "token_ids"
-
-
-def output_units(task: str, num_classes: int) -> int:
-    """Binary tasks use one sigmoid unit (the probability of the second label)."""
-    return 1 if task == "binary" else num_classes
 
 
 def _recurrent_layer(
@@ -130,8 +127,14 @@ def _encode(x, mask, encoder: EncoderConfig, last_step_only: bool) -> list:
     return [x]
 
 
-def build_core_model(config: Config, vocab_size: int, num_outputs: int) -> keras.Model:
-    """Token ids (batch, time) -> dict of outputs; id 0 is padding (right-padded)."""
+def build_core_model(
+    config: Config, vocab_size: int, num_outputs: int, task: str = "multiclass"
+) -> keras.Model:
+    """Token ids (batch, time) -> dict of outputs; id 0 is padding (right-padded).
+
+    Text-level tasks: probabilities (batch, num_outputs). Tagging: probabilities
+    (batch, time, num_outputs), one distribution per step.
+    """
     model_config = config.model
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     mask = PaddingMask(name="padding_mask")(ids)  # (batch, time), True on real tokens
@@ -145,6 +148,11 @@ def build_core_model(config: Config, vocab_size: int, num_outputs: int) -> keras
         x = layers.Dropout(model_config.embedding.dropout, name="embedding_dropout")(x)
 
     attention = model_config.attention
+    if task == "tagging":
+        streams = _encode(x, mask, model_config.encoder, last_step_only=False)
+        # merge_mode none: the two directions side by side at every step.
+        x = streams[0] if len(streams) == 1 else layers.Concatenate(name="directions")(streams)
+        return _tagging_head(ids, x, model_config.head, num_outputs)
     last_step_only = attention.type == "none" and attention.pooling == "last"
     streams = _encode(x, mask, model_config.encoder, last_step_only)
 
@@ -180,7 +188,7 @@ def build_core_model(config: Config, vocab_size: int, num_outputs: int) -> keras
         x = layers.Dense(width, activation=head.activation, name=f"hidden_{index + 1}")(x)
         if head.dropout:
             x = layers.Dropout(head.dropout, name=f"hidden_dropout_{index + 1}")(x)
-    activation = "sigmoid" if num_outputs == 1 else "softmax"
+    activation = output_activation(task)
     probabilities = layers.Dense(
         num_outputs, activation=activation, dtype="float32", name=PROBABILITIES
     )(x)
@@ -188,13 +196,31 @@ def build_core_model(config: Config, vocab_size: int, num_outputs: int) -> keras
     return keras.Model(ids, outputs, name="seqcls_core")
 
 
+def _tagging_head(ids, x, head: Any, num_tags: int) -> keras.Model:
+    """TimeDistributed Dense layers: the same weights applied at every step.
+    (batch, time, features) -> (batch, time, num_tags)."""
+    for index, width in enumerate(head.hidden):
+        x = TimeDistributed(
+            layers.Dense(width, activation=head.activation), name=f"hidden_{index + 1}"
+        )(x)
+        if head.dropout:
+            x = layers.Dropout(head.dropout, name=f"hidden_dropout_{index + 1}")(x)
+    probabilities = TimeDistributed(
+        layers.Dense(num_tags, activation="softmax", dtype="float32"), name=PROBABILITIES
+    )(x)  # (batch, time, num_tags)
+    return keras.Model(ids, {PROBABILITIES: probabilities}, name="seqcls_core")
+
+
 def training_model(core: keras.Model) -> keras.Model:
     """The same layers with one output, the probabilities, for fit/evaluate."""
     return keras.Model(core.input, core.output[PROBABILITIES], name="seqcls_classifier")
 
 
-def build_inference_model(core: keras.Model, vectorizer: Any, max_length: int) -> keras.Model:
-    """Raw strings (batch,) -> the core's outputs; tokenization and truncation inside."""
+def build_inference_model(
+    core: keras.Model, vectorizer: Any, max_length: int | None
+) -> keras.Model:
+    """Raw strings (batch,) -> the core's outputs; tokenization and truncation inside.
+    `max_length` None keeps every token (tagging: every token gets a tag)."""
     texts = keras.Input(shape=(), dtype="string", name="text")
     ids = vectorizer(texts)  # (batch, longest text in batch)
     ids = SequenceClip(max_length, name="clip")(ids)  # (batch, <= max_length + 1)

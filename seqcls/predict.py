@@ -28,10 +28,11 @@ from seqcls.data import (
     texts_of,
 )
 from seqcls.errors import UsageError
-from seqcls.evaluate import classification_metrics
 
 PREDICTED_LABEL = "predicted_label"
 PREDICTED_PROBABILITY = "predicted_probability"
+PREDICTED_LABELS = "predicted_labels"  # multilabel
+PREDICTED_TAGS = "predicted_tags"  # tagging
 PREDICT_BATCH_SIZE = 256
 
 
@@ -39,18 +40,30 @@ PREDICT_BATCH_SIZE = 256
 class Run:
     directory: Path
     config: Config
+    task: str
     labels: list[str]
     max_length: int
     model: Any  # the inference model: strings in, {"probabilities", ...} out
+    thresholds: list[float] | None = None  # multilabel: one per label, tuned on valid
+
+    @property
+    def delimiter(self) -> str:
+        return self.config.data.label_delimiter
 
 
 def load_run(run_dir: str | Path) -> Run:
     run_dir = artifacts.require_run_dir(run_dir)
     config = config_from_yaml_text((run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8"))
-    labels = artifacts.read_json(run_dir / artifacts.LABELS_FILE)["labels"]
+    label_file = artifacts.read_json(run_dir / artifacts.LABELS_FILE)
     max_length = artifacts.read_json(run_dir / artifacts.VOCABULARY_FILE)["max_length"]
+    thresholds = None
+    if (run_dir / artifacts.THRESHOLDS_FILE).is_file():
+        saved = artifacts.read_json(run_dir / artifacts.THRESHOLDS_FILE)["thresholds"]
+        thresholds = [float(saved[label]) for label in label_file["labels"]]
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    return Run(run_dir, config, labels, max_length, model)
+    return Run(
+        run_dir, config, label_file["task"], label_file["labels"], max_length, model, thresholds
+    )
 
 
 def predict_outputs(
@@ -76,47 +89,38 @@ def predict_outputs(
     return results
 
 
-def to_label_probabilities(values: list) -> np.ndarray:
-    """(rows, num_labels) from the model's probabilities output; binary's one sigmoid unit
-    (the probability of the second label) becomes two columns."""
-    probabilities = np.asarray(values, dtype=np.float64)
-    if probabilities.ndim == 2 and probabilities.shape[1] == 1:
-        probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=1)
-    return probabilities
-
-
 def predict_probabilities(
     model: Any, texts: list[str], batch_size: int = PREDICT_BATCH_SIZE
 ) -> np.ndarray:
-    """(rows, num_labels) probabilities for `texts`, in input order."""
+    """(rows, num_labels) probabilities for `texts` (text-level tasks), in input order."""
     from seqcls.model import PROBABILITIES
+    from seqcls.tasks import label_probabilities
 
     if not texts:
         return np.zeros((0, 0), dtype=np.float64)
-    return to_label_probabilities(predict_outputs(model, texts, batch_size)[PROBABILITIES])
-
-
-def evaluate_split_texts(
-    model: Any, texts: list[str], labels: list[str], label_names: list[str]
-) -> dict[str, Any]:
-    index = {label: i for i, label in enumerate(label_names)}
-    probabilities = predict_probabilities(model, texts)
-    true = np.array([index[label] for label in labels], dtype=np.int64)
-    return classification_metrics(true, probabilities.argmax(axis=1), label_names)
+    return label_probabilities(predict_outputs(model, texts, batch_size)[PROBABILITIES])
 
 
 def evaluate_file(
     run: Run, data_file: Path, text_column: str | None = None, label_column: str | None = None
 ) -> dict[str, Any]:
     """Metrics of the run's model on a labelled CSV/TSV/JSONL file."""
+    from seqcls.tasks import evaluate_outputs
+
     data = run.config.data
     table = read_table(data_file)
     split = labelled_split(
-        "eval", table, text_column or data.text_column, label_column or data.label_column
+        "eval",
+        table,
+        text_column or data.text_column,
+        label_column or data.label_column,
+        run.task,
+        run.delimiter,
     )
-    check_known_labels(split, run.labels)
-    metrics = evaluate_split_texts(run.model, split.texts, split.labels, run.labels)
-    return {"file": str(data_file), **metrics}
+    check_known_labels(split, run.labels, run.task, run.delimiter)
+    outputs = predict_outputs(run.model, split.texts)
+    metrics = evaluate_outputs(run.task, outputs, split, run.labels, run.delimiter, run.thresholds)
+    return {"file": str(data_file), "task": run.task, **metrics}
 
 
 def read_input(source: str, text_column: str) -> Table:
@@ -144,19 +148,34 @@ def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
 
 
 def predict_table(
-    run: Run, table: Table, text_column: str, top_k: int = 0, with_attention: bool = False
+    run: Run,
+    table: Table,
+    text_column: str,
+    top_k: int = 0,
+    with_attention: bool = False,
+    threshold: float | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The table's rows with the predicted label and its probability added; optionally the
-    top k labels, and the attention weight of each token as a list of [token, weight]."""
-    from seqcls.model import PROBABILITIES
+    """The table's rows with the predictions added.
+
+    multiclass/binary: the label and its probability; multilabel: every label at or
+    above its threshold (joined by the run's delimiter); tagging: one tag per token.
+    Optionally the top k labels, and each token's attention weight as [token, weight].
+    """
+    from seqcls.model import PROBABILITIES, TOKEN_IDS
+    from seqcls.tasks import label_probabilities, tags_from_outputs
     from seqcls.text import display_tokens
 
+    tagging = run.task == "tagging"
+    if top_k and tagging:
+        raise UsageError("--top-k applies to text-level tasks, not tagging")
     if top_k < 0 or top_k > len(run.labels):
         raise UsageError(
             f"--top-k must be between 1 and the number of labels ({len(run.labels)}), got {top_k}"
         )
+    if threshold is not None and run.task != "multilabel":
+        raise UsageError(f"--threshold applies to multilabel runs; this run's task is {run.task}")
     texts = texts_of(table, text_column)
-    outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: []}
+    outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: [], TOKEN_IDS: []}
     attention = attention_columns(outputs) if with_attention else {}
     if with_attention and not attention:
         raise UsageError(
@@ -164,7 +183,12 @@ def predict_table(
             f"is {run.config.model.attention.type!r}; only 'additive' attention gives one weight "
             "per token)"
         )
-    added = [PREDICTED_LABEL, PREDICTED_PROBABILITY]
+    if tagging:
+        added = [PREDICTED_TAGS]
+    elif run.task == "multilabel":
+        added = [PREDICTED_LABELS]
+    else:
+        added = [PREDICTED_LABEL, PREDICTED_PROBABILITY]
     for rank in range(1, top_k + 1):
         added += [f"top{rank}_label", f"top{rank}_probability"]
     added += list(attention.values())
@@ -174,19 +198,29 @@ def predict_table(
             f"{table.path or '<stdin>'} already has column(s) {clashes}, which predict would "
             "overwrite; rename them"
         )
-    probabilities = to_label_probabilities(outputs[PROBABILITIES])
     tokens = display_tokens(texts, run.config.preprocessing, run.max_length) if attention else []
+    probabilities = [] if tagging else label_probabilities(outputs[PROBABILITIES])
+    cut = None
+    if run.task == "multilabel":
+        cut = np.full(len(run.labels), threshold) if threshold is not None else run.thresholds
     rows = []
-    for index, (row, scores) in enumerate(zip(table.rows, probabilities)):
-        best = int(scores.argmax())
-        result = {
-            **row,
-            PREDICTED_LABEL: run.labels[best],
-            PREDICTED_PROBABILITY: round(float(scores[best]), 6),
-        }
-        for rank, label_index in enumerate(np.argsort(-scores, kind="stable")[:top_k], start=1):
-            result[f"top{rank}_label"] = run.labels[int(label_index)]
-            result[f"top{rank}_probability"] = round(float(scores[label_index]), 6)
+    for index, row in enumerate(table.rows):
+        result = dict(row)
+        if tagging:
+            tags = tags_from_outputs(outputs[PROBABILITIES][index], outputs[TOKEN_IDS][index])
+            result[PREDICTED_TAGS] = " ".join(run.labels[tag] for tag in tags)
+        else:
+            scores = probabilities[index]
+            if cut is not None:
+                chosen = [label for label, p, t in zip(run.labels, scores, cut) if p >= t]
+                result[PREDICTED_LABELS] = run.delimiter.join(chosen)
+            else:
+                best = int(scores.argmax())
+                result[PREDICTED_LABEL] = run.labels[best]
+                result[PREDICTED_PROBABILITY] = round(float(scores[best]), 6)
+            for rank, label_index in enumerate(np.argsort(-scores, kind="stable")[:top_k], 1):
+                result[f"top{rank}_label"] = run.labels[int(label_index)]
+                result[f"top{rank}_probability"] = round(float(scores[label_index]), 6)
         for key, column in attention.items():
             weights = outputs[key][index]
             result[column] = [

@@ -96,12 +96,13 @@ def summarize(config: Config, vocab_size: int, num_classes: int) -> dict[str, An
     """Build the core model for `config` and describe it as plain data."""
     import keras
 
-    from seqcls.model import build_core_model, output_units
+    from seqcls.model import build_core_model
+    from seqcls.tasks import output_units
 
     task = config.task
     if task == "auto":
         task = "binary" if num_classes == 2 else "multiclass"
-    core = build_core_model(config, vocab_size, output_units(task, num_classes))
+    core = build_core_model(config, vocab_size, output_units(task, num_classes), task)
     layers, recurrent, merges = [], [], []
     for layer in core.layers:
         if isinstance(layer, keras.layers.InputLayer):

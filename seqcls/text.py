@@ -140,12 +140,32 @@ def bucket_boundaries(lengths: np.ndarray, num_buckets: int = NUM_BUCKETS) -> li
     return sorted({int(q) + 1 for q in quantiles if q >= 1})
 
 
-def training_dataset(ids, targets: np.ndarray, batch_size: int, seed: int):
+def _padded_shapes(targets: Any) -> tuple:
+    # Ragged targets (tagging) are padded per batch like the ids.
+    # A list, not a tuple: tf.data reads a tuple as a nested structure.
+    return ([None], [None] if _is_ragged(targets) else list(targets.shape[1:]))
+
+
+def _is_ragged(values: Any) -> bool:
+    import tensorflow as tf
+
+    return isinstance(values, tf.RaggedTensor)
+
+
+def _with_token_weights(dataset):
+    """Add per-step sample weights: 1 on real tokens, 0 on padding (tagging's loss mask)."""
+    import tensorflow as tf
+
+    return dataset.map(lambda ids, targets: (ids, targets, tf.cast(ids != PADDING_ID, tf.float32)))
+
+
+def training_dataset(ids, targets, batch_size: int, seed: int, per_token: bool = False):
     """Shuffled, length-bucketed batches padded on the right to each batch's longest text."""
     import tensorflow as tf
 
     lengths = ids.row_lengths().numpy()
-    targets = tf.constant(targets)
+    if not _is_ragged(targets):
+        targets = tf.constant(targets)
     # Shuffle row indices, then look rows up: slicing a ragged tensor row gives
     # a dense 1-D tensor, which padded batching needs.
     dataset = tf.data.Dataset.range(len(lengths))
@@ -156,23 +176,30 @@ def training_dataset(ids, targets: np.ndarray, batch_size: int, seed: int):
         element_length_func=lambda sequence, _: tf.shape(sequence)[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padded_shapes=([None], targets.shape[1:]),
+        padded_shapes=_padded_shapes(targets),
     )
+    if per_token:
+        dataset = _with_token_weights(dataset)
     # Buckets fill at different rates; shuffling batches keeps epochs from
     # sweeping short-to-long.
     dataset = dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_dataset(ids, targets: np.ndarray, batch_size: int):
+def evaluation_dataset(ids, targets, batch_size: int, per_token: bool = False):
     """Deterministic batches of similar length (sorted), for validation during training."""
     import tensorflow as tf
 
     order = np.argsort(ids.row_lengths().numpy(), kind="stable")
     ids = tf.gather(ids, order)
-    sorted_targets = tf.constant(targets[order])
+    if _is_ragged(targets):
+        sorted_targets = tf.gather(targets, order)
+    else:
+        sorted_targets = tf.constant(targets[order])
     dataset = tf.data.Dataset.range(len(order)).map(lambda row: (ids[row], sorted_targets[row]))
-    dataset = dataset.padded_batch(batch_size, padded_shapes=([None], targets.shape[1:]))
+    dataset = dataset.padded_batch(batch_size, padded_shapes=_padded_shapes(targets))
+    if per_token:
+        dataset = _with_token_weights(dataset)
     return dataset.cache().prefetch(tf.data.AUTOTUNE)
 
 

@@ -44,17 +44,6 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-def resolve_task(config: Config, labels: list[str]) -> str:
-    if config.task == "auto":
-        return "binary" if len(labels) == 2 else "multiclass"
-    if config.task == "binary" and len(labels) != 2:
-        raise DataError(
-            f"{config.data.train}: task is binary but train has {len(labels)} labels "
-            f"({labels[:10]}); set task: multiclass"
-        )
-    return config.task
-
-
 def smoke_config(config: Config) -> Config:
     """One short epoch, no early stopping: a smoke run checks that every artifact works."""
     training = config.training.model_copy(
@@ -67,11 +56,23 @@ def smoke_config(config: Config) -> Config:
     return config.model_copy(update={"training": training})
 
 
-def _targets(split: Split, labels: list[str], task: str) -> np.ndarray:
-    index = {label: i for i, label in enumerate(labels)}
-    values = np.array([index[label] for label in split.labels], dtype=np.int64)
-    # Binary: one sigmoid unit, so the target is a (rows, 1) float.
-    return values.astype(np.float32).reshape(-1, 1) if task == "binary" else values
+def _tag_targets(split: Split, tags: list[str], ids: Any, max_length: int):
+    """Ragged tag ids, cut like the token ids; a row whose token count TensorFlow sees
+    differently from the tag count is a data error naming the line."""
+    import tensorflow as tf
+
+    from seqcls.tasks import label_indices
+
+    rows = [row[:max_length] for row in label_indices(split, tags, "tagging", "|")]
+    lengths = ids.row_lengths().numpy()
+    for index, (row, length) in enumerate(zip(rows, lengths)):
+        if len(row) != length:
+            raise DataError(
+                f"{split.source}, line {split.lines[index]}: TensorFlow splits the text into "
+                f"{length} tokens but there are {len(row)} tags (is there a no-break or other "
+                "non-ASCII space?); normalise the whitespace"
+            )
+    return tf.ragged.constant(rows, dtype=tf.int64)
 
 
 def _make_callbacks(config: Config, run_dir: Path, training_model: Any, report: Report):
@@ -206,13 +207,14 @@ def train(
             pass
 
     from seqcls import model as model_lib
-    from seqcls import text
-    from seqcls.predict import evaluate_split_texts
+    from seqcls import tasks, text
+    from seqcls.predict import predict_outputs
 
     keras.utils.set_random_seed(config.seed)
-    splits = load_splits(config.data, config.seed, SMOKE_ROWS if smoke else None)
+    splits = load_splits(config.data, config.seed, SMOKE_ROWS if smoke else None, config.task)
     notes = list(splits.notes)
-    task = resolve_task(config, splits.labels)
+    task = tasks.resolve_task(config.task, splits.labels, config.data.train)
+    delimiter = config.data.label_delimiter
     artifacts.write_json(run_dir / artifacts.LABELS_FILE, {"task": task, "labels": splits.labels})
     report(
         f"data: train {len(splits.train)}, valid {len(splits.valid)}"
@@ -236,12 +238,19 @@ def train(
         split.name: text.encode(vectorizer, split.texts, vocabulary.max_length)
         for split in (splits.train, splits.valid)
     }
-    targets = {
-        split.name: _targets(split, splits.labels, task) for split in (splits.train, splits.valid)
-    }
+    if task == "tagging":
+        targets = {
+            split.name: _tag_targets(split, splits.labels, ids[split.name], vocabulary.max_length)
+            for split in (splits.train, splits.valid)
+        }
+    else:
+        targets = {
+            split.name: tasks.dense_targets(split, splits.labels, task, delimiter)
+            for split in (splits.train, splits.valid)
+        }
 
-    num_outputs = model_lib.output_units(task, len(splits.labels))
-    core = model_lib.build_core_model(config, vocabulary.size, num_outputs)
+    num_outputs = tasks.output_units(task, len(splits.labels))
+    core = model_lib.build_core_model(config, vocabulary.size, num_outputs, task)
     classifier = model_lib.training_model(core)
     embedding = config.model.embedding
     if embedding.pretrained is not None:
@@ -257,14 +266,20 @@ def train(
 
     classifier.compile(
         optimizer=model_lib.make_optimizer(config.training),
-        loss="binary_crossentropy" if task == "binary" else "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=tasks.loss_name(task),
+        # Tagging: padded steps carry zero sample weight, so the weighted accuracy
+        # is the accuracy over real tokens.
+        metrics=None if task == "tagging" else ["accuracy"],
+        weighted_metrics=["accuracy"] if task == "tagging" else None,
     )
     report(f"model: {classifier.count_params():,} parameters; devices {_device_description()}")
 
     batch_size = config.training.batch_size
-    train_data = text.training_dataset(ids["train"], targets["train"], batch_size, config.seed)
-    valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size)
+    per_token = task == "tagging"
+    train_data = text.training_dataset(
+        ids["train"], targets["train"], batch_size, config.seed, per_token
+    )
+    valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size, per_token)
     log, callbacks = _make_callbacks(config, run_dir, classifier, report)
     with warnings.catch_warnings():
         # Bucketed batches make the epoch length unknown up front; Keras warns
@@ -293,18 +308,36 @@ def train(
         )
 
     inference = model_lib.build_inference_model(
-        core, text.make_vectorizer(config.preprocessing, vocabulary.tokens), vocabulary.max_length
+        core,
+        text.make_vectorizer(config.preprocessing, vocabulary.tokens),
+        # Tagging: every token of a text gets a tag, however long the text.
+        None if task == "tagging" else vocabulary.max_length,
     )
     artifacts.save_model(inference, run_dir / artifacts.MODEL_FILE)
 
     # Evaluate through the saved file, reloaded with safe_mode: the numbers
     # below are the numbers `seqcls eval` and `predict` will reproduce.
     exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    outputs = {
+        split.name: predict_outputs(exported, split.texts)
+        for split in (splits.valid, splits.test)
+        if split is not None and len(split)
+    }
+    thresholds = None
+    if task == "multilabel":
+        probabilities = tasks.label_probabilities(outputs["valid"][model_lib.PROBABILITIES])
+        truth = tasks.dense_targets(splits.valid, splits.labels, task, delimiter)
+        thresholds = tasks.tune_thresholds(probabilities, truth)
+        artifacts.write_json(
+            run_dir / artifacts.THRESHOLDS_FILE,
+            {"tuned_on": "valid", "thresholds": dict(zip(splits.labels, thresholds))},
+        )
+        report(f"thresholds tuned on valid for {len(thresholds)} labels (max F1 per label)")
     metrics: dict[str, Any] = {"task": task}
     for split in (splits.valid, splits.test):
-        if split is not None and len(split):
-            metrics[split.name] = evaluate_split_texts(
-                exported, split.texts, split.labels, splits.labels
+        if split is not None and split.name in outputs:
+            metrics[split.name] = tasks.evaluate_outputs(
+                task, outputs[split.name], split, splits.labels, delimiter, thresholds
             )
     artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
 
@@ -336,25 +369,12 @@ def train(
 
 def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainResult:
     """Train on a few rows for one epoch, then prove the saved run works end to end:
-    reload it from disk alone, evaluate, and predict. Raises if any step fails."""
-    from seqcls.predict import load_run, predict_probabilities
+    reload it from disk alone, predict (an empty and an all-punctuation text too), and
+    load the best checkpoint. Raises if any step fails."""
+    from seqcls.data import Table
+    from seqcls.predict import load_run, predict_table
 
     result = train(config, run_dir, smoke=True, report=report)
-    run = load_run(run_dir)
-    splits = load_splits(config.data, config.seed, SMOKE_ROWS)
-    sample = splits.valid.texts[:8] + ["", "!!!"]  # empty and all-punctuation texts too
-    probabilities = predict_probabilities(run.model, sample)
-    if probabilities.shape != (len(sample), len(run.labels)):
-        raise TrainingFailed(
-            f"smoke: the reloaded model gave probabilities of shape {probabilities.shape}, "
-            f"expected {(len(sample), len(run.labels))}"
-        )
-    if not np.all(np.isfinite(probabilities)) or not np.allclose(
-        probabilities.sum(axis=1), 1.0, atol=1e-4
-    ):
-        raise TrainingFailed(
-            "smoke: the reloaded model's probabilities are not finite or do not sum to 1"
-        )
     for name in (
         artifacts.CONFIG_FILE,
         artifacts.LABELS_FILE,
@@ -367,6 +387,14 @@ def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainRe
     ):
         if not (run_dir / name).is_file():
             raise TrainingFailed(f"smoke: {run_dir / name} was not written")
+    run = load_run(run_dir)
+    splits = load_splits(config.data, config.seed, SMOKE_ROWS, config.task)
+    column = config.data.text_column
+    sample = [*splits.valid.texts[:8], "", "!!!"]
+    table = Table(None, [column], [{column: text} for text in sample], list(range(1, 11)))
+    _, rows = predict_table(run, table, column)
+    if len(rows) != len(sample):
+        raise TrainingFailed(f"smoke: predicted {len(rows)} rows for {len(sample)} texts")
     artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
     report(f"smoke: reloaded {run_dir}, predicted {len(sample)} texts, every artifact loads")
     return result

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -200,3 +201,79 @@ def test_cli_predict_with_attention_writes_token_weight_pairs(trained_run):
     result = invoke("predict", run_dir, "-", "--with-attention", input="my top up failed\n")
     [row] = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [token for token, _ in json.loads(row["attention"])] == ["my", "top", "up", "failed"]
+
+
+def test_cli_multilabel_tunes_thresholds_and_predicts_label_sets(tmp_path):
+    from conftest import write_csv
+
+    generator = np.random.default_rng(0)
+    words = {"card": "i lost my card", "rate": "the exchange rate", "top": "top up failed"}
+    rows = []
+    for _ in range(150):
+        chosen = [key for key in words if generator.random() < 0.5] or ["card"]
+        rows.append((" and ".join(words[key] for key in chosen), "|".join(chosen)))
+    write_csv(tmp_path / "train.csv", rows[:120])
+    write_csv(tmp_path / "valid.csv", rows[120:])
+    config = tmp_path / "ml.yaml"
+    config.write_text(
+        "name: ml\ntask: multilabel\ndata: {train: train.csv, valid: valid.csv}\n"
+        "model: {embedding: {dim: 8}, encoder: {units: 8}}\n"
+        "training: {epochs: 12, batch_size: 16, learning_rate: 0.02}\n"
+    )
+    run_dir = tmp_path / "run"
+    result = invoke("train", config, "--output-dir", run_dir)
+    assert result.exit_code == 0, result.output
+    thresholds = json.loads((run_dir / artifacts.THRESHOLDS_FILE).read_text())["thresholds"]
+    assert set(thresholds) == {"card", "rate", "top"}
+    metrics = json.loads((run_dir / artifacts.METRICS_FILE).read_text())["valid"]
+    assert metrics["micro_f1"] >= 0.9 and set(metrics["per_class"]) == set(thresholds)
+    result = invoke("predict", run_dir, "-", input="the exchange rate and top up failed\n")
+    assert result.exit_code == 0, result.output
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert set(row["predicted_labels"].split("|")) == {"rate", "top"}
+    everything = invoke("predict", run_dir, "-", "--threshold", "0", input="anything\n")
+    [row] = list(csv.DictReader(io.StringIO(everything.stdout)))
+    assert set(row["predicted_labels"].split("|")) == {"card", "rate", "top"}
+    result = invoke("eval", run_dir, tmp_path / "valid.csv", "--output", tmp_path / "e.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "e.json").read_text())["micro_f1"] == pytest.approx(
+        metrics["micro_f1"]
+    )
+
+
+def test_cli_tagging_learns_token_tags_and_predicts_aligned_tags(tmp_path):
+    from conftest import write_csv
+
+    generator = np.random.default_rng(1)
+    people, places = ["emma", "harriet", "knightley"], ["highbury", "london", "bath"]
+    rows = []
+    for _ in range(160):
+        person, place = generator.choice(people), generator.choice(places)
+        tokens = ["mr", person, "went", "to", place, "."]
+        tags = ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
+        if generator.random() < 0.5:
+            tokens, tags = tokens[1:], ["B-PER", *tags[2:]]
+        rows.append((" ".join(tokens), " ".join(tags)))
+    write_csv(tmp_path / "train.csv", rows[:130])
+    write_csv(tmp_path / "valid.csv", rows[130:])
+    config = tmp_path / "tag.yaml"
+    config.write_text(
+        "name: tag\ntask: tagging\ndata: {train: train.csv, valid: valid.csv}\n"
+        "preprocessing: {strip_punctuation: false, max_length: 6}\n"
+        "model: {embedding: {dim: 16}, encoder: {units: 16}, attention: {type: none}}\n"
+        "training: {epochs: 30, batch_size: 16, learning_rate: 0.02, "
+        "early_stopping: {patience: 5}}\n"
+    )
+    run_dir = tmp_path / "run"
+    result = invoke("train", config, "--output-dir", run_dir)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run_dir / artifacts.METRICS_FILE).read_text())["valid"]
+    assert metrics["accuracy"] >= 0.9 and metrics["span_f1"] >= 0.8
+    assert set(metrics["per_class"]) == {"B-LOC", "B-PER", "I-PER", "O"}
+    # max_length cuts training sequences only: every token of a longer text gets a tag.
+    result = invoke("predict", run_dir, "-", input="mr emma went to london . emma went to bath .\n")
+    assert result.exit_code == 0, result.output
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    tags = row["predicted_tags"].split()
+    assert len(tags) == 11
+    assert tags[:6] == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]

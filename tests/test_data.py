@@ -4,6 +4,7 @@ from collections import Counter
 import pytest
 from conftest import labelled_rows, write_csv
 
+from seqcls.config import DataConfig
 from seqcls.data import (
     Split,
     check_known_labels,
@@ -27,7 +28,7 @@ def test_data_reads_csv_with_quoted_commas_and_newlines_and_tracks_lines(tmp_pat
 
 def test_data_reads_tsv(tmp_path):
     path = write_csv(tmp_path / "d.tsv", [("a, b, c", "x"), ("d", "y")], delimiter="\t")
-    split = read_split("train", path, "auto", "text", "label")
+    split = read_split("train", path, DataConfig(train=path))
     assert split.texts == ["a, b, c", "d"]
     assert split.labels == ["x", "y"]
 
@@ -36,7 +37,7 @@ def test_data_reads_jsonl_with_integer_labels(tmp_path):
     path = tmp_path / "d.jsonl"
     rows = [{"id": 1, "text": "good", "label": 1}, {"id": 2, "text": "bad", "label": 0}]
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n\n", encoding="utf-8")
-    split = read_split("train", path, "auto", "text", "label")
+    split = read_split("train", path, DataConfig(train=path))
     assert split.labels == ["1", "0"]
     assert split.lines == [1, 2]
 
@@ -51,7 +52,7 @@ def test_data_wrong_field_count_names_file_and_line(tmp_path):
 def test_data_missing_column_lists_columns_and_config_key(tmp_path):
     path = write_csv(tmp_path / "d.csv", [("x", "a")], header=("text", "intent"))
     with pytest.raises(DataError) as error:
-        read_split("train", path, "auto", "text", "label")
+        read_split("train", path, DataConfig(train=path))
     message = str(error.value)
     assert "label column 'label' not found" in message
     assert "['text', 'intent']" in message
@@ -61,7 +62,7 @@ def test_data_missing_column_lists_columns_and_config_key(tmp_path):
 def test_data_empty_label_names_line(tmp_path):
     path = write_csv(tmp_path / "d.csv", [("x", "a"), ("y", " ")])
     with pytest.raises(DataError, match=r"line 3: the label \('label'\) is empty"):
-        read_split("train", path, "auto", "text", "label")
+        read_split("train", path, DataConfig(train=path))
 
 
 def test_data_invalid_utf8_names_line(tmp_path):

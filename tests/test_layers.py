@@ -96,3 +96,26 @@ def test_layers_bidirectional_declares_the_width_it_computes():
         else:
             assert tuple(declared) == expected
             assert tuple(computed.shape) == (2, 4, 8)
+
+
+def test_layers_time_distributed_keeps_every_step_of_a_dynamic_time_axis():
+    import tensorflow as tf
+    from keras import layers
+
+    from seqcls.layers import TimeDistributed
+
+    dense = layers.Dense(3)
+    inputs = keras.Input((None, 4))
+    model = keras.Model(inputs, TimeDistributed(dense)(inputs))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 4])])
+    def run(batch):
+        return model(batch)
+
+    generator = np.random.default_rng(0)
+    for shape in ((2, 5, 4), (6, 3, 4)):  # batch < time, then batch > time
+        x = generator.normal(size=shape).astype("float32")
+        y = run(x).numpy()
+        assert y.shape == (*shape[:2], 3)
+        # One Dense, shared weights, applied at every step.
+        np.testing.assert_allclose(y, keras.ops.convert_to_numpy(dense(x)), atol=1e-5)

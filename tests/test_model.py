@@ -174,7 +174,9 @@ def test_model_prediction_does_not_change_with_extra_padding(encoder, attention)
 
 
 def test_model_binary_task_has_one_sigmoid_output():
-    core = build_core_model(make_config(encoder={"units": 4}), vocab_size=10, num_outputs=1)
+    core = build_core_model(
+        make_config(encoder={"units": 4}), vocab_size=10, num_outputs=1, task="binary"
+    )
     classifier = training_model(core)
     assert tuple(classifier.output.shape) == (None, 1)
     assert core.get_layer(PROBABILITIES).activation.__name__ == "sigmoid"

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from seqcls.config import DataConfig
+from seqcls.data import read_split
+from seqcls.errors import DataError
+from seqcls.tasks import bio_spans, multilabel_metrics, tagging_metrics, tune_thresholds
+
+sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+
+def test_tasks_thresholds_maximise_f1_per_label():
+    probabilities = np.array([[0.9, 0.2], [0.6, 0.3], [0.4, 0.1], [0.1, 0.05]])
+    truth = np.array([[1, 0], [1, 0], [0, 0], [0, 0]])
+    thresholds = tune_thresholds(probabilities, truth)
+    # Label 0: anything in (0.4, 0.6] separates perfectly; the midpoint is chosen.
+    assert thresholds[0] == pytest.approx(0.5)
+    # Label 1 has no positive example: the default 0.5 stays.
+    assert thresholds[1] == 0.5
+    predicted = probabilities >= np.array(thresholds)
+    assert (predicted[:, 0] == truth[:, 0].astype(bool)).all()
+
+
+def test_tasks_multilabel_metrics_match_scikit_learn():
+    generator = np.random.default_rng(0)
+    truth = generator.random((200, 4)) < 0.3
+    predicted = np.where(generator.random((200, 4)) < 0.8, truth, ~truth)
+    metrics = multilabel_metrics(truth, predicted, ["a", "b", "c", "d"])
+    for average in ("micro", "macro", "weighted"):
+        expected = sklearn_metrics.f1_score(truth, predicted, average=average, zero_division=0)
+        assert metrics[f"{average}_f1"] == pytest.approx(expected)
+    assert metrics["accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(truth, predicted))
+    assert metrics["hamming_loss"] == pytest.approx(sklearn_metrics.hamming_loss(truth, predicted))
+
+
+def test_tasks_bio_spans_and_span_f1():
+    assert bio_spans(["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-PER"]) == {
+        ("PER", 0, 2),
+        ("LOC", 3, 5),
+        ("PER", 5, 6),  # an I- that does not continue its type starts a span
+    }
+    tags = ["B-PER", "I-PER", "O"]
+    true_rows = [[0, 1, 2, 2], [0, 2]]  # spans: PER(0,2); PER(0,1)
+    predicted_rows = [[0, 1, 2, 2], [2, 2]]  # finds the first, misses the second
+    metrics = tagging_metrics(true_rows, predicted_rows, tags)
+    assert metrics["span_precision"] == 1.0 and metrics["span_recall"] == 0.5
+    assert metrics["span_f1"] == pytest.approx(2 / 3)
+    assert metrics["tokens"] == 6 and metrics["rows"] == 2
+    assert metrics["accuracy"] == pytest.approx(5 / 6)
+
+
+def test_tasks_tag_count_mismatch_names_the_line(tmp_path):
+    path = tmp_path / "tags.csv"
+    path.write_text("text,label\na b c,O O O\nd e,O B-X I-X\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 3: 2 tokens in 'text' but 3 tags in 'label'"):
+        read_split("train", path, DataConfig(train=path), "tagging")
+
+
+def test_tasks_multilabel_cells_split_on_the_delimiter(tmp_path):
+    path = tmp_path / "ml.csv"
+    path.write_text("text,label\nx,a|b\ny, b \n", encoding="utf-8")
+    from seqcls.data import label_list
+
+    split = read_split("train", path, DataConfig(train=path), "multilabel")
+    assert label_list(split, "multilabel", "|") == ["a", "b"]
