@@ -107,14 +107,17 @@ def main_options(
 def _metrics_table(metrics: dict, title: str) -> RichTable:
     from seqcls.evaluate import HEADLINE
 
+    splits = {name: values for name, values in metrics.items() if isinstance(values, dict)}
+    # Tagging adds span scores (BIO tags); show whatever the metrics carry.
+    columns = [*HEADLINE, *(n for n in ("span_f1",) if any(n in v for v in splits.values()))]
     table = RichTable(title=title, title_justify="left")
     table.add_column("split")
     table.add_column("rows", justify="right")
-    for name in HEADLINE:
+    for name in columns:
         table.add_column(name, justify="right")
-    for split, values in metrics.items():
-        if isinstance(values, dict) and "accuracy" in values:
-            table.add_row(split, str(values["rows"]), *(f"{values[name]:.4f}" for name in HEADLINE))
+    for split, values in splits.items():
+        cells = (f"{values[name]:.4f}" if name in values else "-" for name in columns)
+        table.add_row(split, str(values["rows"]), *cells)
     return table
 
 

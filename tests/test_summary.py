@@ -67,3 +67,20 @@ def test_summary_gru_and_table_output(tmp_path):
     path = tmp_path / "config.yaml"
     table = runner.invoke(app, ["summary", str(path)])
     assert table.exit_code == 0 and "recurrent_kernel" in table.stdout and "GRU" in table.stdout
+
+
+def test_summary_tagging_shows_time_distributed_output_per_step(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "task: tagging\ndata: {train: unused.csv}\npreprocessing: {strip_punctuation: false}\n"
+        "model: {embedding: {dim: 6}, encoder: {units: 4}, attention: {type: none}, head: {hidden: [5]}}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["summary", str(path), "--num-classes", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    layers = {layer["name"]: layer for layer in json.loads(result.stdout)["layers"]}
+    assert layers["bidirectional_1"]["output_shape"] == [None, None, 8]  # return_sequences=True
+    assert layers["hidden_1"]["type"] == "TimeDistributed"
+    assert layers["hidden_1"]["output_shape"] == [None, None, 5]
+    assert layers["hidden_1"]["parameters"] == 8 * 5 + 5  # one Dense shared by every step
+    assert layers["probabilities"]["output_shape"] == [None, None, 7]
