@@ -282,3 +282,28 @@ def test_model_multihead_attention_ignores_padding_and_round_trips(tmp_path, poo
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(reloaded(short)[PROBABILITIES]), a, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", "none"])
+def test_model_tagging_gives_one_distribution_per_step_for_each_merge_mode(merge_mode):
+    config = Config.model_validate(
+        {
+            "task": "tagging",
+            "data": {"train": "unused.csv"},
+            "preprocessing": {"strip_punctuation": False},
+            "model": {
+                "embedding": {"dim": 6},
+                "encoder": {"units": 5, "merge_mode": merge_mode},
+                "attention": {"type": "none"},
+            },
+        }
+    )
+    core = build_core_model(config, vocab_size=20, num_outputs=4, task="tagging")
+    short = np.array([[3, 4, 5, 0], [7, 8, 0, 0]])
+    probabilities = keras.ops.convert_to_numpy(core(short)[PROBABILITIES])
+    assert probabilities.shape == (2, 4, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1, atol=1e-5)
+    # Extra padding changes nothing at the real steps.
+    padded = keras.ops.convert_to_numpy(core(np.pad(short, [[0, 0], [0, 5]]))[PROBABILITIES])
+    np.testing.assert_allclose(padded[0, :3], probabilities[0, :3], atol=1e-6)
+    np.testing.assert_allclose(padded[1, :2], probabilities[1, :2], atol=1e-6)
