@@ -107,7 +107,11 @@ def main_options(
 def _metrics_table(metrics: dict, title: str) -> RichTable:
     from seqcls.evaluate import HEADLINE
 
-    splits = {name: values for name, values in metrics.items() if isinstance(values, dict)}
+    splits = {
+        name: values
+        for name, values in metrics.items()
+        if isinstance(values, dict) and "accuracy" in values
+    }
     # Tagging adds span scores (BIO tags); show whatever the metrics carry.
     columns = [*HEADLINE, *(n for n in ("span_f1",) if any(n in v for v in splits.values()))]
     table = RichTable(title=title, title_justify="left")
@@ -192,7 +196,9 @@ def eval_(
 
     import_tensorflow_quietly()
     run = load_run(run_dir)
-    metrics = evaluate_file(run, data_file, text_column, label_column)
+    metrics = evaluate_file(
+        run, data_file, text_column, label_column, report=lambda m: err.print(m, soft_wrap=True)
+    )
     destination = output or run.directory / f"eval-{data_file.stem}.json"
     write_json(destination, metrics)
     out.print(_metrics_table({data_file.name: metrics}, f"{run.directory.name} on {data_file}"))
@@ -241,7 +247,12 @@ def predict(
     import_tensorflow_quietly()
     run = load_run(run_dir)
     column = text_column or run.config.data.text_column
-    table = read_input(input_, column)
+    column_name = column if isinstance(column, str) else column[0]
+    if input_ == "-":
+        column = column_name  # stdin: one text per line, whatever the training columns were
+    table = read_input(
+        input_, column_name, run.config.data, report=lambda m: err.print(m, soft_wrap=True)
+    )
     columns, rows = predict_table(run, table, column, top_k, with_attention, threshold)
     write_rows(columns, rows, output, fmt)
     if output != "-":
@@ -253,18 +264,91 @@ def predict(
 def validate(
     config: Annotated[Path, typer.Argument(help="The YAML config file.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override a config value.")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    config_only: Annotated[
+        bool,
+        typer.Option(help="Check the config alone (no data, no TensorFlow); print it resolved."),
+    ] = False,
 ) -> None:
-    """Check a config (and that its data files exist) without training; print it resolved."""
+    """Check a config and its data without training; report what training will see.
+
+    Exit 0 when training can proceed (warnings included), 2 for a config error, 3 for a
+    data error.
+    """
+    import json
+
     from seqcls.config import config_to_yaml, load_config
-    from seqcls.errors import DataError
 
     loaded = load_config(config, set_)
-    for key in ("train", "valid", "test"):
-        path = getattr(loaded.data, key)
-        if path is not None and not path.is_file():
-            raise DataError(f"data.{key}: file not found: {path}")
-    out.print(config_to_yaml(loaded), end="", markup=False)
-    err.print(f"{config}: valid")
+    if config_only:
+        out.print(config_to_yaml(loaded), end="", markup=False)
+        err.print(f"{config}: config valid")
+        return
+    import_tensorflow_quietly()
+    from seqcls.validation import data_report
+
+    report = data_report(loaded)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_data_report(report)
+    verdict = "[green]ready to train[/]" + (
+        f" with {len(report['warnings'])} warning(s)" if report["warnings"] else ""
+    )
+    err.print(f"{config}: {verdict}", markup=True, soft_wrap=True)
+
+
+def _print_data_report(report: dict) -> None:
+    splits = RichTable(title=f"data ({report['task']})", title_justify="left")
+    for column in ("split", "rows", "bad rows left out", "tokens p50/p95/max", "truncated", "OOV"):
+        splits.add_column(column, justify="left" if column == "split" else "right")
+    for name, rows in report["rows"].items():
+        lengths = report["length_percentiles"][name]
+        bad = sum(report["bad_rows"].get(name, {}).values())
+        splits.add_row(
+            name,
+            f"{rows:,}",
+            f"{bad:,}",
+            f"{lengths['p50']}/{lengths['p95']}/{lengths['p100']}",
+            f"{report['truncated_share'][name]:.1%}",
+            f"{report['oov_rate'][name]:.1%}",
+        )
+    out.print(splits)
+    out.print(
+        f"max_length {report['max_length']} ({report['max_length_source']}); vocabulary "
+        f"{report['vocabulary_size']:,} entries"
+        + (
+            f"; pretrained vectors cover {report['pretrained_coverage']:.1%}"
+            if report["pretrained_coverage"] is not None
+            else ""
+        )
+    )
+    labels = RichTable(
+        title=f"{len(report['labels'])} labels in train; most/least frequent: "
+        f"{report['imbalance_ratio']:.1f}x",
+        title_justify="left",
+    )
+    labels.add_column("label")
+    labels.add_column("train rows", justify="right")
+    if report["class_weight"]:
+        labels.add_column("class weight", justify="right")
+    items = list(report["labels"].items())
+    shown = items if len(items) <= 12 else items[:6] + [("...", None)] + items[-6:]
+    for label, count in shown:
+        cells = [label, "" if count is None else f"{count:,}"]
+        if report["class_weight"]:
+            weight = report["class_weight"].get(label)
+            cells.append("" if weight is None else f"{weight:.3g}")
+        labels.add_row(*cells)
+    out.print(labels)
+    repeated = report["duplicates"]
+    out.print(
+        f"duplicates in train: {repeated['repeated_texts']} text(s) repeated "
+        f"({repeated['with_conflicting_labels']} with conflicting labels); shared with train: "
+        + ", ".join(f"{name} {count}" for name, count in report["shared_with_train"].items())
+    )
+    for warning in report["warnings"]:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
 
 
 def _format_shape(shape: list) -> str:

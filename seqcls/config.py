@@ -6,6 +6,7 @@ Defaults live here and only here. Loading never imports TensorFlow, so
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -34,14 +35,30 @@ class DataConfig(Section):
     valid_split: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.1
     test: PathField | None = None
     format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
-    text_column: str = "text"
+    text_column: str | list[str] = "text"
     # multiclass/binary: one label per row; multilabel: labels joined by label_delimiter;
     # tagging: whitespace-separated tags, one per whitespace-separated token of the text.
     label_column: str = "label"
     label_delimiter: Annotated[str, Field(min_length=1)] = "|"
+    # Several text columns may be given as a list; they are joined with text_separator.
+    text_separator: str = " "
+    encoding: str = "utf-8"  # a UTF-8 byte-order mark is accepted
+    # TSV is read without quote processing (a '"' is a character) unless this is true.
+    tsv_quoting: bool = False
+    # error: stop and list bad rows; skip: leave them out, counted; warn: as skip, listed.
+    on_bad_rows: Literal["error", "skip", "warn"] = "error"
 
     @model_validator(mode="after")
     def _valid_or_split(self) -> DataConfig:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(
+                f"encoding {self.encoding!r} is not a codec Python knows; use for example "
+                "utf-8, latin-1 or cp1252"
+            ) from None
+        if isinstance(self.text_column, list) and not self.text_column:
+            raise ValueError("text_column is an empty list; name at least one column")
         if self.valid is not None and "valid_split" in self.model_fields_set:
             raise ValueError(
                 "set either data.valid (a file) or data.valid_split (a fraction of train), not both"
@@ -199,6 +216,9 @@ class TrainingConfig(Section):
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
     clipnorm: Annotated[float, Field(gt=0.0)] | None = None
+    # Loss weight per label: none (all 1), balanced (n / (labels * count), from train), or
+    # {label: weight} (unlisted labels weigh 1). Multiclass and binary tasks only.
+    class_weight: Literal["none", "balanced"] | dict[str, Annotated[float, Field(gt=0.0)]] = "none"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
 
 
@@ -216,6 +236,11 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _task_fits(self) -> Config:
+        if self.task in ("multilabel", "tagging") and self.training.class_weight != "none":
+            raise ValueError(
+                f"training.class_weight applies to multiclass and binary tasks, not {self.task}; "
+                "remove it"
+            )
         if self.task != "tagging":
             return self
         problems = []

@@ -20,6 +20,7 @@ from typing import Any
 from seqcls.errors import DataError
 
 FORMATS = ("csv", "tsv", "jsonl")
+MAX_LISTED_PROBLEMS = 20
 SUFFIX_FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -30,6 +31,45 @@ SUFFIX_FORMATS = {
 
 
 @dataclass
+class Problem:
+    """One bad row: where it is, a short reason (counted), and the full explanation."""
+
+    where: str
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.detail}"
+
+
+def apply_policy(problems: list[Problem], policy: str, name: str, report=None) -> dict[str, int]:
+    """Enforce `data.on_bad_rows` on the problems of one file; return the count per reason.
+
+    error: raise one DataError listing the first problems and the total.
+    skip: the rows are already left out; report the counts.
+    warn: as skip, and list the first problems.
+    """
+    counts = dict(Counter(problem.reason for problem in problems))
+    if not problems:
+        return counts
+    listed = "\n  ".join(str(problem) for problem in problems[:MAX_LISTED_PROBLEMS])
+    more = len(problems) - MAX_LISTED_PROBLEMS
+    summary = ", ".join(f"{reason}: {count}" for reason, count in sorted(counts.items()))
+    if policy == "error":
+        raise DataError(
+            f"{len(problems)} bad row(s) in {name} ({summary}):\n  {listed}"
+            + (f"\n  ... and {more} more" if more > 0 else "")
+            + "\nfix the rows, or set data.on_bad_rows: skip (leave them out, counted) or warn "
+            "(leave them out and list them)"
+        )
+    if report is not None:
+        report(f"{name}: left out {len(problems)} bad row(s) ({summary})")
+        if policy == "warn":
+            report("  " + listed + (f"\n  ... and {more} more" if more > 0 else ""))
+    return counts
+
+
+@dataclass
 class Table:
     """Rows of one file, in order, with the line each row starts on."""
 
@@ -37,6 +77,8 @@ class Table:
     columns: list[str]
     rows: list[dict[str, Any]]
     lines: list[int]
+    # Rows left out while reading (wrong field count), for `apply_policy`.
+    problems: list[Problem] = field(default_factory=list)
 
     def where(self, index: int) -> str:
         return f"{self.path or '<stdin>'}, line {self.lines[index]}"
@@ -51,6 +93,7 @@ class Split:
     labels: list[str]
     source: str  # the file it came from, or how it was made
     lines: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -74,20 +117,28 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     return fmt
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
+    # A UTF-8 byte-order mark (Excel writes one) is accepted and dropped.
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode(codec)
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise DataError(
-            f"{path}, line {line}: not valid UTF-8 (byte {raw[error.start]:#04x}); "
-            "re-save the file as UTF-8"
+            f"{path}, line {line}: not valid {'UTF-8' if codec == 'utf-8-sig' else encoding} "
+            f"(byte {raw[error.start]:#04x}); "
+            "re-save the file in that encoding or set data.encoding"
         ) from None
 
 
-def _read_delimited(path: Path | None, text: str, delimiter: str) -> Table:
+def _read_delimited(path: Path | None, text: str, delimiter: str, quoting: bool = True) -> Table:
     name = path or "<stdin>"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        strict=True,
+        quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
+    )
     try:
         header = next(reader, None)
         if header is None:
@@ -96,25 +147,34 @@ def _read_delimited(path: Path | None, text: str, delimiter: str) -> Table:
         duplicates = sorted(c for c, n in Counter(columns).items() if n > 1)
         if duplicates:
             raise DataError(f"{name}, line 1: duplicate column names {duplicates} in the header")
-        rows, lines = [], []
+        rows, lines, problems = [], [], []
         start = reader.line_num + 1
         for record in reader:
             if not record:
                 start = reader.line_num + 1
                 continue  # a blank line
             if len(record) != len(columns):
-                raise DataError(
-                    f"{name}, line {start}: expected {len(columns)} fields "
-                    f"({', '.join(columns)}) but found {len(record)}; "
-                    "quote fields that contain the delimiter"
-                    + (" (is this a TSV file? set data.format: tsv)" if delimiter == "," else "")
+                hint = "quote fields that contain the delimiter"
+                if delimiter == ",":
+                    hint += " (is this a TSV file? set data.format: tsv)"
+                problems.append(
+                    Problem(
+                        f"{name}, line {start}",
+                        "wrong field count",
+                        f"expected {len(columns)} fields ({', '.join(columns)}) but found "
+                        f"{len(record)}; {hint}",
+                    )
                 )
-            rows.append(dict(zip(columns, record)))
-            lines.append(start)
+            else:
+                rows.append(dict(zip(columns, record)))
+                lines.append(start)
             start = reader.line_num + 1
     except csv.Error as error:
-        raise DataError(f"{name}, line {reader.line_num}: malformed row: {error}") from None
-    return Table(path, columns, rows, lines)
+        raise DataError(
+            f"{name}, line {start}: malformed row ({error}); a quote that is never closed "
+            "swallows the rest of the file: check the quotes from this line on"
+        ) from None
+    return Table(path, columns, rows, lines, problems)
 
 
 def _read_jsonl(path: Path | None, text: str) -> Table:
@@ -137,19 +197,24 @@ def _read_jsonl(path: Path | None, text: str) -> Table:
     return Table(path, list(columns), rows, lines)
 
 
-def parse_table(text: str, fmt: str, path: Path | None = None) -> Table:
+def parse_table(text: str, fmt: str, path: Path | None = None, tsv_quoting: bool = False) -> Table:
     if fmt == "jsonl":
         return _read_jsonl(path, text)
-    return _read_delimited(path, text, "\t" if fmt == "tsv" else ",")
+    if fmt == "tsv":
+        # TSV exports rarely quote; a literal '"' in a text must not swallow lines.
+        return _read_delimited(path, text, "\t", quoting=tsv_quoting)
+    return _read_delimited(path, text, ",")
 
 
-def read_table(path: str | Path, fmt: str = "auto") -> Table:
+def read_table(
+    path: str | Path, fmt: str = "auto", encoding: str = "utf-8", tsv_quoting: bool = False
+) -> Table:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     fmt = detect_format(path, fmt)
-    table = parse_table(_decode(path, path.read_bytes()), fmt, path)
-    if not table.rows:
+    table = parse_table(_decode(path, path.read_bytes(), encoding), fmt, path, tsv_quoting)
+    if not table.rows and not table.problems:
         raise DataError(f"{path}: no data rows (only a header or blank lines)")
     return table
 
@@ -175,9 +240,20 @@ def require_column(table: Table, column: str, config_key: str) -> None:
         )
 
 
-def texts_of(table: Table, column: str, config_key: str = "data.text_column") -> list[str]:
-    require_column(table, column, config_key)
-    return [_cell_as_string(table, i, column) for i in range(len(table.rows))]
+def texts_of(
+    table: Table,
+    column: str | list[str],
+    config_key: str = "data.text_column",
+    separator: str = " ",
+) -> list[str]:
+    """The text of every row; several columns are joined with `separator`."""
+    columns = [column] if isinstance(column, str) else list(column)
+    for name in columns:
+        require_column(table, name, config_key)
+    return [
+        separator.join(_cell_as_string(table, i, name) for name in columns)
+        for i in range(len(table.rows))
+    ]
 
 
 def parse_labels(raw: str, task: str, delimiter: str = "|") -> list[str]:
@@ -193,47 +269,55 @@ def parse_labels(raw: str, task: str, delimiter: str = "|") -> list[str]:
 def labelled_split(
     name: str,
     table: Table,
-    text_column: str,
+    text_column: str | list[str],
     label_column: str,
     task: str = "multiclass",
     delimiter: str = "|",
+    text_separator: str = " ",
 ) -> Split:
-    """Texts and labels of a table; empty labels and empty texts are errors that name the line.
-    For tagging, a row whose tag count differs from its token count is an error too."""
-    texts = texts_of(table, text_column)
+    """Texts and labels of a table. Rows with an empty label or text, or (tagging) a tag
+    count that differs from the token count, are left out and recorded as problems that
+    name their line, with the table's own reading problems."""
+    texts = texts_of(table, text_column, separator=text_separator)
     require_column(table, label_column, "data.label_column")
-    labels = []
+    shown = text_column if isinstance(text_column, str) else "+".join(text_column)
+    kept_texts, labels, lines, problems = [], [], [], list(table.problems)
     for index in range(len(table.rows)):
         label = _cell_as_string(table, index, label_column).strip()
         parsed = parse_labels(label, task, delimiter)
+        problem = None
         if not parsed:
-            raise DataError(
-                f"{table.where(index)}: the label ('{label_column}') is empty; "
-                "every row needs a label"
+            problem = (
+                "empty label",
+                f"the label ('{label_column}') is empty; every row needs a label",
             )
-        if not texts[index].strip():
-            raise DataError(
-                f"{table.where(index)}: the text ('{text_column}') is empty; remove the row"
+        elif not texts[index].strip():
+            problem = ("empty text", f"the text ('{shown}') is empty; remove the row")
+        elif task == "tagging" and len(parsed) != len(texts[index].split()):
+            problem = (
+                "tag count mismatch",
+                f"{len(texts[index].split())} tokens in '{shown}' but {len(parsed)} tags in "
+                f"'{label_column}'; tagging needs exactly one tag per whitespace-separated token",
             )
-        if task == "tagging" and len(parsed) != len(texts[index].split()):
-            raise DataError(
-                f"{table.where(index)}: {len(texts[index].split())} tokens in '{text_column}' but "
-                f"{len(parsed)} tags in '{label_column}'; tagging needs exactly one tag per "
-                "whitespace-separated token"
-            )
+        if problem:
+            problems.append(Problem(table.where(index), *problem))
+            continue
+        kept_texts.append(texts[index])
         labels.append(label)
-    return Split(name, texts, labels, str(table.path), list(table.lines))
+        lines.append(table.lines[index])
+    return Split(name, kept_texts, labels, str(table.path), lines, problems)
 
 
 def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Split:
-    """Read one labelled split as the `data` config section says."""
+    """Read one labelled split as the `data` config section says (problems not yet enforced)."""
     return labelled_split(
         name,
-        read_table(path, data.format),
+        read_table(path, data.format, data.encoding, data.tsv_quoting),
         data.text_column,
         data.label_column,
         task,
         data.label_delimiter,
+        data.text_separator,
     )
 
 
@@ -270,37 +354,45 @@ def label_list(train: Split, task: str = "multiclass", delimiter: str = "|") -> 
     return sorted({label for raw in train.labels for label in parse_labels(raw, task, delimiter)})
 
 
+def unknown_label_problems(
+    split: Split, labels: list[str], task: str = "multiclass", delimiter: str = "|"
+) -> tuple[Split, list[Problem]]:
+    """Leave out rows whose labels train never saw; one problem per such row."""
+    known = set(labels)
+    keep, problems = [], []
+    for index, raw in enumerate(split.labels):
+        unseen = [label for label in parse_labels(raw, task, delimiter) if label not in known]
+        if not unseen:
+            keep.append(index)
+            continue
+        where = f"{split.source}, line {split.lines[index]}" if split.lines else split.source
+        problems.append(
+            Problem(
+                where,
+                "label not in train",
+                f"label {unseen[0]!r} does not occur in the training data; a model cannot "
+                "predict a label it never saw; fix the label or add training rows",
+            )
+        )
+    return _subset(split, keep), problems
+
+
 def check_known_labels(
     split: Split, labels: list[str], task: str = "multiclass", delimiter: str = "|"
 ) -> None:
-    known = set(labels)
-    for index, raw in enumerate(split.labels):
-        for label in parse_labels(raw, task, delimiter):
-            if label in known:
-                continue
-            where = f"{split.source}, line {split.lines[index]}" if split.lines else split.source
-            seen = {item for cell in split.labels for item in parse_labels(cell, task, delimiter)}
-            unseen = sorted(seen - known)
-            raise DataError(
-                f"{where}: label {label!r} does not occur in the training data "
-                f"({len(unseen)} unseen label(s) in {split.name}: {unseen[:10]}); "
-                "a model cannot predict a label it never saw; fix the label or add training rows"
-            )
+    """Raise a DataError naming the first row whose label train never saw."""
+    _, problems = unknown_label_problems(split, labels, task, delimiter)
+    apply_policy(problems, "error", split.source)
 
 
-def drop_unknown_labels(
-    split: Split, labels: list[str], task: str = "multiclass", delimiter: str = "|"
-) -> Split:
-    known = set(labels)
-    keep = [
-        i for i, raw in enumerate(split.labels) if set(parse_labels(raw, task, delimiter)) <= known
-    ]
+def _subset(split: Split, keep: list[int]) -> Split:
     return Split(
         split.name,
         [split.texts[i] for i in keep],
         [split.labels[i] for i in keep],
         split.source,
         [split.lines[i] for i in keep] if split.lines else [],
+        list(split.problems),
     )
 
 
@@ -319,6 +411,8 @@ class Splits:
     test: Split | None
     labels: list[str]
     notes: list[str] = field(default_factory=list)
+    # Rows left out under data.on_bad_rows skip/warn: split -> reason -> count.
+    bad_rows: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def load_splits(
@@ -326,40 +420,63 @@ def load_splits(
 ) -> Splits:
     """Read train/valid/test as the `data` config section says and check their labels.
 
-    With `smoke_rows`, each split keeps only its first rows and rows whose label
-    train lacks are dropped instead of failing (a smoke run checks the
-    artifacts, not the data).
+    Bad rows (wrong field count, empty text or label, tag count mismatch, a label
+    train never saw) follow `data.on_bad_rows`: error stops with a list of them;
+    skip and warn leave them out and count them per reason in `bad_rows`.
+
+    With `smoke_rows`, each split keeps only its first rows, and valid/test rows
+    whose label train lacks are left out whatever the policy (a smoke run checks
+    the artifacts, not the data).
     """
-    notes = []
+    notes: list[str] = []
+    bad_rows: dict[str, dict[str, int]] = {}
     delimiter = data.label_delimiter
+
+    def enforce(split: Split, problems: list[Problem]) -> None:
+        counts = apply_policy(problems, data.on_bad_rows, split.source, notes.append)
+        if counts:
+            merged = bad_rows.setdefault(split.name, {})
+            for reason, count in counts.items():
+                merged[reason] = merged.get(reason, 0) + count
+
     train = read_split("train", data.train, data, task)
+    enforce(train, train.problems)
     if smoke_rows:
         train = train.head(smoke_rows)
     if data.valid is not None:
         valid = read_split("valid", data.valid, data, task)
+        enforce(valid, valid.problems)
     else:
         train, valid = stratified_split(train, data.valid_split, seed)
         notes.append(f"valid: {len(valid)} rows held out of train (valid_split {data.valid_split})")
-    test = read_split("test", data.test, data, task) if data.test is not None else None
+    test = None
+    if data.test is not None:
+        test = read_split("test", data.test, data, task)
+        enforce(test, test.problems)
     labels = label_list(train, task, delimiter)
-    if smoke_rows:
-        valid = drop_unknown_labels(valid.head(smoke_rows), labels, task, delimiter)
-        if test is not None:
-            test = drop_unknown_labels(test.head(smoke_rows), labels, task, delimiter)
-        if len(valid) == 0:
-            valid = train
-            notes.append("smoke: no valid row has a train label; validating on train rows")
     if len(labels) < 2:
         raise DataError(
             f"{data.train}: found {len(labels)} distinct label(s) {labels}; "
             "a classifier needs at least two"
         )
+    checked = []
+    for split in (valid, test):
+        if split is None:
+            checked.append(None)
+            continue
+        if smoke_rows:
+            split = split.head(smoke_rows)
+        kept, problems = unknown_label_problems(split, labels, task, delimiter)
+        if not smoke_rows:
+            enforce(split, problems)
+        checked.append(kept)
+    valid, test = checked
+    if len(valid) == 0 and smoke_rows:
+        valid = train
+        notes.append("smoke: no valid row has a train label; validating on train rows")
     if len(valid) == 0:
         raise DataError(
-            f"{data.train}: holding out valid_split {data.valid_split} left no validation rows "
-            "(every label has a single row); provide data.valid"
+            f"{data.valid or data.train}: no validation rows left; provide data.valid with rows "
+            "whose labels occur in train (with valid_split, every label may have a single row)"
         )
-    for split in (valid, test):
-        if split is not None:
-            check_known_labels(split, labels, task, delimiter)
-    return Splits(train, valid, test, labels, notes)
+    return Splits(train, valid, test, labels, notes, bad_rows)

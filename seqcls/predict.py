@@ -22,12 +22,13 @@ from seqcls.data import (
     FORMATS,
     SUFFIX_FORMATS,
     Table,
-    check_known_labels,
+    apply_policy,
     labelled_split,
     read_table,
     texts_of,
+    unknown_label_problems,
 )
-from seqcls.errors import UsageError
+from seqcls.errors import DataError, UsageError
 
 PREDICTED_LABEL = "predicted_label"
 PREDICTED_PROBABILITY = "predicted_probability"
@@ -102,13 +103,17 @@ def predict_probabilities(
 
 
 def evaluate_file(
-    run: Run, data_file: Path, text_column: str | None = None, label_column: str | None = None
+    run: Run,
+    data_file: Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    report: Any = None,
 ) -> dict[str, Any]:
     """Metrics of the run's model on a labelled CSV/TSV/JSONL file."""
     from seqcls.tasks import evaluate_outputs
 
     data = run.config.data
-    table = read_table(data_file)
+    table = read_table(data_file, encoding=data.encoding, tsv_quoting=data.tsv_quoting)
     split = labelled_split(
         "eval",
         table,
@@ -116,14 +121,22 @@ def evaluate_file(
         label_column or data.label_column,
         run.task,
         run.delimiter,
+        data.text_separator,
     )
-    check_known_labels(split, run.labels, run.task, run.delimiter)
+    split, unseen = unknown_label_problems(split, run.labels, run.task, run.delimiter)
+    # The run's data.on_bad_rows applies to files evaluated with it too.
+    bad_rows = apply_policy(split.problems + unseen, data.on_bad_rows, str(data_file), report)
+    if not len(split):
+        raise DataError(f"{data_file}: no usable rows left to evaluate")
     outputs = predict_outputs(run.model, split.texts)
     metrics = evaluate_outputs(run.task, outputs, split, run.labels, run.delimiter, run.thresholds)
-    return {"file": str(data_file), "task": run.task, **metrics}
+    result = {"file": str(data_file), "task": run.task, **metrics}
+    if bad_rows:
+        result["bad_rows"] = bad_rows
+    return result
 
 
-def read_input(source: str, text_column: str) -> Table:
+def read_input(source: str, text_column: str, data: Any = None, report: Any = None) -> Table:
     """A CSV/TSV/JSONL file, or `-`: one text per line on stdin (blank lines are empty texts)."""
     if source == "-":
         lines = sys.stdin.read().splitlines()
@@ -133,7 +146,14 @@ def read_input(source: str, text_column: str) -> Table:
             [{text_column: line} for line in lines],
             list(range(1, len(lines) + 1)),
         )
-    return read_table(source)
+    table = read_table(
+        source,
+        encoding=data.encoding if data else "utf-8",
+        tsv_quoting=data.tsv_quoting if data else False,
+    )
+    # Rows with the wrong number of fields cannot be predicted; the run's policy decides.
+    apply_policy(table.problems, data.on_bad_rows if data else "error", source, report)
+    return table
 
 
 def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
@@ -150,7 +170,7 @@ def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
 def predict_table(
     run: Run,
     table: Table,
-    text_column: str,
+    text_column: str | list[str],
     top_k: int = 0,
     with_attention: bool = False,
     threshold: float | None = None,
@@ -174,7 +194,7 @@ def predict_table(
         )
     if threshold is not None and run.task != "multilabel":
         raise UsageError(f"--threshold applies to multilabel runs; this run's task is {run.task}")
-    texts = texts_of(table, text_column)
+    texts = texts_of(table, text_column, separator=run.config.data.text_separator)
     outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: [], TOKEN_IDS: []}
     attention = attention_columns(outputs) if with_attention else {}
     if with_attention and not attention:

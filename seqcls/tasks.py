@@ -77,6 +77,33 @@ def label_probabilities(values: Any) -> np.ndarray:
     return probabilities
 
 
+def class_weights(setting: Any, split: Split, labels: list[str]) -> dict[str, float] | None:
+    """Effective loss weight per label, or None when every label weighs 1.
+
+    balanced: n / (number of labels * count of the label in train), so each label
+    contributes equally to the loss in total.
+    """
+    if setting == "none":
+        return None
+    if setting == "balanced":
+        counts = {label: 0 for label in labels}
+        for label in split.labels:
+            counts[label.strip()] += 1
+        return {
+            label: len(split) / (len(labels) * count) if count else 1.0
+            for label, count in counts.items()
+        }
+    unknown = sorted(set(setting) - set(labels))
+    if unknown:
+        from seqcls.errors import ConfigError
+
+        raise ConfigError(
+            f"training.class_weight names label(s) {unknown} that train does not have; "
+            f"labels are {labels[:20]}"
+        )
+    return {label: float(setting.get(label, 1.0)) for label in labels}
+
+
 # ---------------------------------------------------------------- multilabel
 
 

@@ -178,7 +178,8 @@ def _data_manifest(config: Config, splits: Splits) -> dict[str, Any]:
     rows = {"train": len(splits.train), "valid": len(splits.valid)}
     if splits.test is not None:
         rows["test"] = len(splits.test)
-    return {"files": files, "rows_used": rows}
+    # Rows left out under data.on_bad_rows skip/warn, per split and reason.
+    return {"files": files, "rows_used": rows, "bad_rows": splits.bad_rows}
 
 
 def train(
@@ -280,6 +281,13 @@ def train(
         ids["train"], targets["train"], batch_size, config.seed, per_token
     )
     valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size, per_token)
+    weights = tasks.class_weights(config.training.class_weight, splits.train, splits.labels)
+    if weights:
+        shown = ", ".join(f"{label} {weight:.3g}" for label, weight in list(weights.items())[:10])
+        report(
+            f"class weights ({config.training.class_weight if isinstance(config.training.class_weight, str) else 'config'}): {shown}"
+            + (" ..." if len(weights) > 10 else "")
+        )
     log, callbacks = _make_callbacks(config, run_dir, classifier, report)
     with warnings.catch_warnings():
         # Bucketed batches make the epoch length unknown up front; Keras warns
@@ -290,6 +298,9 @@ def train(
             validation_data=valid_data,
             epochs=config.training.epochs,
             callbacks=callbacks,
+            class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
+            if weights
+            else None,
             shuffle=False,  # the dataset shuffles itself
             verbose=0,
         )
@@ -334,6 +345,8 @@ def train(
         )
         report(f"thresholds tuned on valid for {len(thresholds)} labels (max F1 per label)")
     metrics: dict[str, Any] = {"task": task}
+    if splits.bad_rows:
+        metrics["bad_rows"] = splits.bad_rows
     for split in (splits.valid, splits.test):
         if split is not None and split.name in outputs:
             metrics[split.name] = tasks.evaluate_outputs(
@@ -356,6 +369,7 @@ def train(
         "task": task,
         "num_labels": len(splits.labels),
         "parameters": int(classifier.count_params()),
+        "class_weight": weights,
         "vocabulary_size": vocabulary.size,
         "max_length": vocabulary.max_length,
         "epochs_run": epochs_run,

@@ -159,19 +159,28 @@ def test_cli_binary_task_trains_one_sigmoid_unit_and_predicts_two_probabilities(
     from conftest import labelled_rows, write_csv
 
     rows = [(text, "yes" if label == "card_lost" else "no") for text, label in labelled_rows(60)]
+    rows.append(("a row with no label", ""))  # left out and counted under on_bad_rows: skip
     write_csv(tmp_path / "train.csv", rows)
     config = tmp_path / "binary.yaml"
     config.write_text(
-        "name: binary\ndata: {train: train.csv}\n"
+        "name: binary\ndata: {train: train.csv, on_bad_rows: skip}\n"
         "model: {embedding: {dim: 8}, encoder: {units: 8, merge_mode: sum}, "
         "attention: {type: none, pooling: max}}\n"
-        "training: {epochs: 4, batch_size: 16, learning_rate: 0.01}\n"
+        "training: {epochs: 4, batch_size: 16, learning_rate: 0.01, class_weight: balanced}\n"
     )
     run_dir = tmp_path / "run"
     result = invoke("train", config, "--output-dir", run_dir)
     assert result.exit_code == 0, result.output
     labels = json.loads((run_dir / artifacts.LABELS_FILE).read_text())
     assert labels == {"task": "binary", "labels": ["no", "yes"]}
+    manifest = json.loads((run_dir / artifacts.MANIFEST_FILE).read_text())
+    # 20 "yes" and 40 "no" in train (valid held out keeps the ratio): yes weighs twice no.
+    weights = manifest["class_weight"]
+    assert weights["yes"] == pytest.approx(2 * weights["no"], rel=0.05)
+    assert manifest["data"]["bad_rows"] == {"train": {"empty label": 1}}
+    assert json.loads((run_dir / artifacts.METRICS_FILE).read_text())["bad_rows"] == {
+        "train": {"empty label": 1}
+    }
     result = invoke("predict", run_dir, "-", "--top-k", 2, input="i lost my card\n")
     assert result.exit_code == 0, result.output
     [row] = list(csv.DictReader(io.StringIO(result.stdout)))

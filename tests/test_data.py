@@ -1,4 +1,5 @@
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -7,6 +8,7 @@ from conftest import labelled_rows, write_csv
 from seqcls.config import DataConfig
 from seqcls.data import (
     Split,
+    apply_policy,
     check_known_labels,
     labelled_split,
     read_split,
@@ -42,11 +44,14 @@ def test_data_reads_jsonl_with_integer_labels(tmp_path):
     assert split.lines == [1, 2]
 
 
-def test_data_wrong_field_count_names_file_and_line(tmp_path):
+def test_data_wrong_field_count_row_is_recorded_with_file_and_line(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("text,label\nfine,a\nnot, fine,b\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"d\.csv, line 3: expected 2 fields .* found 3"):
-        read_table(path)
+    table = read_table(path)
+    assert [row["text"] for row in table.rows] == ["fine"]
+    [problem] = table.problems
+    assert problem.reason == "wrong field count"
+    assert re.search(r"d\.csv, line 3: expected 2 fields .* found 3", str(problem))
 
 
 def test_data_missing_column_lists_columns_and_config_key(tmp_path):
@@ -61,8 +66,10 @@ def test_data_missing_column_lists_columns_and_config_key(tmp_path):
 
 def test_data_empty_label_names_line(tmp_path):
     path = write_csv(tmp_path / "d.csv", [("x", "a"), ("y", " ")])
+    split = read_split("train", path, DataConfig(train=path))
+    assert split.texts == ["x"]
     with pytest.raises(DataError, match=r"line 3: the label \('label'\) is empty"):
-        read_split("train", path, DataConfig(train=path))
+        apply_policy(split.problems, "error", str(path))
 
 
 def test_data_invalid_utf8_names_line(tmp_path):

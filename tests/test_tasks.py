@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from seqcls.config import DataConfig
-from seqcls.data import read_split
+from seqcls.data import apply_policy, read_split
 from seqcls.errors import DataError
 from seqcls.tasks import bio_spans, multilabel_metrics, tagging_metrics, tune_thresholds
 
@@ -52,8 +52,10 @@ def test_tasks_bio_spans_and_span_f1():
 def test_tasks_tag_count_mismatch_names_the_line(tmp_path):
     path = tmp_path / "tags.csv"
     path.write_text("text,label\na b c,O O O\nd e,O B-X I-X\n", encoding="utf-8")
+    split = read_split("train", path, DataConfig(train=path), "tagging")
+    assert split.texts == ["a b c"]
     with pytest.raises(DataError, match=r"line 3: 2 tokens in 'text' but 3 tags in 'label'"):
-        read_split("train", path, DataConfig(train=path), "tagging")
+        apply_policy(split.problems, "error", str(path))
 
 
 def test_tasks_multilabel_cells_split_on_the_delimiter(tmp_path):
