@@ -272,12 +272,20 @@ def format_rows(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str
         for row in rows:
             buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
         return buffer.getvalue()
+    cells = [{key: _cell(value) for key, value in row.items()} for row in rows]
+    # The csv module quotes a field only for the delimiter, the quote or a character of
+    # the line terminator; with "\n" a lone "\r" inside a text would go out unquoted
+    # and read back as a line break. Quote everything when any cell holds one.
+    has_return = any(isinstance(v, str) and "\r" in v for row in cells for v in row.values())
     writer = csv.DictWriter(
-        buffer, fieldnames=columns, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"
+        buffer,
+        fieldnames=columns,
+        delimiter="\t" if fmt == "tsv" else ",",
+        lineterminator="\n",
+        quoting=csv.QUOTE_ALL if has_return else csv.QUOTE_MINIMAL,
     )
     writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _cell(value) for key, value in row.items()})
+    writer.writerows(cells)
     return buffer.getvalue()
 
 

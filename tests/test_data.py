@@ -1,9 +1,13 @@
+import csv
+import io
 import json
 import re
 from collections import Counter
 
 import pytest
 from conftest import labelled_rows, write_csv
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqcls.config import DataConfig
 from seqcls.data import (
@@ -11,6 +15,7 @@ from seqcls.data import (
     apply_policy,
     check_known_labels,
     labelled_split,
+    parse_table,
     read_split,
     read_table,
     stratified_split,
@@ -132,3 +137,55 @@ def test_data_load_splits_holds_out_valid_when_no_file(tmp_path):
     smoke = load_splits(DataConfig(train=train, test=test), seed=0, smoke_rows=30)
     assert len(smoke.train) + len(smoke.valid) == 30
     assert "never_seen" not in smoke.test.labels
+
+
+CELL = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(CELL, CELL, CELL), min_size=1, max_size=15))
+def test_data_any_csv_written_by_the_csv_module_reads_back_identically(rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # the module's defaults (RFC 4180 line ends)
+    writer.writerow(["id", "text", "label"])
+    writer.writerows(rows)
+    table = parse_table(buffer.getvalue(), "csv")
+    assert not table.problems
+    assert [(row["id"], row["text"], row["label"]) for row in table.rows] == rows
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(CELL, CELL), min_size=1, max_size=15))
+def test_data_any_jsonl_reads_back_identically(rows):
+    text = "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in rows)
+    table = parse_table(text, "jsonl")
+    assert [(row["text"], row["label"]) for row in table.rows] == rows
+
+
+def test_data_tsv_quotes_are_characters_unless_configured(tmp_path):
+    path = tmp_path / "d.tsv"
+    path.write_text('text\tlabel\n"quoted" start\ta\nplain\tb\n', encoding="utf-8")
+    split = read_split("train", path, DataConfig(train=path))
+    assert split.texts == ['"quoted" start', "plain"]
+
+
+def test_data_several_text_columns_are_joined_and_encoding_is_configurable(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("title,body,label\nCaf\xe9,ferm\xe9,a\n".encode("latin-1"))
+    config = DataConfig(
+        train=path, text_column=["title", "body"], text_separator=" | ", encoding="latin-1"
+    )
+    split = read_split("train", path, config)
+    assert split.texts == ["Café | fermé"]
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        read_split("train", path, DataConfig(train=path, text_column=["title", "body"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(CELL, CELL), min_size=1, max_size=10))
+def test_data_prediction_tables_read_back_identically(rows):
+    from seqcls.predict import format_rows
+
+    written = [{"text": text, "predicted_label": label} for text, label in rows]
+    table = parse_table(format_rows(["text", "predicted_label"], written, "csv"), "csv")
+    assert table.rows == written

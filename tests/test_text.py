@@ -100,3 +100,28 @@ def test_text_display_tokens_line_up_with_the_ids_the_model_sees():
                 if token_id > 1:
                     assert vocabulary.tokens[token_id] == token
     assert display_tokens(["a b c d"], PreprocessingConfig(), max_length=2) == [["a", "b"]]
+
+
+def test_text_scripts_beyond_ascii_tokenize_consistently():
+    from seqcls.text import display_tokens
+
+    texts = [
+        "我的卡丢了",  # Chinese, no spaces: needs the char tokenizer
+        "カードをなくしました",
+        "mi tarjeta 💳 se perdió 😢",
+        "cafe\u0301 noe\u0308l",  # combining accents
+        "فقدت بطاقتي",  # right to left
+    ]
+    for preprocessing in (PreprocessingConfig(tokenizer="char"), PreprocessingConfig()):
+        vocabulary = build_vocabulary(texts, preprocessing)
+        vectorizer = make_vectorizer(preprocessing, vocabulary.tokens, ragged=True)
+        ids = encode(vectorizer, texts, 100)
+        # Every train token is in the vocabulary: no OOV, no empty row.
+        assert vocabulary.train_oov_rate == 0.0
+        assert 1 not in ids.flat_values.numpy()
+        shown = display_tokens(texts, preprocessing, 100)
+        assert [len(row) for row in shown] == ids.row_lengths().numpy().tolist()
+    chars = display_tokens(texts[:1], PreprocessingConfig(tokenizer="char"), 100)
+    assert chars == [["我", "的", "卡", "丢", "了"]]
+    words = display_tokens(texts[2:3], PreprocessingConfig(), 100)
+    assert words == [["mi", "tarjeta", "💳", "se", "perdió", "😢"]]
