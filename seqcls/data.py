@@ -179,22 +179,30 @@ def _read_delimited(path: Path | None, text: str, delimiter: str, quoting: bool 
 
 def _read_jsonl(path: Path | None, text: str) -> Table:
     name = path or "<stdin>"
-    rows, lines, columns = [], [], {}
+    rows, lines, columns, problems = [], [], {}, []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataError(f"{name}, line {number}: not valid JSON: {error.msg}") from None
-        if not isinstance(row, dict):
-            raise DataError(
-                f"{name}, line {number}: expected a JSON object per line, got {type(row).__name__}"
+            problems.append(
+                Problem(f"{name}, line {number}", "invalid JSON", f"not valid JSON: {error.msg}")
             )
+            continue
+        if not isinstance(row, dict):
+            problems.append(
+                Problem(
+                    f"{name}, line {number}",
+                    "not a JSON object",
+                    f"expected a JSON object per line, got {type(row).__name__}",
+                )
+            )
+            continue
         columns.update(dict.fromkeys(row))
         rows.append(row)
         lines.append(number)
-    return Table(path, list(columns), rows, lines)
+    return Table(path, list(columns), rows, lines, problems)
 
 
 def parse_table(text: str, fmt: str, path: Path | None = None, tsv_quoting: bool = False) -> Table:

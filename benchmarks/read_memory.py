@@ -1,0 +1,64 @@
+"""Peak memory of reading a large labelled CSV the way `seqcls train` does.
+
+Writes a CSV of about SIZE_MB megabytes (BANKING77 rows repeated with a row number
+appended), then reads it in a fresh process with seqcls.data (read_table +
+labelled_split) and reports peak resident memory against the file size.
+
+    python benchmarks/read_memory.py [SIZE_MB]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+READER = """
+import json, resource, sys, time
+from seqcls.data import labelled_split, read_table
+start = time.perf_counter()
+table = read_table(sys.argv[1])
+split = labelled_split("train", table, "text", "label")
+seconds = time.perf_counter() - start
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rows": len(split), "seconds": seconds, "peak_mb": peak_kb / 1024}))
+"""
+
+BASELINE = """
+import json, resource
+import seqcls.data
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main(size_mb: float) -> None:
+    with open(ROOT / "data/banking77/train.csv", newline="", encoding="utf-8") as handle:
+        rows = [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "big.csv"
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label"])
+            number = 0
+            while handle.tell() < size_mb * 1e6:
+                for text, label in rows:
+                    writer.writerow([f"{text} #{number}", label])
+                    number += 1
+        file_mb = path.stat().st_size / 1e6
+        baseline = json.loads(subprocess.check_output([sys.executable, "-c", BASELINE]))
+        result = json.loads(subprocess.check_output([sys.executable, "-c", READER, str(path)]))
+    print(f"file: {file_mb:.0f} MB, {result['rows']:,} rows; read in {result['seconds']:.1f} s")
+    print(
+        f"peak RSS {result['peak_mb']:.0f} MB (interpreter and imports alone: "
+        f"{baseline['peak_mb']:.0f} MB); reading cost {result['peak_mb'] - baseline['peak_mb']:.0f} MB "
+        f"= {(result['peak_mb'] - baseline['peak_mb']) / file_mb:.1f}x the file"
+    )
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 100.0)
