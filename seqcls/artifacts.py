@@ -16,12 +16,23 @@ CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.json"
 VOCABULARY_FILE = "vocabulary.json"
 MODEL_FILE = "model.keras"
-CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
-THRESHOLDS_FILE = "thresholds.json"
 MANIFEST_FILE = "manifest.json"
+THRESHOLDS_FILE = "thresholds.json"
+
+# What every finished run holds (thresholds.json only for multilabel runs).
+RUN_FILES = (
+    CONFIG_FILE,
+    LABELS_FILE,
+    VOCABULARY_FILE,
+    MODEL_FILE,
+    BEST_CHECKPOINT_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MANIFEST_FILE,
+)
 
 
 def _umask() -> int:

@@ -19,6 +19,25 @@ def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     )
 
 
+def per_class_report(labels, precision, recall, f1, support) -> dict[str, dict[str, Any]]:
+    return {
+        label: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, label in enumerate(labels)
+    }
+
+
+def precision_recall_f1(true_positive, predicted_count, support):
+    """Per-class precision, recall and F1 from counts (undefined ratios count as 0)."""
+    precision = _safe_divide(true_positive, predicted_count)
+    recall = _safe_divide(true_positive, support)
+    return precision, recall, _safe_divide(2 * precision * recall, precision + recall)
+
+
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (true, predicted), 1)
@@ -34,9 +53,7 @@ def classification_metrics(
     true_positives = np.diag(matrix).astype(float)
     support = matrix.sum(axis=1).astype(float)
     predicted_counts = matrix.sum(axis=0).astype(float)
-    precision = _safe_divide(true_positives, predicted_counts)
-    recall = _safe_divide(true_positives, support)
-    f1 = _safe_divide(2 * precision * recall, precision + recall)
+    precision, recall, f1 = precision_recall_f1(true_positives, predicted_counts, support)
     total = float(support.sum())
     # Macro averages over the labels present in the data or the predictions,
     # so a label absent from a small eval file does not drag the score to 0.
@@ -56,15 +73,7 @@ def classification_metrics(
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "micro_f1": float(micro_f1),
         "weighted_f1": float((f1 * support).sum() / max(total, 1.0)),
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(labels)
-        },
+        "per_class": per_class_report(labels, precision, recall, f1, support),
         "labels": list(labels),
         "confusion_matrix": matrix.tolist(),
     }

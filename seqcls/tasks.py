@@ -19,7 +19,7 @@ import numpy as np
 
 from seqcls.data import Split, parse_labels
 from seqcls.errors import DataError
-from seqcls.evaluate import classification_metrics
+from seqcls.evaluate import classification_metrics, per_class_report, precision_recall_f1
 
 DEFAULT_THRESHOLD = 0.5
 BIO_TAG = re.compile(r"^(O|[BI]-.+)$")
@@ -139,14 +139,7 @@ def multilabel_metrics(
     true_positive = (truth & predicted).sum(axis=0).astype(float)
     predicted_count = predicted.sum(axis=0).astype(float)
     support = truth.sum(axis=0).astype(float)
-    precision = np.divide(
-        true_positive, predicted_count, out=np.zeros_like(true_positive), where=predicted_count > 0
-    )
-    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
-    denominator = precision + recall
-    f1 = np.divide(
-        2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0
-    )
+    precision, recall, f1 = precision_recall_f1(true_positive, predicted_count, support)
     present = (support > 0) | (predicted_count > 0)
     micro_denominator = predicted_count.sum() + support.sum()
     return {
@@ -159,15 +152,7 @@ def multilabel_metrics(
         else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "weighted_f1": float((f1 * support).sum() / max(support.sum(), 1.0)),
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(labels)
-        },
+        "per_class": per_class_report(labels, precision, recall, f1, support),
         "labels": list(labels),
     }
 

@@ -389,16 +389,7 @@ def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainRe
     from seqcls.predict import load_run, predict_table
 
     result = train(config, run_dir, smoke=True, report=report)
-    for name in (
-        artifacts.CONFIG_FILE,
-        artifacts.LABELS_FILE,
-        artifacts.VOCABULARY_FILE,
-        artifacts.MODEL_FILE,
-        artifacts.BEST_CHECKPOINT_FILE,
-        artifacts.HISTORY_FILE,
-        artifacts.METRICS_FILE,
-        artifacts.MANIFEST_FILE,
-    ):
+    for name in artifacts.RUN_FILES:
         if not (run_dir / name).is_file():
             raise TrainingFailed(f"smoke: {run_dir / name} was not written")
     run = load_run(run_dir)

@@ -41,16 +41,7 @@ def trained_run(tmp_path_factory):
 
 def test_cli_train_writes_every_artifact(trained_run):
     folder, run_dir, result = trained_run
-    for name in (
-        artifacts.CONFIG_FILE,
-        artifacts.LABELS_FILE,
-        artifacts.VOCABULARY_FILE,
-        artifacts.MODEL_FILE,
-        artifacts.BEST_CHECKPOINT_FILE,
-        artifacts.HISTORY_FILE,
-        artifacts.METRICS_FILE,
-        artifacts.MANIFEST_FILE,
-    ):
+    for name in artifacts.RUN_FILES:
         assert (run_dir / name).is_file(), name
     assert "test" in result.output and "accuracy" in result.output
     metrics = json.loads((run_dir / artifacts.METRICS_FILE).read_text())
