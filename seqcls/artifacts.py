@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from seqcls.errors import UsageError
+from seqcls.errors import DataError, UsageError
 
 CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.json"
@@ -127,9 +127,34 @@ def save_model(model: Any, path: str | Path) -> None:
 
 
 def load_model(path: str | Path) -> Any:
-    """Load a `.keras` file with safe_mode on: no arbitrary code (lambdas) runs at load time."""
+    """Load a `.keras` file with safe_mode on: no arbitrary code (lambdas) runs at load time.
+
+    A file that would need unsafe deserialization, or that is truncated or corrupt, is
+    reported as such (a DataError naming the file), never as a Keras traceback.
+    """
+    import zipfile
+
     import keras
 
     import seqcls.layers  # noqa: F401  registers the custom layers for deserialization
 
-    return keras.models.load_model(path, safe_mode=True, compile=False)
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"model file not found: {path}")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many types for a bad file
+        message = str(error)
+        if "safe_mode" in message or "unsafe" in message.lower():
+            raise DataError(
+                f"{path} asks to run arbitrary code when loaded (for example a Lambda layer), "
+                "which seqcls refuses: only load models you trust, and export them without "
+                f"Lambda layers. Keras said: {message.splitlines()[0]}"
+            ) from None
+        if isinstance(error, (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)):
+            raise DataError(
+                f"{path} is not a readable Keras model (truncated or corrupt: "
+                f"{type(error).__name__}: {message.splitlines()[0] if message else ''}); "
+                "train again, or restore the file from a copy"
+            ) from None
+        raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -263,6 +264,32 @@ class Config(Section):
         return self
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader, also reading `1e-3` as a number.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-3`), so the `1e-3` that
+    people write for learning rates would arrive as a string.
+    """
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no arbitrary objects
+
+
 PATH_KEYS = ("data.train", "data.valid", "data.test", "model.embedding.pretrained")
 
 
@@ -275,7 +302,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             f"--set {text!r}: expected KEY.PATH=VALUE, for example --set model.encoder.units=64"
         )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml_load(raw) if raw.strip() else ""
     except yaml.YAMLError as error:
         raise ConfigError(f"--set {text!r}: the value is not valid YAML ({error})") from None
     return key.split("."), value
@@ -377,7 +404,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     except UnicodeDecodeError as error:
@@ -417,4 +444,4 @@ def config_to_yaml(config: Config) -> str:
 
 def config_from_yaml_text(text: str) -> Config:
     """Load a config written by `config_to_yaml` (a run directory's own copy)."""
-    return validate_config(yaml.safe_load(text))
+    return validate_config(yaml_load(text))

@@ -29,9 +29,15 @@ Report = Callable[[str], None]
 
 
 class TrainingFailed(SeqclsError):
-    """Training ran but produced no usable model (for example the loss became NaN)."""
+    """Training ran but produced no usable model, or a smoke check failed."""
 
     exit_code = 1
+
+
+class TrainingDiverged(TrainingFailed):
+    """The loss became NaN or infinite: exit code 4, distinct from other failures."""
+
+    exit_code = 4
 
 
 @dataclass
@@ -95,9 +101,20 @@ def _make_callbacks(config: Config, run_dir: Path, training_model: Any, report: 
             self.best_epoch: int | None = None
             self.best_weights: list[np.ndarray] | None = None
             self.started = time.perf_counter()
+            self.epoch = 0
+            self.diverged: tuple[int, int, float] | None = None
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            # The NaN guard: stop at the first non-finite loss (Keras' TerminateOnNaN
+            # stops quietly, and fit then returns as if all were well).
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss) and self.diverged is None:
+                self.diverged = (self.epoch, batch + 1, loss)
+                self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
             logs = {key: float(value) for key, value in (logs or {}).items()}
@@ -130,7 +147,7 @@ def _make_callbacks(config: Config, run_dir: Path, training_model: Any, report: 
             report(f"epoch {epoch + 1}/{config.training.epochs}  {shown}  {seconds:.1f}s{mark}")
 
     log = EpochLog()
-    callbacks = [log, keras.callbacks.TerminateOnNaN()]
+    callbacks = [log]
     stopping = config.training.early_stopping
     if stopping.enabled:
         callbacks.append(
@@ -305,12 +322,22 @@ def train(
             verbose=0,
         )
     epochs_run = len(history.history.get("loss", []))
-    last_loss = history.history.get("loss", [float("nan")])[-1]
-    if not math.isfinite(last_loss) or log.best_weights is None:
+    if log.diverged is not None:
+        epoch, batch, loss = log.diverged
+        if log.best_weights is not None:
+            # Keep what was good: the best epoch so far is in the best checkpoint.
+            report(
+                f"the best checkpoint (epoch {log.best_epoch}) is kept in "
+                f"{run_dir / artifacts.BEST_CHECKPOINT_FILE}"
+            )
+        raise TrainingDiverged(
+            f"training diverged: the loss became {loss} at batch {batch} of epoch {epoch}; "
+            "lower training.learning_rate or set training.clipnorm (for example 1.0)"
+        )
+    if log.best_weights is None:
         raise TrainingFailed(
-            f"training diverged: the loss became {last_loss} in epoch {epochs_run} and no epoch "
-            f"produced a finite {config.training.early_stopping.monitor}; lower "
-            "training.learning_rate or set training.clipnorm (for example 1.0)"
+            f"no epoch produced a finite {config.training.early_stopping.monitor}; check the "
+            "validation data"
         )
     if config.training.early_stopping.restore_best and log.best_weights is not None:
         classifier.set_weights(log.best_weights)

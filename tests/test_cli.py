@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 
@@ -277,3 +278,34 @@ def test_cli_tagging_learns_token_tags_and_predicts_aligned_tags(tmp_path):
     tags = row["predicted_tags"].split()
     assert len(tags) == 11
     assert tags[:6] == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
+
+
+def test_cli_diverging_training_stops_with_exit_code_4(tiny_config, tmp_path):
+    result = invoke(
+        "train",
+        tiny_config,
+        "--output-dir",
+        tmp_path / "run",
+        "--set",
+        "training.optimizer=sgd",
+        "--set",
+        "training.learning_rate=1e38",
+    )
+    assert result.exit_code == 4, result.output
+    assert "training diverged" in result.output and "clipnorm" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_predict_reports_a_corrupt_or_unsafe_model(trained_run, tmp_path):
+    import keras
+
+    _, run_dir, _ = trained_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / artifacts.MODEL_FILE).write_bytes(b"PK\x03\x04 not really a zip")
+    result = invoke("predict", copy, "-", input="i lost my card\n")
+    assert result.exit_code == 3 and "not a readable Keras model" in result.output
+    inputs = keras.Input((), dtype="string")
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x)(inputs)).save(copy / artifacts.MODEL_FILE)
+    result = invoke("eval", copy, run_dir.parent / "data" / "test.csv")
+    assert result.exit_code == 3 and "arbitrary code" in result.output

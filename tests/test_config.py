@@ -205,3 +205,12 @@ def test_config_multihead_defaults_to_mean_pooling_and_rejects_last():
         validate_config(
             {"data": {"train": "a.csv"}, "model": {"attention": {"type": "none", "num_heads": 2}}}
         )
+
+
+def test_config_scientific_notation_is_a_number(tmp_path):
+    path = write(tmp_path, "data: {train: a.csv}\ntraining: {learning_rate: 1e-3}\n")
+    assert load_config(path).training.learning_rate == pytest.approx(0.001)
+    assert load_config(path, ["training.learning_rate=5E-4"]).training.learning_rate == 0.0005
+    # Integers stay integers, and strings stay strings.
+    assert load_config(path, ["training.epochs=12"]).training.epochs == 12
+    assert load_config(path, ["name=1e3x"]).name == "1e3x"
