@@ -385,14 +385,6 @@ def unknown_label_problems(
     return _subset(split, keep), problems
 
 
-def check_known_labels(
-    split: Split, labels: list[str], task: str = "multiclass", delimiter: str = "|"
-) -> None:
-    """Raise a DataError naming the first row whose label train never saw."""
-    _, problems = unknown_label_problems(split, labels, task, delimiter)
-    apply_policy(problems, "error", split.source)
-
-
 def _subset(split: Split, keep: list[int]) -> Split:
     return Split(
         split.name,

@@ -32,7 +32,4 @@ class DataError(SeqclsError):
     exit_code = 3
 
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_USAGE = UsageError.exit_code
-EXIT_DATA = DataError.exit_code

@@ -90,18 +90,6 @@ def predict_outputs(
     return results
 
 
-def predict_probabilities(
-    model: Any, texts: list[str], batch_size: int = PREDICT_BATCH_SIZE
-) -> np.ndarray:
-    """(rows, num_labels) probabilities for `texts` (text-level tasks), in input order."""
-    from seqcls.model import PROBABILITIES
-    from seqcls.tasks import label_probabilities
-
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float64)
-    return label_probabilities(predict_outputs(model, texts, batch_size)[PROBABILITIES])
-
-
 def evaluate_file(
     run: Run,
     data_file: Path,

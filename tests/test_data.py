@@ -13,12 +13,12 @@ from seqcls.config import DataConfig
 from seqcls.data import (
     Split,
     apply_policy,
-    check_known_labels,
     labelled_split,
     parse_table,
     read_split,
     read_table,
     stratified_split,
+    unknown_label_problems,
 )
 from seqcls.errors import DataError
 
@@ -118,7 +118,7 @@ def test_data_stratified_split_is_seeded_and_keeps_label_shares(tmp_path):
 def test_data_unseen_label_is_an_error_naming_file_and_line():
     split = Split("test", ["a", "b"], ["x", "z"], "test.csv", [2, 3])
     with pytest.raises(DataError, match=r"test\.csv, line 3: label 'z' does not occur"):
-        check_known_labels(split, ["x", "y"])
+        apply_policy(unknown_label_problems(split, ["x", "y"])[1], "error", split.source)
 
 
 def test_data_load_splits_holds_out_valid_when_no_file(tmp_path):
