@@ -21,6 +21,8 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 THRESHOLDS_FILE = "thresholds.json"
+PER_CLASS_FILE = "per_class.csv"
+CONFUSION_FILE = "confusion_matrix.csv"
 
 # What every finished run holds (thresholds.json only for multilabel runs).
 RUN_FILES = (

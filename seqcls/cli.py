@@ -125,6 +125,38 @@ def _metrics_table(metrics: dict, title: str) -> RichTable:
     return table
 
 
+def _print_details(metrics: dict, split: str, worst: int = 10) -> None:
+    """The worst classes of one split and its most confused label pairs."""
+    from seqcls.reports import confused_pairs, per_class_rows
+
+    values = metrics.get(split)
+    if not isinstance(values, dict) or "per_class" not in values:
+        return
+    rows = per_class_rows(values)
+    table = RichTable(
+        title=f"{split}: {min(worst, len(rows))} worst of {len(rows)} labels by F1",
+        title_justify="left",
+    )
+    for column in ("label", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for row in rows[:worst]:
+        table.add_row(
+            row["label"],
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            str(row["support"]),
+        )
+    out.print(table)
+    pairs = confused_pairs(values)
+    if pairs:
+        out.print(
+            "most confused (true -> predicted): "
+            + "; ".join(f"{true} -> {predicted} ({count})" for true, predicted, count in pairs),
+            soft_wrap=True,
+        )
+
+
 @app.command()
 @handle_errors
 def train(
@@ -175,6 +207,7 @@ def train(
             f"{loaded.name}: {result.epochs_run} epoch(s), {result.wall_seconds:.0f}s",
         )
     )
+    _print_details(result.metrics, "test" if "test" in result.metrics else "valid")
     out.print(f"run directory: {result.run_dir}")
 
 
@@ -202,6 +235,7 @@ def eval_(
     destination = output or run.directory / f"eval-{data_file.stem}.json"
     write_json(destination, metrics)
     out.print(_metrics_table({data_file.name: metrics}, f"{run.directory.name} on {data_file}"))
+    _print_details({data_file.name: metrics}, data_file.name)
     err.print(f"metrics written to {destination}")
 
 

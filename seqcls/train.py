@@ -21,6 +21,7 @@ from seqcls import __version__, artifacts
 from seqcls.config import Config, config_to_yaml
 from seqcls.data import Split, Splits, file_sha256, load_splits
 from seqcls.errors import DataError, SeqclsError
+from seqcls.reports import write_reports
 
 # Rows of each split a smoke run keeps: enough for every code path, seconds to train.
 SMOKE_ROWS = 48
@@ -380,6 +381,7 @@ def train(
                 task, outputs[split.name], split, splits.labels, delimiter, thresholds
             )
     artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
+    write_reports(run_dir, metrics)
 
     wall_seconds = time.perf_counter() - clock
     manifest = {

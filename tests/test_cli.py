@@ -56,6 +56,10 @@ def test_cli_train_writes_every_artifact(trained_run):
     history = list(csv.DictReader(open(run_dir / artifacts.HISTORY_FILE)))
     assert [int(row["epoch"]) for row in history] == list(range(1, len(history) + 1))
     assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(history[0])
+    per_class = list(csv.DictReader(open(run_dir / artifacts.PER_CLASS_FILE)))
+    assert {row["split"] for row in per_class} == {"valid", "test"} and len(per_class) == 6
+    assert (run_dir / artifacts.CONFUSION_FILE).is_file()
+    assert "worst of 3 labels" in result.output
     # The saved config is the resolved one and reloads to the same settings.
     saved = (run_dir / artifacts.CONFIG_FILE).read_text()
     assert "merge_mode: concat" in saved and "epochs: 8" in saved
