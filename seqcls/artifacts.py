@@ -16,7 +16,10 @@ CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.json"
 VOCABULARY_FILE = "vocabulary.json"
 MODEL_FILE = "model.keras"
+CHECKPOINT_FOLDER = "checkpoints"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
+# Resumable state: names the last completed epoch's checkpoint (see progress.py).
+STATE_FILE = "checkpoints/state.json"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
@@ -128,7 +131,7 @@ def save_model(model: Any, path: str | Path) -> None:
         model.save(temporary)
 
 
-def load_model(path: str | Path) -> Any:
+def load_model(path: str | Path, compile: bool = False) -> Any:
     """Load a `.keras` file with safe_mode on: no arbitrary code (lambdas) runs at load time.
 
     A file that would need unsafe deserialization, or that is truncated or corrupt, is
@@ -144,7 +147,7 @@ def load_model(path: str | Path) -> Any:
     if not path.is_file():
         raise UsageError(f"model file not found: {path}")
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
+        return keras.models.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # Keras raises many types for a bad file
         message = str(error)
         if "safe_mode" in message or "unsafe" in message.lower():

@@ -160,7 +160,10 @@ def _print_details(metrics: dict, split: str, worst: int = 10) -> None:
 @app.command()
 @handle_errors
 def train(
-    config: Annotated[Path, typer.Argument(help="The YAML config file.")],
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="The YAML config file (optional with --resume)."),
+    ] = None,
     set_: Annotated[
         list[str],
         typer.Option("--set", help="Override a config value: --set model.encoder.units=64."),
@@ -176,17 +179,37 @@ def train(
             help="CI check: a few dozen rows, one epoch, CPU; then reload, evaluate and predict."
         ),
     ] = False,
+    resume: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Continue this run directory from its last completed epoch (with its own "
+            "config, or CONFIG if given; only training.epochs and patience may change)."
+        ),
+    ] = None,
 ) -> None:
     """Train a model as CONFIG describes and write a self-contained run directory."""
     import tempfile
 
     from seqcls.artifacts import new_run_dir
     from seqcls.config import load_config
+    from seqcls.errors import UsageError
 
-    loaded = load_config(config, set_)
-    if smoke and output_dir is None:
-        output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
-    run_dir = new_run_dir(loaded.name, output_dir, force)
+    if resume is not None:
+        if output_dir is not None or smoke:
+            raise UsageError("--resume continues RUN_DIR in place; drop --output-dir/--smoke")
+        from seqcls.train import resume_config
+
+        loaded = resume_config(resume, config, set_)
+        run_dir = resume
+    else:
+        if config is None:
+            raise UsageError(
+                "missing CONFIG: seqcls train CONFIG, or seqcls train --resume RUN_DIR"
+            )
+        loaded = load_config(config, set_)
+        if smoke and output_dir is None:
+            output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
+        run_dir = new_run_dir(loaded.name, output_dir, force)
     err.print(f"run directory: {run_dir}")
     if smoke:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts: CPU only
@@ -200,7 +223,9 @@ def train(
     if smoke:
         result = train_lib.smoke_test(loaded, run_dir, report=report)
     else:
-        result = train_lib.train(loaded, run_dir, command=sys.argv, report=report)
+        result = train_lib.train(
+            loaded, run_dir, command=sys.argv, report=report, resume=resume is not None
+        )
     out.print(
         _metrics_table(
             result.metrics,

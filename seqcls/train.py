@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import platform
+import signal
 import sys
 import time
 import warnings
@@ -17,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from seqcls import __version__, artifacts
+from seqcls import __version__, artifacts, progress
 from seqcls.config import Config, config_to_yaml
 from seqcls.data import Split, Splits, file_sha256, load_splits
 from seqcls.errors import DataError, SeqclsError
@@ -39,6 +37,72 @@ class TrainingDiverged(TrainingFailed):
     """The loss became NaN or infinite: exit code 4, distinct from other failures."""
 
     exit_code = 4
+
+
+class TrainingInterrupted(SeqclsError):
+    """SIGINT or SIGTERM: the last completed epoch is saved and can be resumed."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# Settings a resumed run may change: they extend or shorten training, not what is trained.
+RESUMABLE_CHANGES = {"training.epochs", "training.early_stopping.patience"}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str]) -> Config:
+    """The config to resume `run_dir` with: the run's own (with --set overrides), or
+    CONFIG; refused when it differs in anything but RESUMABLE_CHANGES."""
+    from seqcls.config import (
+        apply_overrides,
+        config_from_yaml_text,
+        load_config,
+        resolved_dict,
+        validate_config,
+        yaml_load,
+    )
+    from seqcls.errors import ConfigError, UsageError
+
+    state_path = run_dir / artifacts.STATE_FILE
+    if not state_path.is_file():
+        raise UsageError(
+            f"{run_dir} has no resumable state ({artifacts.STATE_FILE}); it was not started by "
+            "this version of seqcls or did not finish an epoch"
+        )
+    if artifacts.read_json(state_path).get("finished"):
+        raise UsageError(f"{run_dir} finished training; there is nothing to resume")
+    saved_text = (run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8")
+    saved = config_from_yaml_text(saved_text)
+    if config_path is not None:
+        wanted = load_config(config_path, overrides)
+    else:
+        raw = yaml_load(saved_text)
+        touched = apply_overrides(raw, overrides)
+        wanted = validate_config(raw, touched)
+    before, after = _flatten(resolved_dict(saved)), _flatten(resolved_dict(wanted))
+    differing = sorted(
+        key
+        for key in before.keys() | after.keys()
+        if before.get(key) != after.get(key) and key not in RESUMABLE_CHANGES
+    )
+    if differing:
+        raise ConfigError(
+            f"cannot resume {run_dir} with a different config: {', '.join(differing)} differ "
+            f"from the run's; only {', '.join(sorted(RESUMABLE_CHANGES))} may change"
+        )
+    return wanted
 
 
 @dataclass
@@ -80,88 +144,6 @@ def _tag_targets(split: Split, tags: list[str], ids: Any, max_length: int):
                 "non-ASCII space?); normalise the whitespace"
             )
     return tf.ragged.constant(rows, dtype=tf.int64)
-
-
-def _make_callbacks(config: Config, run_dir: Path, training_model: Any, report: Report):
-    import keras
-
-    monitor = config.training.early_stopping.monitor
-    lower_is_better = monitor.endswith("loss")
-
-    class EpochLog(keras.callbacks.Callback):
-        """Report each epoch, keep the history CSV current (atomically), and keep the best weights.
-
-        The best checkpoint is written to a temporary file and moved into place,
-        so an interrupted save never leaves a broken `best.keras`.
-        """
-
-        def __init__(self):
-            super().__init__()
-            self.rows: list[dict[str, Any]] = []
-            self.best_value: float | None = None
-            self.best_epoch: int | None = None
-            self.best_weights: list[np.ndarray] | None = None
-            self.started = time.perf_counter()
-            self.epoch = 0
-            self.diverged: tuple[int, int, float] | None = None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-            self.epoch = epoch + 1
-
-        def on_train_batch_end(self, batch, logs=None):
-            # The NaN guard: stop at the first non-finite loss (Keras' TerminateOnNaN
-            # stops quietly, and fit then returns as if all were well).
-            loss = float((logs or {}).get("loss", 0.0))
-            if not math.isfinite(loss) and self.diverged is None:
-                self.diverged = (self.epoch, batch + 1, loss)
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {key: float(value) for key, value in (logs or {}).items()}
-            seconds = time.perf_counter() - self.started
-            row = {"epoch": epoch + 1, **logs, "seconds": round(seconds, 3)}
-            self.rows.append(row)
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=list(row), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(self.rows)
-            artifacts.write_text(run_dir / artifacts.HISTORY_FILE, buffer.getvalue())
-
-            value = logs.get(monitor)
-            improved = (
-                value is not None
-                and math.isfinite(value)
-                and (
-                    self.best_value is None
-                    or (value < self.best_value if lower_is_better else value > self.best_value)
-                )
-            )
-            if improved:
-                self.best_value, self.best_epoch = value, epoch + 1
-                self.best_weights = [w.copy() for w in training_model.get_weights()]
-                artifacts.save_model(training_model, run_dir / artifacts.BEST_CHECKPOINT_FILE)
-            shown = "  ".join(
-                f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate"
-            )
-            mark = "  *best" if improved else ""
-            report(f"epoch {epoch + 1}/{config.training.epochs}  {shown}  {seconds:.1f}s{mark}")
-
-    log = EpochLog()
-    callbacks = [log]
-    stopping = config.training.early_stopping
-    if stopping.enabled:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                mode="min" if lower_is_better else "max",
-                patience=stopping.patience,
-                # Restoring is done from EpochLog's best weights, which (unlike
-                # EarlyStopping's) also applies when training never stops early.
-                restore_best_weights=False,
-            )
-        )
-    return log, callbacks
 
 
 def _device_description() -> list[str]:
@@ -207,12 +189,20 @@ def train(
     smoke: bool = False,
     command: list[str] | None = None,
     report: Report = print,
+    resume: bool = False,
+    callbacks: tuple = (),
 ) -> TrainResult:
-    """Train a classifier as `config` says and write every artifact into `run_dir`."""
+    """Train a classifier as `config` says and write every artifact into `run_dir`.
+
+    With `resume`, continue `run_dir` from its last completed epoch (weights, optimizer
+    state, early-stopping and best-checkpoint state, history, dropout RNG state).
+    `callbacks` are extra Keras callbacks, run after seqcls's own.
+    """
     started_at = datetime.now(timezone.utc)
     clock = time.perf_counter()
     if smoke:
         config = smoke_config(config)
+    state = artifacts.read_json(run_dir / artifacts.STATE_FILE) if resume else None
     artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config))
 
     import keras
@@ -244,6 +234,14 @@ def train(
         report(f"  {note}")
 
     vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
+    if state is not None:
+        saved_labels = artifacts.read_json(run_dir / artifacts.LABELS_FILE)["labels"]
+        saved_tokens = artifacts.read_json(run_dir / artifacts.VOCABULARY_FILE)["tokens"]
+        if saved_labels != splits.labels or saved_tokens != vocabulary.tokens:
+            raise DataError(
+                f"the data changed since {run_dir} started (its labels or vocabulary differ); "
+                "resume with the same files, or start a new run"
+            )
     artifacts.write_json(run_dir / artifacts.VOCABULARY_FILE, vocabulary.to_json())
     report(
         f"vocabulary: {vocabulary.size} entries ({vocabulary.tokens_seen} distinct train tokens); "
@@ -306,23 +304,62 @@ def train(
             f"class weights ({config.training.class_weight if isinstance(config.training.class_weight, str) else 'config'}): {shown}"
             + (" ..." if len(weights) > 10 else "")
         )
-    log, callbacks = _make_callbacks(config, run_dir, classifier, report)
+    completed = state["completed_epochs"] if state else 0
+    best_weights = None
+    if state is not None:
+        progress.restore_optimizer(classifier, run_dir / state["checkpoint"])
+        progress.restore_seed_states(classifier, state["seed_states"])
+        if state.get("best_epoch"):
+            best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
+            best_weights = best.get_weights()
+        # The shuffled order of epoch k depends on how many epochs the dataset has
+        # served; replay the completed ones (data only, no training).
+        for _ in range(completed):
+            for _ in train_data:
+                pass
+        report(f"resuming after epoch {completed} (best so far: epoch {state.get('best_epoch')})")
+    stopping = config.training.early_stopping
+    interrupt = progress.Interrupt()
+    log = progress.make_epoch_log(
+        run_dir=run_dir,
+        model=classifier,
+        epochs=config.training.epochs,
+        monitor=stopping.monitor,
+        patience=stopping.patience if stopping.enabled else None,
+        report=report,
+        interrupt=interrupt,
+        state=state,
+        best_weights=best_weights,
+    )
     with warnings.catch_warnings():
         # Bucketed batches make the epoch length unknown up front; Keras warns
         # each epoch that the (finite, by design) dataset "ran out of data".
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = classifier.fit(
-            train_data,
-            validation_data=valid_data,
-            epochs=config.training.epochs,
-            callbacks=callbacks,
-            class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
-            if weights
-            else None,
-            shuffle=False,  # the dataset shuffles itself
-            verbose=0,
+        with interrupt.handling():
+            classifier.fit(
+                train_data,
+                validation_data=valid_data,
+                epochs=config.training.epochs,
+                initial_epoch=completed,
+                callbacks=[log, *callbacks],
+                class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
+                if weights
+                else None,
+                shuffle=False,  # the dataset shuffles itself
+                verbose=0,
+            )
+    epochs_run = len(log.rows)
+    if interrupt.signal is not None:
+        name = signal.Signals(interrupt.signal).name
+        saved = (
+            f"epochs 1-{epochs_run} are saved. Resume with: seqcls train --resume {run_dir}"
+            if epochs_run
+            else "no epoch had completed, so there is nothing to resume"
         )
-    epochs_run = len(history.history.get("loss", []))
+        raise TrainingInterrupted(
+            f"{name}: stopped in epoch {epochs_run + 1}; {saved}",
+            progress.Interrupt.EXIT_CODES[interrupt.signal],
+        )
     if log.diverged is not None:
         epoch, batch, loss = log.diverged
         if log.best_weights is not None:
@@ -403,10 +440,12 @@ def train(
         "max_length": vocabulary.max_length,
         "epochs_run": epochs_run,
         "best_epoch": log.best_epoch,
-        "stopped_early": epochs_run < config.training.epochs,
+        "stopped_early": log.stopped_early,
+        "resumed_after_epoch": completed if state else None,
         "notes": notes,
     }
     artifacts.write_json(run_dir / artifacts.MANIFEST_FILE, manifest)
+    log.mark_finished()
     return TrainResult(run_dir, metrics, epochs_run, log.best_epoch, wall_seconds, notes)
 
 
