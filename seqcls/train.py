@@ -220,6 +220,8 @@ def train(
     from seqcls.predict import predict_outputs
 
     keras.utils.set_random_seed(config.seed)
+    if config.training.deterministic:
+        tf.config.experimental.enable_op_determinism()
     splits = load_splits(config.data, config.seed, SMOKE_ROWS if smoke else None, config.task)
     notes = list(splits.notes)
     task = tasks.resolve_task(config.task, splits.labels, config.data.train)
@@ -428,6 +430,7 @@ def train(
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(wall_seconds, 2),
         "seed": config.seed,
+        "deterministic": config.training.deterministic,
         "smoke": smoke,
         "devices": _device_description(),
         "versions": _versions(),

@@ -313,3 +313,28 @@ def test_cli_predict_reports_a_corrupt_or_unsafe_model(trained_run, tmp_path):
     keras.Model(inputs, keras.layers.Lambda(lambda x: x)(inputs)).save(copy / artifacts.MODEL_FILE)
     result = invoke("eval", copy, run_dir.parent / "data" / "test.csv")
     assert result.exit_code == 3 and "arbitrary code" in result.output
+
+
+def test_cli_same_config_and_seed_give_identical_metrics(tiny_config, tmp_path):
+    runs = []
+    for name in ("first", "second"):
+        result = invoke(
+            "train",
+            tiny_config,
+            "--output-dir",
+            tmp_path / name,
+            "--set",
+            "training.deterministic=true",
+            "--set",
+            "model.embedding.dropout=0.2",
+        )
+        assert result.exit_code == 0, result.output
+        runs.append(tmp_path / name)
+    metrics = [json.loads((run / artifacts.METRICS_FILE).read_text()) for run in runs]
+    assert metrics[0] == metrics[1]
+    histories = [(run / artifacts.HISTORY_FILE).read_text().splitlines() for run in runs]
+    # Same losses and accuracies every epoch (the timing column differs).
+    assert [line.rsplit(",", 1)[0] for line in histories[0]] == [
+        line.rsplit(",", 1)[0] for line in histories[1]
+    ]
+    assert json.loads((runs[0] / artifacts.MANIFEST_FILE).read_text())["deterministic"] is True
