@@ -410,6 +410,39 @@ def _print_data_report(report: dict) -> None:
         err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
 
 
+@app.command()
+@handle_errors
+def init(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the config.")
+    ] = Path("config.yaml"),
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="A training file to fit the config to (columns, task, max_length)."),
+    ] = None,
+    task: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="auto, multiclass, binary, multilabel or tagging (default: guessed)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config; with --data, fitted to that file."""
+    from seqcls.artifacts import write_text
+    from seqcls.config import load_config
+    from seqcls.errors import UsageError
+    from seqcls.starter import starter_config
+
+    tasks = ("auto", "multiclass", "binary", "multilabel", "tagging")
+    if task is not None and task not in tasks:
+        raise UsageError(f"--task must be one of {', '.join(tasks)}, got {task!r}")
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists; choose another --output or pass --force")
+    write_text(output, starter_config(data, output, task))
+    if data is not None:
+        load_config(output)  # what init writes must validate
+    err.print(f"wrote {output}; check it with: seqcls validate {output}")
+
+
 def _format_shape(shape: list) -> str:
     if shape and isinstance(shape[0], list):
         return " and ".join(_format_shape(part) for part in shape)
