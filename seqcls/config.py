@@ -221,6 +221,8 @@ class TrainingConfig(Section):
     # {label: weight} (unlisted labels weigh 1). Multiclass and binary tasks only.
     class_weight: Literal["none", "balanced"] | dict[str, Annotated[float, Field(gt=0.0)]] = "none"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    # Batch texts of similar length together (length buckets): much less padding computed.
+    bucketing: bool = True
     # TensorFlow op determinism: bit-identical reruns on the same machine, somewhat slower
     # (on CPU, runs with the same seed already matched in our tests without it).
     deterministic: bool = False

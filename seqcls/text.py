@@ -159,8 +159,11 @@ def _with_token_weights(dataset):
     return dataset.map(lambda ids, targets: (ids, targets, tf.cast(ids != PADDING_ID, tf.float32)))
 
 
-def training_dataset(ids, targets, batch_size: int, seed: int, per_token: bool = False):
-    """Shuffled, length-bucketed batches padded on the right to each batch's longest text."""
+def training_dataset(
+    ids, targets, batch_size: int, seed: int, per_token: bool = False, bucketing: bool = True
+):
+    """Shuffled batches padded on the right to each batch's longest text; with `bucketing`,
+    batches are formed from texts of similar length (far less padding to compute)."""
     import tensorflow as tf
 
     lengths = ids.row_lengths().numpy()
@@ -171,13 +174,16 @@ def training_dataset(ids, targets, batch_size: int, seed: int, per_token: bool =
     dataset = tf.data.Dataset.range(len(lengths))
     dataset = dataset.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(lambda row: (ids[row], targets[row]))
-    boundaries = bucket_boundaries(lengths)
-    dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda sequence, _: tf.shape(sequence)[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padded_shapes=_padded_shapes(targets),
-    )
+    if bucketing:
+        boundaries = bucket_boundaries(lengths)
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda sequence, _: tf.shape(sequence)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padded_shapes=_padded_shapes(targets),
+        )
+    else:
+        dataset = dataset.padded_batch(batch_size, padded_shapes=_padded_shapes(targets))
     if per_token:
         dataset = _with_token_weights(dataset)
     # Buckets fill at different rates; shuffling batches keeps epochs from

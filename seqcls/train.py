@@ -296,7 +296,12 @@ def train(
     batch_size = config.training.batch_size
     per_token = task == "tagging"
     train_data = text.training_dataset(
-        ids["train"], targets["train"], batch_size, config.seed, per_token
+        ids["train"],
+        targets["train"],
+        batch_size,
+        config.seed,
+        per_token,
+        bucketing=config.training.bucketing,
     )
     valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size, per_token)
     weights = tasks.class_weights(config.training.class_weight, splits.train, splits.labels)

@@ -125,3 +125,19 @@ def test_text_scripts_beyond_ascii_tokenize_consistently():
     assert chars == [["我", "的", "卡", "丢", "了"]]
     words = display_tokens(texts[2:3], PreprocessingConfig(), 100)
     assert words == [["mi", "tarjeta", "💳", "se", "perdió", "😢"]]
+
+
+def test_text_without_bucketing_batches_are_still_right_padded_and_complete():
+    preprocessing = PreprocessingConfig()
+    texts = [("w " * (1 + i % 30)).strip() for i in range(100)]
+    vocabulary = build_vocabulary(texts, preprocessing)
+    ids = encode(make_vectorizer(preprocessing, vocabulary.tokens, ragged=True), texts, 100)
+    targets = np.arange(100) % 3
+    spreads, seen = [], 0
+    for batch_ids, batch_targets in training_dataset(ids, targets, 16, seed=0, bucketing=False):
+        lengths = (batch_ids.numpy() != 0).sum(axis=1)
+        assert batch_ids.shape[1] == lengths.max()
+        spreads.append(lengths.max() - lengths.min())
+        seen += len(batch_targets)
+    assert seen == 100
+    assert np.median(spreads) > 6  # unbucketed batches mix short and long texts
