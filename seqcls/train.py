@@ -113,6 +113,8 @@ class TrainResult:
     best_epoch: int | None
     wall_seconds: float
     notes: list[str] = field(default_factory=list)
+    # A few validation texts, for checks of the saved run (the smoke test).
+    sample_texts: list[str] = field(default_factory=list)
 
 
 def smoke_config(config: Config) -> Config:
@@ -306,11 +308,11 @@ def train(
     valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size, per_token)
     weights = tasks.class_weights(config.training.class_weight, splits.train, splits.labels)
     if weights:
+        setting = config.training.class_weight
+        source = setting if isinstance(setting, str) else "from the config"
         shown = ", ".join(f"{label} {weight:.3g}" for label, weight in list(weights.items())[:10])
-        report(
-            f"class weights ({config.training.class_weight if isinstance(config.training.class_weight, str) else 'config'}): {shown}"
-            + (" ..." if len(weights) > 10 else "")
-        )
+        more = " ..." if len(weights) > 10 else ""
+        report(f"class weights ({source}): {shown}{more}")
     completed = state["completed_epochs"] if state else 0
     best_weights = None
     if state is not None:
@@ -454,7 +456,9 @@ def train(
     }
     artifacts.write_json(run_dir / artifacts.MANIFEST_FILE, manifest)
     log.mark_finished()
-    return TrainResult(run_dir, metrics, epochs_run, log.best_epoch, wall_seconds, notes)
+    return TrainResult(
+        run_dir, metrics, epochs_run, log.best_epoch, wall_seconds, notes, splits.valid.texts[:8]
+    )
 
 
 def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainResult:
@@ -469,9 +473,9 @@ def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainRe
         if not (run_dir / name).is_file():
             raise TrainingFailed(f"smoke: {run_dir / name} was not written")
     run = load_run(run_dir)
-    splits = load_splits(config.data, config.seed, SMOKE_ROWS, config.task)
     column = config.data.text_column
-    sample = [*splits.valid.texts[:8], "", "!!!"]
+    # The data was read once, by train(); add an empty and an all-punctuation text.
+    sample = [*result.sample_texts, "", "!!!"]
     table = Table(None, [column], [{column: text} for text in sample], list(range(1, 11)))
     _, rows = predict_table(run, table, column)
     if len(rows) != len(sample):
