@@ -20,6 +20,7 @@ CHECKPOINT_FOLDER = "checkpoints"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
 # Resumable state: names the last completed epoch's checkpoint (see progress.py).
 STATE_FILE = "checkpoints/state.json"
+TENSORBOARD_FOLDER = "tensorboard"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"

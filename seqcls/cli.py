@@ -11,11 +11,13 @@ import functools
 import os
 import sys
 import traceback
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from seqcls import __version__
@@ -53,7 +55,9 @@ def import_tensorflow_quietly() -> None:
         os.dup2(devnull, 2)
         import tensorflow as tf
 
-        tf.config.list_logical_devices()  # starts the runtime: the CUDA probe logs now
+        # Probes CUDA (which logs now) without starting the runtime, so that
+        # runtime.device can still hide or configure GPUs afterwards.
+        tf.config.list_physical_devices("GPU")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -69,7 +73,9 @@ def handle_errors(command):
         try:
             return command(*args, **kwargs)
         except SeqclsError as error:
-            err.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+            # The message is the user's text (file names, keys, pip extras in brackets):
+            # never markup.
+            err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -79,7 +85,7 @@ def handle_errors(command):
         except Exception as error:  # a bug, not a user mistake: keep the traceback
             traceback.print_exc()
             err.print(
-                f"[bold red]unexpected failure:[/] {type(error).__name__}: {error}",
+                f"[bold red]unexpected failure:[/] {type(error).__name__}: {escape(str(error))}",
                 markup=True,
                 soft_wrap=True,
             )
@@ -157,6 +163,12 @@ def _print_details(metrics: dict, split: str, worst: int = 10) -> None:
         )
 
 
+class ProgressMode(str, Enum):
+    auto = "auto"
+    rich = "rich"
+    plain = "plain"
+
+
 @app.command()
 @handle_errors
 def train(
@@ -186,6 +198,17 @@ def train(
             "config, or CONFIG if given; only training.epochs and patience may change)."
         ),
     ] = None,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option(
+            help="Per-epoch display: rich (live bar and table), plain (a line per epoch), or "
+            "auto (rich on a terminal, plain otherwise).",
+        ),
+    ] = ProgressMode.auto,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only warnings and the final results."),
+    ] = False,
 ) -> None:
     """Train a model as CONFIG describes and write a self-contained run directory."""
     import tempfile
@@ -193,6 +216,7 @@ def train(
     from seqcls.artifacts import new_run_dir
     from seqcls.config import load_config
     from seqcls.errors import UsageError
+    from seqcls.runtime import check_environment
 
     if resume is not None:
         if output_dir is not None or smoke:
@@ -207,24 +231,35 @@ def train(
                 "missing CONFIG: seqcls train CONFIG, or seqcls train --resume RUN_DIR"
             )
         loaded = load_config(config, set_)
+    if smoke:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts: CPU only
+    import_tensorflow_quietly()
+    check_environment(loaded, smoke=smoke)  # packages, a GPU if required: before writing
+    if resume is None:
         if smoke and output_dir is None:
             output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
         run_dir = new_run_dir(loaded.name, output_dir, force)
     err.print(f"run directory: {run_dir}")
-    if smoke:
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts: CPU only
-    import_tensorflow_quietly()
 
     from seqcls import train as train_lib
+    from seqcls.display import choose_mode, make_display
+
+    mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
 
     def report(message: str) -> None:
-        err.print(message, soft_wrap=True)
+        if mode != "quiet" or message.startswith(("warning", "note")):
+            err.print(message, soft_wrap=True, markup=False)
 
     if smoke:
         result = train_lib.smoke_test(loaded, run_dir, report=report)
     else:
         result = train_lib.train(
-            loaded, run_dir, command=sys.argv, report=report, resume=resume is not None
+            loaded,
+            run_dir,
+            command=sys.argv,
+            report=report,
+            resume=resume is not None,
+            display=make_display(mode, report, err),
         )
     out.print(
         _metrics_table(
@@ -337,10 +372,12 @@ def validate(
     import json
 
     from seqcls.config import config_to_yaml, load_config
+    from seqcls.runtime import cudnn_line
 
     loaded = load_config(config, set_)
     if config_only:
         out.print(config_to_yaml(loaded), end="", markup=False)
+        err.print(cudnn_line(loaded, gpu_visible=False), soft_wrap=True, markup=False)
         err.print(f"{config}: config valid")
         return
     import_tensorflow_quietly()
@@ -351,6 +388,7 @@ def validate(
         print(json.dumps(report, indent=2))
         return
     _print_data_report(report)
+    out.print(cudnn_line(loaded, gpu_visible=False), soft_wrap=True, markup=False)
     verdict = "[green]ready to train[/]" + (
         f" with {len(report['warnings'])} warning(s)" if report["warnings"] else ""
     )
@@ -501,6 +539,51 @@ def summary(
         out.print(weights)
     for merge in result["bidirectional_layers"]:
         out.print(f"{merge['layer']}: {merge['effect']}", soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+) -> None:
+    """Versions, visible devices, CUDA/cuDNN as TensorFlow reports them, and advice."""
+    import json
+
+    import_tensorflow_quietly()
+    from seqcls.runtime import doctor_report
+
+    facts = doctor_report()
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return
+    table = RichTable(title="seqcls doctor", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    for name, version in facts["versions"].items():
+        table.add_row(name, version or "not installed")
+    table.add_row("platform", facts["platform"])
+    table.add_row("CPU cores", str(facts["cpu_count"]))
+    table.add_row("Keras backend", facts["keras_backend"])
+    table.add_row(
+        "TensorFlow CUDA build",
+        "yes" if facts["built_with_cuda"] else "no (pip install 'seqcls[gpu]' for GPUs)",
+    )
+    table.add_row("CUDA / cuDNN (built for)", f"{facts['cuda_version']} / {facts['cudnn_version']}")
+    if facts["cuda_visible_devices"] is not None:
+        table.add_row("CUDA_VISIBLE_DEVICES", facts["cuda_visible_devices"])
+    gpus = facts["gpus"] or []
+    table.add_row(
+        "GPUs",
+        "; ".join(
+            f"{gpu['name']}: {gpu['device_name'] or '?'} (compute {gpu['compute_capability'] or '?'})"
+            for gpu in gpus
+        )
+        or "none visible: training runs on the CPU",
+    )
+    table.add_row("mixed precision", facts["mixed_precision"])
+    if facts["tf_config"]:
+        table.add_row("TF_CONFIG", facts["tf_config"])
+    out.print(table)
 
 
 def main() -> None:

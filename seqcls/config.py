@@ -228,6 +228,40 @@ class TrainingConfig(Section):
     deterministic: bool = False
 
 
+class RuntimeConfig(Section):
+    # auto: a GPU when TensorFlow sees one, else the CPU; gpu: fail unless one is visible.
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    # mixed_float16 / mixed_bfloat16: compute in half precision, variables and the output
+    # layer (softmax/sigmoid) in float32. Pays off on GPUs with tensor cores only.
+    mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = "none"
+    # mirrored: one machine, several devices (tf.distribute.MirroredStrategy);
+    # multi_worker: several machines (MultiWorkerMirroredStrategy, cluster from TF_CONFIG).
+    distribution: Literal["none", "mirrored", "multi_worker"] = "none"
+    # mirrored only: the devices to mirror over (default: every visible GPU, else the CPU).
+    devices: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _consistent_runtime(self) -> RuntimeConfig:
+        if self.devices is not None and self.distribution != "mirrored":
+            raise ValueError(
+                "runtime.devices lists the devices of a mirrored strategy; set "
+                "runtime.distribution: mirrored or remove runtime.devices"
+            )
+        if self.devices is not None and not self.devices:
+            raise ValueError("runtime.devices is an empty list; name at least one device")
+        return self
+
+
+class OutputConfig(Section):
+    # TensorBoard logs (scalars per epoch) in RUN_DIR/tensorboard.
+    tensorboard: bool = False
+    # confusion_matrix.png and training_curves.png (needs the plots extra: matplotlib).
+    # auto: when matplotlib is installed.
+    plots: Literal["auto", "on", "off"] = "auto"
+    # report.html: config, metrics, plots, per-class table, confident mistakes.
+    html_report: bool = True
+
+
 class Config(Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "run"
     seed: int = 42
@@ -239,6 +273,8 @@ class Config(Section):
     preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
 
     @model_validator(mode="after")
     def _task_fits(self) -> Config:

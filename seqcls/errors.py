@@ -33,3 +33,9 @@ class DataError(SeqclsError):
 
 
 EXIT_FAILURE = 1
+
+
+class DeviceError(SeqclsError):
+    """The machine lacks what the config asks for: a GPU, a cluster, a device name."""
+
+    exit_code = 5

@@ -99,8 +99,13 @@ def make_epoch_log(
     interrupt: Interrupt,
     state: dict[str, Any] | None = None,
     best_weights: list[np.ndarray] | None = None,
+    display: Any = None,
 ):
     import keras
+
+    from seqcls.display import Display
+
+    display = display if display is not None else Display(report)
 
     lower_is_better = monitor.endswith("loss")
 
@@ -116,11 +121,14 @@ def make_epoch_log(
             self.stopped_early = False
             self.started = time.perf_counter()
             self.epoch = 0
+            self.steps = 0
             self.diverged: tuple[int, int, float] | None = None
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
             self.epoch = epoch + 1
+            self.steps = 0
+            display.epoch_begin(epoch + 1)
 
         def on_train_batch_end(self, batch, logs=None):
             # The NaN guard: stop at the first non-finite loss (Keras' TerminateOnNaN
@@ -131,6 +139,8 @@ def make_epoch_log(
                 self.model.stop_training = True
             if interrupt.signal is not None:
                 self.model.stop_training = True
+            self.steps = batch + 1
+            display.batch_end(batch + 1, logs or {})
 
         def on_epoch_end(self, epoch, logs=None):
             if self.diverged is not None or interrupt.signal is not None:
@@ -161,11 +171,14 @@ def make_epoch_log(
                 self.stopped_early = True
                 self.model.stop_training = True
             self._save_state(epoch + 1)
-            shown = "  ".join(
-                f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate"
+            patience_left = (
+                None
+                if patience is None or self.best_epoch is None
+                else max(0, patience - (epoch + 1 - self.best_epoch))
             )
-            mark = "  *best" if improved else ""
-            report(f"epoch {epoch + 1}/{epochs}  {shown}  {seconds:.1f}s{mark}")
+            display.epoch_end(
+                self.rows[-1], improved=improved, patience_left=patience_left, steps=self.steps
+            )
 
         def _write_history(self):
             buffer = io.StringIO()

@@ -152,6 +152,19 @@ def _is_ragged(values: Any) -> bool:
     return isinstance(values, tf.RaggedTensor)
 
 
+def steps_per_epoch(lengths: np.ndarray, batch_size: int, bucketing: bool = True) -> int:
+    """How many batches `training_dataset` yields per epoch (the same every epoch: a
+    text's bucket depends on its length only)."""
+    if not bucketing:
+        return math.ceil(len(lengths) / batch_size)
+    boundaries = bucket_boundaries(lengths)
+    # bucket_by_sequence_length puts a text of length n in the bucket of the first
+    # boundary above n.
+    buckets = np.searchsorted(np.asarray(boundaries), lengths, side="right")
+    counts = np.bincount(buckets, minlength=len(boundaries) + 1)
+    return int(sum(math.ceil(count / batch_size) for count in counts))
+
+
 def _with_token_weights(dataset):
     """Add per-step sample weights: 1 on real tokens, 0 on padding (tagging's loss mask)."""
     import tensorflow as tf

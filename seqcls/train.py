@@ -8,6 +8,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,7 +49,15 @@ class TrainingInterrupted(SeqclsError):
 
 
 # Settings a resumed run may change: they extend or shorten training, not what is trained.
-RESUMABLE_CHANGES = {"training.epochs", "training.early_stopping.patience"}
+# What may differ on resume: how long to train, and where/how results are shown.
+RESUMABLE_CHANGES = {
+    "training.epochs",
+    "training.early_stopping.patience",
+    "runtime.device",
+    "output.tensorboard",
+    "output.plots",
+    "output.html_report",
+}
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -184,6 +193,16 @@ def _data_manifest(config: Config, splits: Splits) -> dict[str, Any]:
     return {"files": files, "rows_used": rows, "bad_rows": splits.bad_rows}
 
 
+@contextmanager
+def _stopping(display: Any):
+    """Close the live display however training ends, so messages after it print cleanly."""
+    try:
+        yield
+    finally:
+        if display is not None:
+            display.stop()
+
+
 def train(
     config: Config,
     run_dir: Path,
@@ -193,17 +212,22 @@ def train(
     report: Report = print,
     resume: bool = False,
     callbacks: tuple = (),
+    display: Any = None,
 ) -> TrainResult:
     """Train a classifier as `config` says and write every artifact into `run_dir`.
 
     With `resume`, continue `run_dir` from its last completed epoch (weights, optimizer
     state, early-stopping and best-checkpoint state, history, dropout RNG state).
-    `callbacks` are extra Keras callbacks, run after seqcls's own.
+    `callbacks` are extra Keras callbacks, run after seqcls's own. `display` shows the
+    epochs as they run (seqcls.display; default: one line per epoch through `report`).
     """
     started_at = datetime.now(timezone.utc)
     clock = time.perf_counter()
     if smoke:
         config = smoke_config(config)
+    from seqcls import runtime
+
+    runtime.check_environment(config, smoke=smoke)
     state = artifacts.read_json(run_dir / artifacts.STATE_FILE) if resume else None
     artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config))
 
@@ -216,6 +240,9 @@ def train(
             tf.config.set_visible_devices([], "GPU")
         except RuntimeError:  # devices already initialised (TensorFlow used earlier)
             pass
+
+    # Before TensorFlow's runtime starts: which devices it may use, GPU memory growth.
+    device = "CPU" if smoke else runtime.select_device(config.runtime)
 
     from seqcls import model as model_lib
     from seqcls import tasks, text
@@ -271,8 +298,11 @@ def train(
         }
 
     num_outputs = tasks.output_units(task, len(splits.labels))
-    core = model_lib.build_core_model(config, vocabulary.size, num_outputs, task)
-    classifier = model_lib.training_model(core)
+    precision = "none" if smoke else config.runtime.mixed_precision
+    with runtime.precision_policy(precision):
+        # Layers compute in the policy's dtype; the output layer is float32 regardless.
+        core = model_lib.build_core_model(config, vocabulary.size, num_outputs, task)
+        classifier = model_lib.training_model(core)
     embedding = config.model.embedding
     if embedding.pretrained is not None:
         layer = core.get_layer("embedding")
@@ -282,8 +312,6 @@ def train(
         layer.set_weights([matrix])
         notes.append(f"pretrained vectors found for {coverage:.1%} of the vocabulary")
         report(f"embedding: {notes[-1]} ({embedding.pretrained})")
-    if config.model.encoder.recurrent_dropout > 0 and tf.config.list_physical_devices("GPU"):
-        report("note: recurrent_dropout > 0 rules out the fused cuDNN kernel; training is slower")
 
     classifier.compile(
         optimizer=model_lib.make_optimizer(config.training),
@@ -293,7 +321,12 @@ def train(
         metrics=None if task == "tagging" else ["accuracy"],
         weighted_metrics=["accuracy"] if task == "tagging" else None,
     )
-    report(f"model: {classifier.count_params():,} parameters; devices {_device_description()}")
+    report(
+        f"model: {classifier.count_params():,} parameters; device {device}"
+        + (f"; precision {precision}" if precision != "none" else "")
+    )
+    gpu_visible = device != "CPU"
+    report(runtime.cudnn_line(config, gpu_visible))
 
     batch_size = config.training.batch_size
     per_token = task == "tagging"
@@ -339,18 +372,40 @@ def train(
         interrupt=interrupt,
         state=state,
         best_weights=best_weights,
+        display=display,
     )
+    fit_callbacks = [log]
+    if config.output.tensorboard:
+        # Scalars per epoch (loss, metrics, learning rate); no graph or profiler traces.
+        fit_callbacks.append(
+            keras.callbacks.TensorBoard(
+                log_dir=str(run_dir / artifacts.TENSORBOARD_FOLDER),
+                write_graph=False,
+                update_freq="epoch",
+                profile_batch=0,
+            )
+        )
+        report(f"TensorBoard logs: tensorboard --logdir {run_dir / artifacts.TENSORBOARD_FOLDER}")
+    if display is not None:
+        display.start(
+            epochs=config.training.epochs,
+            train_rows=len(splits.train),
+            steps=text.steps_per_epoch(
+                ids["train"].row_lengths().numpy(), batch_size, config.training.bucketing
+            ),
+            patience=stopping.patience if stopping.enabled else None,
+        )
     with warnings.catch_warnings():
         # Bucketed batches make the epoch length unknown up front; Keras warns
         # each epoch that the (finite, by design) dataset "ran out of data".
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        with interrupt.handling():
+        with interrupt.handling(), _stopping(display):
             classifier.fit(
                 train_data,
                 validation_data=valid_data,
                 epochs=config.training.epochs,
                 initial_epoch=completed,
-                callbacks=[log, *callbacks],
+                callbacks=[*fit_callbacks, *callbacks],
                 class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
                 if weights
                 else None,

@@ -49,6 +49,7 @@ def leaks(train: Split, other: Split) -> int:
 def data_report(config: Config) -> dict[str, Any]:
     from seqcls import text
     from seqcls.model import load_pretrained_vectors
+    from seqcls.runtime import cudnn_blockers
     from seqcls.tasks import class_weights, resolve_task
 
     splits = load_splits(config.data, config.seed, task=config.task)
@@ -136,5 +137,7 @@ def data_report(config: Config) -> dict[str, Any]:
         "duplicates": repeated,
         "shared_with_train": shared,
         "pretrained_coverage": coverage,
+        # Settings that keep the recurrent layers off the fused cuDNN kernel on a GPU.
+        "cudnn_blockers": cudnn_blockers(config),
         "warnings": warnings,
     }
