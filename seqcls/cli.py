@@ -24,7 +24,7 @@ from seqcls import __version__
 from seqcls.errors import EXIT_FAILURE, SeqclsError
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -332,6 +332,17 @@ def predict(
         ),
     ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Show each text with its tokens shaded by attention weight and the prediction "
+            "(instead of CSV on stdout; with --output FILE, both)."
+        ),
+    ] = False,
+    html_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--html", help="Write the same explanation as a self-contained HTML page."),
+    ] = None,
 ) -> None:
     """Predict labels for a file or stdin with a trained run."""
     from seqcls.predict import load_run, predict_table, read_input, write_rows
@@ -347,7 +358,32 @@ def predict(
     table = read_input(
         input_, column_name, run.config.data, report=lambda m: err.print(m, soft_wrap=True)
     )
-    columns, rows = predict_table(run, table, column, top_k, with_attention, threshold)
+    explaining = explain or html_file is not None
+    columns, rows = predict_table(
+        run, table, column, top_k, with_attention or explaining, threshold
+    )
+    if explaining:
+        from seqcls.artifacts import write_text
+        from seqcls.explain import html_page, render_terminal
+        from seqcls.predict import attention_column_names
+
+        attention = attention_column_names(columns[len(table.columns) :])
+        if explain:
+            render_terminal(out, rows, column_name, attention)
+        if html_file is not None:
+            note = (
+                "Multi-head attention: the attention each token receives, averaged over heads "
+                "and over the text's tokens."
+                if run.config.model.attention.type == "multihead"
+                else ""
+            )
+            write_text(html_file, html_page(rows, column_name, attention, str(run_dir), note))
+            err.print(f"explanations written to {html_file}")
+        if not with_attention:  # the weights were added for the explanation only
+            columns = [name for name in columns if name not in attention]
+            rows = [{k: v for k, v in row.items() if k not in attention} for row in rows]
+    if explain and output == "-":
+        return
     write_rows(columns, rows, output, fmt)
     if output != "-":
         err.print(f"{len(rows)} predictions written to {output}")

@@ -152,12 +152,18 @@ class MaskedSelfAttention(keras.layers.Layer):
     The attention mask (batch, time, time) lets every real step attend to real
     steps only. Padded steps still produce (meaningless) outputs, so follow this
     layer with a masked pooling. Output shape equals input shape.
+
+    With `return_token_weights`, it also returns one weight per token (batch, time):
+    the attention each token receives, averaged over heads and over the real query
+    steps. Each row sums to 1 over real tokens; padding gets exactly 0. It is a
+    readable summary for explanations, not what the pooling uses.
     """
 
-    def __init__(self, num_heads: int, key_dim: int, **kwargs):
+    def __init__(self, num_heads: int, key_dim: int, return_token_weights: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = int(num_heads)
         self.key_dim = int(key_dim)
+        self.return_token_weights = bool(return_token_weights)
         self.supports_masking = True
         self.attention = keras.layers.MultiHeadAttention(
             num_heads=self.num_heads, key_dim=self.key_dim, name="multi_head_attention"
@@ -171,17 +177,34 @@ class MaskedSelfAttention(keras.layers.Layer):
     def call(self, sequence, mask):
         # (batch, 1, time) & (batch, time, 1) -> (batch, time, time): real query, real key.
         pairs = ops.logical_and(ops.expand_dims(mask, 1), ops.expand_dims(mask, 2))
-        attended = self.attention(sequence, sequence, attention_mask=pairs)
-        return self.norm(sequence + attended)
+        if not self.return_token_weights:
+            attended = self.attention(sequence, sequence, attention_mask=pairs)
+            return self.norm(sequence + attended)
+        attended, scores = self.attention(
+            sequence, sequence, attention_mask=pairs, return_attention_scores=True
+        )  # scores: (batch, heads, query, key)
+        per_query = ops.mean(ops.cast(scores, "float32"), axis=1)  # (batch, query, key)
+        real = ops.cast(mask, "float32")  # (batch, time)
+        received = ops.sum(per_query * ops.expand_dims(real, -1), axis=1)  # (batch, key)
+        queries = ops.maximum(ops.sum(real, axis=1, keepdims=True), 1.0)
+        weights = received / queries * real  # padding: exactly 0
+        return self.norm(sequence + attended), weights
 
     def compute_output_shape(self, input_shape):
+        if self.return_token_weights:
+            return tuple(input_shape), (input_shape[0], input_shape[1])
         return tuple(input_shape)
 
     def compute_mask(self, inputs, mask=None):
-        return None
+        return None if not self.return_token_weights else [None, None]
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "return_token_weights": self.return_token_weights,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -163,9 +163,14 @@ def build_core_model(
         if last_step_only:
             pooled.append(stream)  # already (batch, features)
         elif attention.type == "multihead":
-            attended = MaskedSelfAttention(
-                attention.num_heads, attention.key_dim, name=f"self_attention{suffix}"
-            )(stream, mask=mask)  # (batch, time, features)
+            attended, weights = MaskedSelfAttention(
+                attention.num_heads,
+                attention.key_dim,
+                return_token_weights=True,
+                name=f"self_attention{suffix}",
+            )(stream, mask=mask)  # (batch, time, features), (batch, time)
+            # Attention received per token, averaged over heads and queries.
+            outputs[ATTENTION_WEIGHTS + suffix] = weights
             pooled.append(
                 MaskedPooling(attention.pooling, name=f"{attention.pooling}_pool{suffix}")(
                     attended, mask=mask

@@ -155,6 +155,12 @@ def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
     }
 
 
+def attention_column_names(columns: list[str]) -> list[str]:
+    """Of the columns predict_table added, the attention ones (attention, or
+    attention_forward/attention_backward)."""
+    return [name for name in columns if name == "attention" or name.startswith("attention_")]
+
+
 def predict_table(
     run: Run,
     table: Table,
@@ -187,9 +193,10 @@ def predict_table(
     attention = attention_columns(outputs) if with_attention else {}
     if with_attention and not attention:
         raise UsageError(
-            f"--with-attention: this run's model has no attention weights (model.attention.type "
-            f"is {run.config.model.attention.type!r}; only 'additive' attention gives one weight "
-            "per token)"
+            f"--with-attention/--explain: this run's model has no attention weights "
+            f"(model.attention.type is {run.config.model.attention.type!r}; additive and "
+            "multihead attention give one weight per token; a multihead run trained by an "
+            "earlier seqcls lacks them: retrain it)"
         )
     if tagging:
         added = [PREDICTED_TAGS]

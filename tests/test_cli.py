@@ -338,3 +338,24 @@ def test_cli_same_config_and_seed_give_identical_metrics(tiny_config, tmp_path):
         line.rsplit(",", 1)[0] for line in histories[1]
     ]
     assert json.loads((runs[0] / artifacts.MANIFEST_FILE).read_text())["deterministic"] is True
+
+
+def test_cli_shell_completion_completes_commands_and_options():
+    """Typer's completion: --show-completion prints a script; the completer answers."""
+    import os
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "seqcls"
+    shown = subprocess.run(
+        [str(script), "--show-completion", "bash"], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0 and "_seqcls_completion" in shown.stdout
+
+    def complete(words: str, index: int) -> list[str]:
+        env = {**os.environ, "_SEQCLS_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(index)
+        answer = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
+        return answer.stdout.split()
+
+    assert complete("seqcls tr", 1) == ["train"]
+    assert "--explain" in complete("seqcls predict --ex", 2)

@@ -276,6 +276,15 @@ def test_model_multihead_attention_ignores_padding_and_round_trips(tmp_path, poo
     long = np.pad(short, [[0, 0], [0, 6]])
     a = keras.ops.convert_to_numpy(core(short)[PROBABILITIES])
     np.testing.assert_allclose(a, keras.ops.convert_to_numpy(core(long)[PROBABILITIES]), atol=1e-6)
+    # One weight per token (attention received, averaged over heads and real queries):
+    # sums to 1 over real tokens, exactly 0 on padding, unchanged by extra padding.
+    weights = keras.ops.convert_to_numpy(core(short)[ATTENTION_WEIGHTS])
+    assert weights.shape == (2, 4)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(weights[short == 0] == 0) and np.all(weights[short != 0] > 0)
+    assert weights[1, 0] == pytest.approx(1.0)
+    padded_weights = keras.ops.convert_to_numpy(core(long)[ATTENTION_WEIGHTS])
+    np.testing.assert_allclose(padded_weights[:, :4], weights, atol=1e-6)
     path = tmp_path / "core.keras"
     core.save(path)
     reloaded = keras.models.load_model(path, safe_mode=True)

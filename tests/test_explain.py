@@ -1,0 +1,134 @@
+"""predict --explain (terminal) and --html (a page): tokens with their attention weights."""
+
+import csv
+import io
+import re
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+from seqcls.cli import app
+
+runner = CliRunner()
+
+
+def train_tiny(folder, name, *overrides):
+    from conftest import TINY_CONFIG, labelled_rows, write_csv
+
+    data = folder / "data"
+    if not data.exists():
+        data.mkdir()
+        write_csv(data / "train.csv", labelled_rows(90, seed=1))
+        write_csv(data / "valid.csv", labelled_rows(24, seed=2))
+        write_csv(data / "test.csv", labelled_rows(24, seed=3))
+        (folder / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
+    run_dir = folder / name
+    args = ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir), "--quiet"]
+    for override in ("training.epochs=6", *overrides):
+        args += ["--set", override]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("explain")
+    return {
+        "additive": train_tiny(folder, "additive"),
+        "multihead": train_tiny(
+            folder, "multihead", "model.attention={type: multihead, num_heads: 2, key_dim: 4}"
+        ),
+        "none": train_tiny(folder, "none", "model.attention.type=none"),
+        "split": train_tiny(folder, "split", "model.encoder.merge_mode=none"),
+    }
+
+
+TEXTS = "i lost my card\nwhat is the exchange rate for <b>euros</b>\n\n"
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.tokens, self.external = 0, [], []
+        self.predictions = []
+        self._in = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("class") == "row":
+            self.rows += 1
+            self.tokens.append([])
+        if attrs.get("class") == "tok":
+            self._in = "tok"
+            self.tokens[-1].append([None, float(attrs["title"])])
+        if attrs.get("class") == "pred":
+            self._in = "pred"
+        for key in ("src", "href"):
+            if attrs.get(key, "").startswith(("http:", "https:", "//")):
+                self.external.append(attrs[key])
+
+    def handle_data(self, data):
+        if self._in == "tok":
+            self.tokens[-1][-1][0] = data
+        elif self._in == "pred":
+            self.predictions.append(data)
+        self._in = None
+
+
+def test_explain_prints_each_text_with_its_prediction_and_top_tokens(runs):
+    result = runner.invoke(app, ["predict", str(runs["additive"]), "-", "--explain"], input=TEXTS)
+    assert result.exit_code == 0, result.output
+    blocks = re.findall(r"^(\d)\. (\w+) \((0\.\d{3})\)$", result.stdout, flags=re.M)
+    assert [number for number, _, _ in blocks] == ["1", "2", "3"]
+    assert blocks[0][1] == "card_lost" and blocks[1][1] == "exchange_rate"
+    assert "most attended:" in result.stdout
+    assert "predicted_label" not in result.stdout  # no CSV on stdout with --explain
+
+
+def test_explain_with_an_output_file_writes_the_csv_too(runs, tmp_path):
+    output = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["predict", str(runs["additive"]), "-", "--explain", "--output", str(output)],
+        input=TEXTS,
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(output.read_text())))
+    assert len(rows) == 3 and "attention" not in rows[0]  # weights only on request
+    assert rows[0]["predicted_label"] == "card_lost"
+
+
+@pytest.mark.parametrize("kind", ["additive", "multihead", "split"])
+def test_html_page_shades_every_token_and_is_self_contained(runs, kind, tmp_path):
+    page_path = tmp_path / "explain.html"
+    result = runner.invoke(
+        app, ["predict", str(runs[kind]), "-", "--html", str(page_path)], input=TEXTS
+    )
+    assert result.exit_code == 0, result.output
+    assert "predicted_label" in result.stdout  # without --explain the CSV still prints
+    page = page_path.read_text(encoding="utf-8")
+    parser = Page()
+    parser.feed(page)
+    assert parser.rows == 3 and not parser.external
+    directions = 2 if kind == "split" else 1
+    first, second, empty = parser.tokens
+    assert [token for token, _ in first] == ["i", "lost", "my", "card"] * directions
+    assert empty == []
+    # Each direction's weights sum to 1 over the text's tokens.
+    for tokens in (first, second):
+        size = len(tokens) // directions
+        for start in range(0, len(tokens), size):
+            assert sum(weight for _, weight in tokens[start : start + size]) == pytest.approx(
+                1.0, abs=1e-3
+            )
+    # The text's markup is shown, not interpreted.
+    assert "&lt;b&gt;euros&lt;/b&gt;" in page and "<b>euros" not in page
+    assert ("averaged over heads" in page) == (kind == "multihead")
+
+
+def test_explain_without_attention_weights_is_a_usage_error(runs):
+    result = runner.invoke(app, ["predict", str(runs["none"]), "-", "--explain"], input=TEXTS)
+    assert result.exit_code == 2
+    assert "no attention weights" in result.output and "model.attention.type" in result.output
