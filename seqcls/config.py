@@ -48,6 +48,13 @@ class DataConfig(Section):
     tsv_quoting: bool = False
     # error: stop and list bad rows; skip: leave them out, counted; warn: as skip, listed.
     on_bad_rows: Literal["error", "skip", "warn"] = "error"
+    # Train from the files without loading them whole (data larger than memory): one
+    # streaming pass builds the vocabulary and label map, then tf.data reads the shards
+    # (train may be a glob such as data/part-*.csv) through a shuffle buffer. Needs a
+    # valid file; valid and test are read whole.
+    streaming: bool = False
+    # Streaming: rows held for shuffling (more: better mixing, more memory).
+    shuffle_buffer: PositiveInt = 10000
 
     @model_validator(mode="after")
     def _valid_or_split(self) -> DataConfig:
@@ -60,6 +67,17 @@ class DataConfig(Section):
             ) from None
         if isinstance(self.text_column, list) and not self.text_column:
             raise ValueError("text_column is an empty list; name at least one column")
+        if self.streaming and self.valid is None:
+            raise ValueError(
+                "data.streaming needs data.valid (a file): a held-out valid_split would have "
+                "to be kept in memory; split off a validation file first"
+            )
+        # (Compared with the default, not "was it set": a resolved config spells it out.)
+        if self.shuffle_buffer != 10000 and not self.streaming:
+            raise ValueError(
+                "data.shuffle_buffer applies to data.streaming: true (in memory, the whole "
+                "training set is shuffled); remove it or set data.streaming: true"
+            )
         if self.valid is not None and "valid_split" in self.model_fields_set:
             raise ValueError(
                 "set either data.valid (a file) or data.valid_split (a fraction of train), not both"
@@ -223,6 +241,9 @@ class TrainingConfig(Section):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     # Batch texts of similar length together (length buckets): much less padding computed.
     bucketing: bool = True
+    # Batches per epoch; default: one pass over the training data. Useful with very large
+    # (streamed) data, where validation and checkpoints should come more often.
+    steps_per_epoch: PositiveInt | None = None
     # TensorFlow op determinism: bit-identical reruns on the same machine, somewhat slower
     # (on CPU, runs with the same seed already matched in our tests without it).
     deterministic: bool = False
@@ -282,6 +303,11 @@ class Config(Section):
             raise ValueError(
                 f"training.class_weight applies to multiclass and binary tasks, not {self.task}; "
                 "remove it"
+            )
+        if self.data.streaming and self.task == "tagging":
+            raise ValueError(
+                "data.streaming supports text-level tasks (multiclass, binary, multilabel), "
+                "not tagging; set data.streaming: false"
             )
         if self.task != "tagging":
             return self

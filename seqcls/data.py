@@ -13,6 +13,7 @@ import io
 import json
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,28 +43,37 @@ class Problem:
         return f"{self.where}: {self.detail}"
 
 
-def apply_policy(problems: list[Problem], policy: str, name: str, report=None) -> dict[str, int]:
+def apply_policy(
+    problems: list[Problem],
+    policy: str,
+    name: str,
+    report=None,
+    counts: dict[str, int] | None = None,
+) -> dict[str, int]:
     """Enforce `data.on_bad_rows` on the problems of one file; return the count per reason.
 
     error: raise one DataError listing the first problems and the total.
     skip: the rows are already left out; report the counts.
     warn: as skip, and list the first problems.
+    `counts` gives the totals when `problems` holds only the first few (a streamed file).
     """
-    counts = dict(Counter(problem.reason for problem in problems))
-    if not problems:
+    if counts is None:
+        counts = dict(Counter(problem.reason for problem in problems))
+    total = sum(counts.values())
+    if not total:
         return counts
     listed = "\n  ".join(str(problem) for problem in problems[:MAX_LISTED_PROBLEMS])
-    more = len(problems) - MAX_LISTED_PROBLEMS
+    more = total - min(len(problems), MAX_LISTED_PROBLEMS)
     summary = ", ".join(f"{reason}: {count}" for reason, count in sorted(counts.items()))
     if policy == "error":
         raise DataError(
-            f"{len(problems)} bad row(s) in {name} ({summary}):\n  {listed}"
+            f"{total} bad row(s) in {name} ({summary}):\n  {listed}"
             + (f"\n  ... and {more} more" if more > 0 else "")
             + "\nfix the rows, or set data.on_bad_rows: skip (leave them out, counted) or warn "
             "(leave them out and list them)"
         )
     if report is not None:
-        report(f"{name}: left out {len(problems)} bad row(s) ({summary})")
+        report(f"{name}: left out {total} bad row(s) ({summary})")
         if policy == "warn":
             report("  " + listed + (f"\n  ... and {more} more" if more > 0 else ""))
     return counts
@@ -131,77 +141,105 @@ def _decode(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
         ) from None
 
 
-def _read_delimited(path: Path | None, text: str, delimiter: str, quoting: bool = True) -> Table:
-    name = path or "<stdin>"
+def _delimited_stream(
+    name: Any, lines: Any, delimiter: str, quoting: bool = True
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str]] | Problem]]:
+    """The header of a CSV/TSV stream and an iterator over its rows: (line, row) for a
+    good row, a Problem for a row with the wrong field count. `lines` is any iterable of
+    lines (a file opened with newline="", or io.StringIO); nothing is read ahead."""
     reader = csv.reader(
-        io.StringIO(text, newline=""),
+        lines,
         delimiter=delimiter,
         strict=True,
         quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
     )
+
+    def malformed(error: Exception, line: int) -> DataError:
+        return DataError(
+            f"{name}, line {line}: malformed row ({error}); a quote that is never closed "
+            "swallows the rest of the file: check the quotes from this line on"
+        )
+
     try:
         header = next(reader, None)
-        if header is None:
-            raise DataError(f"{name}: the file is empty; expected a header row and data rows")
-        columns = [column.strip() for column in header]
-        duplicates = sorted(c for c, n in Counter(columns).items() if n > 1)
-        if duplicates:
-            raise DataError(f"{name}, line 1: duplicate column names {duplicates} in the header")
-        rows, lines, problems = [], [], []
+    except csv.Error as error:
+        raise malformed(error, 1) from None
+    if header is None:
+        raise DataError(f"{name}: the file is empty; expected a header row and data rows")
+    columns = [column.strip() for column in header]
+    duplicates = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if duplicates:
+        raise DataError(f"{name}, line 1: duplicate column names {duplicates} in the header")
+
+    def rows() -> Iterator[tuple[int, dict[str, str]] | Problem]:
         start = reader.line_num + 1
-        for record in reader:
-            if not record:
-                start = reader.line_num + 1
-                continue  # a blank line
-            if len(record) != len(columns):
-                hint = "quote fields that contain the delimiter"
-                if delimiter == ",":
-                    hint += " (is this a TSV file? set data.format: tsv)"
-                problems.append(
-                    Problem(
+        try:
+            for record in reader:
+                if not record:
+                    start = reader.line_num + 1
+                    continue  # a blank line
+                if len(record) != len(columns):
+                    hint = "quote fields that contain the delimiter"
+                    if delimiter == ",":
+                        hint += " (is this a TSV file? set data.format: tsv)"
+                    yield Problem(
                         f"{name}, line {start}",
                         "wrong field count",
                         f"expected {len(columns)} fields ({', '.join(columns)}) but found "
                         f"{len(record)}; {hint}",
                     )
-                )
-            else:
-                rows.append(dict(zip(columns, record)))
-                lines.append(start)
-            start = reader.line_num + 1
-    except csv.Error as error:
-        raise DataError(
-            f"{name}, line {start}: malformed row ({error}); a quote that is never closed "
-            "swallows the rest of the file: check the quotes from this line on"
-        ) from None
+                else:
+                    yield start, dict(zip(columns, record))
+                start = reader.line_num + 1
+        except csv.Error as error:
+            raise malformed(error, start) from None
+
+    return columns, rows()
+
+
+def _read_delimited(path: Path | None, text: str, delimiter: str, quoting: bool = True) -> Table:
+    columns, stream = _delimited_stream(
+        path or "<stdin>", io.StringIO(text, newline=""), delimiter, quoting
+    )
+    rows, lines, problems = [], [], []
+    for item in stream:
+        if isinstance(item, Problem):
+            problems.append(item)
+        else:
+            lines.append(item[0])
+            rows.append(item[1])
     return Table(path, columns, rows, lines, problems)
 
 
-def _read_jsonl(path: Path | None, text: str) -> Table:
-    name = path or "<stdin>"
-    rows, lines, columns, problems = [], [], {}, []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_stream(name: Any, lines: Any) -> Iterator[tuple[int, dict[str, Any]] | Problem]:
+    """(line, object) for each JSON object line, a Problem for any other non-blank line."""
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            problems.append(
-                Problem(f"{name}, line {number}", "invalid JSON", f"not valid JSON: {error.msg}")
-            )
+            yield Problem(f"{name}, line {number}", "invalid JSON", f"not valid JSON: {error.msg}")
             continue
         if not isinstance(row, dict):
-            problems.append(
-                Problem(
-                    f"{name}, line {number}",
-                    "not a JSON object",
-                    f"expected a JSON object per line, got {type(row).__name__}",
-                )
+            yield Problem(
+                f"{name}, line {number}",
+                "not a JSON object",
+                f"expected a JSON object per line, got {type(row).__name__}",
             )
             continue
-        columns.update(dict.fromkeys(row))
-        rows.append(row)
-        lines.append(number)
+        yield number, row
+
+
+def _read_jsonl(path: Path | None, text: str) -> Table:
+    rows, lines, columns, problems = [], [], {}, []
+    for item in _jsonl_stream(path or "<stdin>", text.splitlines()):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        columns.update(dict.fromkeys(item[1]))
+        lines.append(item[0])
+        rows.append(item[1])
     return Table(path, list(columns), rows, lines, problems)
 
 
@@ -227,17 +265,21 @@ def read_table(
     return table
 
 
-def _cell_as_string(table: Table, index: int, column: str) -> str:
-    value = table.rows[index].get(column)
+def cell_string(row: dict[str, Any], column: str, where: str) -> str:
+    """One cell as a string; JSONL integer or boolean labels are labels, not numbers."""
+    value = row.get(column)
     if isinstance(value, str):
         return value
-    # JSONL may carry integer or boolean labels; they are labels, not numbers.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     what = "missing" if value is None else f"a {type(value).__name__} ({value!r})"
-    raise DataError(f"{table.where(index)}: column '{column}' is {what}; expected a string")
+    raise DataError(f"{where}: column '{column}' is {what}; expected a string")
+
+
+def _cell_as_string(table: Table, index: int, column: str) -> str:
+    return cell_string(table.rows[index], column, table.where(index))
 
 
 def require_column(table: Table, column: str, config_key: str) -> None:
@@ -274,6 +316,24 @@ def parse_labels(raw: str, task: str, delimiter: str = "|") -> list[str]:
     return [raw.strip()] if raw.strip() else []
 
 
+def row_problem(
+    text: str, label: str, task: str, delimiter: str, shown: str, label_column: str
+) -> tuple[str, str] | None:
+    """Why a labelled row cannot be used (reason, explanation), or None when it can."""
+    parsed = parse_labels(label, task, delimiter)
+    if not parsed:
+        return ("empty label", f"the label ('{label_column}') is empty; every row needs a label")
+    if not text.strip():
+        return ("empty text", f"the text ('{shown}') is empty; remove the row")
+    if task == "tagging" and len(parsed) != len(text.split()):
+        return (
+            "tag count mismatch",
+            f"{len(text.split())} tokens in '{shown}' but {len(parsed)} tags in "
+            f"'{label_column}'; tagging needs exactly one tag per whitespace-separated token",
+        )
+    return None
+
+
 def labelled_split(
     name: str,
     table: Table,
@@ -292,21 +352,7 @@ def labelled_split(
     kept_texts, labels, lines, problems = [], [], [], list(table.problems)
     for index in range(len(table.rows)):
         label = _cell_as_string(table, index, label_column).strip()
-        parsed = parse_labels(label, task, delimiter)
-        problem = None
-        if not parsed:
-            problem = (
-                "empty label",
-                f"the label ('{label_column}') is empty; every row needs a label",
-            )
-        elif not texts[index].strip():
-            problem = ("empty text", f"the text ('{shown}') is empty; remove the row")
-        elif task == "tagging" and len(parsed) != len(texts[index].split()):
-            problem = (
-                "tag count mismatch",
-                f"{len(texts[index].split())} tokens in '{shown}' but {len(parsed)} tags in "
-                f"'{label_column}'; tagging needs exactly one tag per whitespace-separated token",
-            )
+        problem = row_problem(texts[index], label, task, delimiter, shown, label_column)
         if problem:
             problems.append(Problem(table.where(index), *problem))
             continue
@@ -316,16 +362,48 @@ def labelled_split(
     return Split(name, kept_texts, labels, str(table.path), lines, problems)
 
 
+GLOB_CHARACTERS = set("*?[")
+
+
+def expand_paths(path: str | Path) -> list[Path]:
+    """A file, or the sorted files a glob pattern (`data/part-*.csv`) matches."""
+    path = Path(path)
+    if not GLOB_CHARACTERS & set(str(path)):
+        return [path]
+    anchor = Path(path.anchor) if path.is_absolute() else Path()
+    pattern = str(path.relative_to(anchor)) if path.is_absolute() else str(path)
+    matches = sorted(p for p in anchor.glob(pattern) if p.is_file())
+    if not matches:
+        raise DataError(f"no file matches {path}; check the pattern and the folder")
+    return matches
+
+
 def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Split:
-    """Read one labelled split as the `data` config section says (problems not yet enforced)."""
-    return labelled_split(
+    """Read one labelled split as the `data` config section says (problems not yet enforced).
+    A glob pattern reads every matching file (shards), in sorted order."""
+    parts = [
+        labelled_split(
+            name,
+            read_table(shard, data.format, data.encoding, data.tsv_quoting),
+            data.text_column,
+            data.label_column,
+            task,
+            data.label_delimiter,
+            data.text_separator,
+        )
+        for shard in expand_paths(path)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    # Lines are per file, so the source of each row stays findable through its problems;
+    # the merged split names the pattern.
+    return Split(
         name,
-        read_table(path, data.format, data.encoding, data.tsv_quoting),
-        data.text_column,
-        data.label_column,
-        task,
-        data.label_delimiter,
-        data.text_separator,
+        [text for part in parts for text in part.texts],
+        [label for part in parts for label in part.labels],
+        str(path),
+        [line for part in parts for line in part.lines],
+        [problem for part in parts for problem in part.problems],
     )
 
 

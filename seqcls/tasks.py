@@ -77,20 +77,27 @@ def label_probabilities(values: Any) -> np.ndarray:
     return probabilities
 
 
-def class_weights(setting: Any, split: Split, labels: list[str]) -> dict[str, float] | None:
+def class_weights(
+    setting: Any, split: Split | dict[str, int], labels: list[str]
+) -> dict[str, float] | None:
     """Effective loss weight per label, or None when every label weighs 1.
 
     balanced: n / (number of labels * count of the label in train), so each label
-    contributes equally to the loss in total.
+    contributes equally to the loss in total. `split` is the train split, or its label
+    counts (a streamed train split is never in memory).
     """
     if setting == "none":
         return None
     if setting == "balanced":
         counts = {label: 0 for label in labels}
-        for label in split.labels:
-            counts[label.strip()] += 1
+        if isinstance(split, Split):
+            for label in split.labels:
+                counts[label.strip()] += 1
+        else:
+            counts.update({label: int(count) for label, count in split.items()})
+        total = sum(counts.values())
         return {
-            label: len(split) / (len(labels) * count) if count else 1.0
+            label: total / (len(labels) * count) if count else 1.0
             for label, count in counts.items()
         }
     unknown = sorted(set(setting) - set(labels))

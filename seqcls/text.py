@@ -187,16 +187,28 @@ def training_dataset(
     dataset = tf.data.Dataset.range(len(lengths))
     dataset = dataset.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(lambda row: (ids[row], targets[row]))
-    if bucketing:
-        boundaries = bucket_boundaries(lengths)
+    boundaries = bucket_boundaries(lengths) if bucketing else None
+    return batch_by_length(
+        dataset, boundaries, batch_size, _padded_shapes(targets), seed, per_token
+    )
+
+
+def batch_by_length(
+    dataset, boundaries, batch_size: int, padded_shapes, seed: int, per_token: bool = False
+):
+    """(ids, target) elements -> padded batches; with `boundaries`, of texts of similar
+    length (one bucket per boundary interval), else in arrival order."""
+    import tensorflow as tf
+
+    if boundaries is not None:
         dataset = dataset.bucket_by_sequence_length(
             element_length_func=lambda sequence, _: tf.shape(sequence)[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=_padded_shapes(targets),
+            padded_shapes=padded_shapes,
         )
     else:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=_padded_shapes(targets))
+        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes)
     if per_token:
         dataset = _with_token_weights(dataset)
     # Buckets fill at different rates; shuffling batches keeps epochs from
@@ -230,6 +242,13 @@ def display_tokens(texts: list[str], preprocessing: Any, max_length: int) -> lis
     """The tokens the model sees for each text (standardized, split, cut to max_length),
     as strings, including those outside the vocabulary. Mirrors TextVectorization's
     built-in standardize and split, so token i lines up with attention weight i."""
+    tokens = standardized_tokens(texts, preprocessing)
+    return [[token.decode("utf-8") for token in row[:max_length]] for row in tokens.to_list()]
+
+
+def standardized_tokens(texts: list[str], preprocessing: Any):
+    """Ragged (texts, tokens) of UTF-8 byte strings: TextVectorization's built-in
+    standardize and split, mirrored with the same TensorFlow string ops."""
     import tensorflow as tf
 
     values = tf.constant(texts, dtype=tf.string)
@@ -239,7 +258,5 @@ def display_tokens(texts: list[str], preprocessing: Any, max_length: int) -> lis
     if mode in ("strip_punctuation", "lower_and_strip_punctuation"):
         values = tf.strings.regex_replace(values, KERAS_PUNCTUATION, "")
     if split_mode(preprocessing) == "character":
-        tokens = tf.strings.unicode_split(values, "UTF-8")
-    else:
-        tokens = tf.strings.split(values)
-    return [[token.decode("utf-8") for token in row[:max_length]] for row in tokens.to_list()]
+        return tf.strings.unicode_split(values, "UTF-8")
+    return tf.strings.split(values)

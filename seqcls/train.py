@@ -18,7 +18,7 @@ import numpy as np
 
 from seqcls import __version__, artifacts, progress
 from seqcls.config import Config, config_to_yaml
-from seqcls.data import Split, Splits, file_sha256, load_splits
+from seqcls.data import Split, Splits, expand_paths, file_sha256, load_splits
 from seqcls.errors import DataError, SeqclsError
 from seqcls.reports import write_reports
 
@@ -132,6 +132,7 @@ def smoke_config(config: Config) -> Config:
         update={
             "epochs": 1,
             "batch_size": min(config.training.batch_size, 16),
+            "steps_per_epoch": None,
             "early_stopping": config.training.early_stopping.model_copy(update={"enabled": False}),
         }
     )
@@ -185,7 +186,13 @@ def _data_manifest(config: Config, splits: Splits) -> dict[str, Any]:
     for key in ("train", "valid", "test"):
         path = getattr(config.data, key)
         if path is not None:
-            files[key] = {"path": str(path), "sha256": file_sha256(path)}
+            shards = expand_paths(path)
+            files[key] = {"path": str(path), "sha256": file_sha256(shards[0])}
+            if len(shards) > 1:
+                files[key]["shards"] = [
+                    {"path": str(shard), "sha256": file_sha256(shard)} for shard in shards
+                ]
+                del files[key]["sha256"]
     rows = {"train": len(splits.train), "valid": len(splits.valid)}
     if splits.test is not None:
         rows["test"] = len(splits.test)
@@ -251,7 +258,15 @@ def train(
     keras.utils.set_random_seed(config.seed)
     if config.training.deterministic:
         tf.config.experimental.enable_op_determinism()
-    splits = load_splits(config.data, config.seed, SMOKE_ROWS if smoke else None, config.task)
+    streamed = None
+    if config.data.streaming and not smoke:
+        from seqcls import streaming
+
+        # Larger than memory: one pass counts labels and tokens; training reads the files.
+        streamed = streaming.prepare(config, config.task)
+        splits = streamed.splits
+    else:
+        splits = load_splits(config.data, config.seed, SMOKE_ROWS if smoke else None, config.task)
     notes = list(splits.notes)
     task = tasks.resolve_task(config.task, splits.labels, config.data.train)
     delimiter = config.data.label_delimiter
@@ -264,7 +279,10 @@ def train(
     for note in notes:
         report(f"  {note}")
 
-    vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
+    if streamed is not None:
+        vocabulary = streamed.vocabulary
+    else:
+        vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
     if state is not None:
         saved_labels = artifacts.read_json(run_dir / artifacts.LABELS_FILE)["labels"]
         saved_tokens = artifacts.read_json(run_dir / artifacts.VOCABULARY_FILE)["tokens"]
@@ -282,19 +300,21 @@ def train(
     )
 
     vectorizer = text.make_vectorizer(config.preprocessing, vocabulary.tokens, ragged=True)
+    # A streamed train split is read by its dataset, never held in memory.
+    in_memory = [splits.valid] if streamed is not None else [splits.train, splits.valid]
     ids = {
         split.name: text.encode(vectorizer, split.texts, vocabulary.max_length)
-        for split in (splits.train, splits.valid)
+        for split in in_memory
     }
     if task == "tagging":
         targets = {
             split.name: _tag_targets(split, splits.labels, ids[split.name], vocabulary.max_length)
-            for split in (splits.train, splits.valid)
+            for split in in_memory
         }
     else:
         targets = {
             split.name: tasks.dense_targets(split, splits.labels, task, delimiter)
-            for split in (splits.train, splits.valid)
+            for split in in_memory
         }
 
     num_outputs = tasks.output_units(task, len(splits.labels))
@@ -330,16 +350,32 @@ def train(
 
     batch_size = config.training.batch_size
     per_token = task == "tagging"
-    train_data = text.training_dataset(
-        ids["train"],
-        targets["train"],
-        batch_size,
-        config.seed,
-        per_token,
-        bucketing=config.training.bucketing,
-    )
+    steps_per_epoch = config.training.steps_per_epoch
+    if streamed is not None:
+        train_data = streamed.dataset(config, vectorizer, task)
+        epoch_steps = streamed.steps(batch_size, config.training.bucketing)
+    else:
+        train_data = text.training_dataset(
+            ids["train"],
+            targets["train"],
+            batch_size,
+            config.seed,
+            per_token,
+            bucketing=config.training.bucketing,
+        )
+        epoch_steps = text.steps_per_epoch(
+            ids["train"].row_lengths().numpy(), batch_size, config.training.bucketing
+        )
+    if steps_per_epoch is not None:
+        # Epochs of a fixed number of batches: the data repeats across epoch boundaries.
+        train_data = train_data.repeat()
+        epoch_steps = steps_per_epoch
     valid_data = text.evaluation_dataset(ids["valid"], targets["valid"], batch_size, per_token)
-    weights = tasks.class_weights(config.training.class_weight, splits.train, splits.labels)
+    weights = tasks.class_weights(
+        config.training.class_weight,
+        streamed.label_counts if streamed is not None else splits.train,
+        splits.labels,
+    )
     if weights:
         setting = config.training.class_weight
         source = setting if isinstance(setting, str) else "from the config"
@@ -355,10 +391,15 @@ def train(
             best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
             best_weights = best.get_weights()
         # The shuffled order of epoch k depends on how many epochs the dataset has
-        # served; replay the completed ones (data only, no training).
-        for _ in range(completed):
-            for _ in train_data:
+        # served; replay the completed ones (data only, no training). Not for streamed
+        # data (a full read per epoch): a resumed streamed run shuffles differently.
+        if steps_per_epoch is not None and streamed is None:
+            for _ in train_data.take(completed * steps_per_epoch):
                 pass
+        elif streamed is None:
+            for _ in range(completed):
+                for _ in train_data:
+                    pass
         report(f"resuming after epoch {completed} (best so far: epoch {state.get('best_epoch')})")
     stopping = config.training.early_stopping
     interrupt = progress.Interrupt()
@@ -390,9 +431,7 @@ def train(
         display.start(
             epochs=config.training.epochs,
             train_rows=len(splits.train),
-            steps=text.steps_per_epoch(
-                ids["train"].row_lengths().numpy(), batch_size, config.training.bucketing
-            ),
+            steps=epoch_steps,
             patience=stopping.patience if stopping.enabled else None,
         )
     with warnings.catch_warnings():
@@ -405,6 +444,7 @@ def train(
                 validation_data=valid_data,
                 epochs=config.training.epochs,
                 initial_epoch=completed,
+                steps_per_epoch=steps_per_epoch,
                 callbacks=[*fit_callbacks, *callbacks],
                 class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
                 if weights
