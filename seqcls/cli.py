@@ -297,6 +297,17 @@ def eval_(
     out.print(_metrics_table({data_file.name: metrics}, f"{run.directory.name} on {data_file}"))
     _print_details({data_file.name: metrics}, data_file.name)
     err.print(f"metrics written to {destination}")
+    from seqcls import plots
+
+    if metrics.get("confusion_matrix") and run.config.output.plots is not False and plots.available():
+        image = destination.with_suffix(".confusion_matrix.png")
+        plots.confusion_matrix_png(
+            image,
+            metrics["labels"],
+            metrics["confusion_matrix"],
+            f"{run.directory.name} on {data_file.name} (row-normalised)",
+        )
+        err.print(f"confusion matrix plotted in {image}")
 
 
 @app.command()

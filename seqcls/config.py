@@ -277,8 +277,8 @@ class OutputConfig(Section):
     # TensorBoard logs (scalars per epoch) in RUN_DIR/tensorboard.
     tensorboard: bool = False
     # confusion_matrix.png and training_curves.png (needs the plots extra: matplotlib).
-    # auto: when matplotlib is installed.
-    plots: Literal["auto", "on", "off"] = "auto"
+    # auto: when matplotlib is installed; true: required (an error without it); false: never.
+    plots: Literal["auto"] | bool = "auto"
     # report.html: config, metrics, plots, per-class table, confident mistakes.
     html_report: bool = True
 

@@ -41,6 +41,9 @@ def check_environment(config: Any, smoke: bool = False) -> None:
             "output.tensorboard is true but the tensorboard package is not installed; "
             "pip install 'seqcls[tensorboard]' (or tensorboard), or set output.tensorboard: false"
         )
+    from seqcls import plots
+
+    plots.wanted(config.output.plots)  # output.plots: on without matplotlib is an error
     if config.runtime.device == "gpu" and not smoke and not physical_gpus():
         raise DeviceError(NO_GPU)
 

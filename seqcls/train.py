@@ -523,6 +523,21 @@ def train(
             )
     artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
     write_reports(run_dir, metrics)
+    from seqcls.html_report import write_visual_reports
+
+    write_visual_reports(
+        run_dir,
+        config,
+        metrics,
+        history=log.rows,
+        best_epoch=log.best_epoch,
+        task=task,
+        labels=splits.labels,
+        valid_texts=splits.valid.texts,
+        valid_labels=splits.valid.labels,
+        valid_probabilities=outputs.get("valid", {}).get(model_lib.PROBABILITIES),
+        report=report,
+    )
 
     wall_seconds = time.perf_counter() - clock
     manifest = {
