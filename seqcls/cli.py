@@ -235,7 +235,14 @@ def train(
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts: CPU only
     import_tensorflow_quietly()
     check_environment(loaded, smoke=smoke)  # packages, a GPU if required: before writing
-    if resume is None:
+    from seqcls.distribute import is_chief
+
+    chief = smoke or is_chief(loaded.runtime)
+    if resume is None and not chief:
+        # Another worker of a multi-worker run: the chief writes the run directory.
+        run_dir = output_dir or Path("runs") / f"{loaded.name}-worker"
+        err.print("this worker is not the chief: it trains, and the chief writes the run")
+    elif resume is None:
         if smoke and output_dir is None:
             output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
         run_dir = new_run_dir(loaded.name, output_dir, force)

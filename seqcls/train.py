@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,7 +138,8 @@ def smoke_config(config: Config) -> Config:
             "early_stopping": config.training.early_stopping.model_copy(update={"enabled": False}),
         }
     )
-    return config.model_copy(update={"training": training})
+    runtime = config.runtime.model_copy(update={"distribution": "none", "devices": None})
+    return config.model_copy(update={"training": training, "runtime": runtime})
 
 
 def _tag_targets(split: Split, tags: list[str], ids: Any, max_length: int):
@@ -210,7 +213,25 @@ def _stopping(display: Any):
             display.stop()
 
 
-def train(
+def train(config: Config, run_dir: Path, **options: Any) -> TrainResult:
+    """Train a classifier as `config` says and write every artifact into `run_dir`
+    (see `_train` for the options). With runtime.distribution multi_worker, only the
+    chief writes `run_dir`; another worker trains in a temporary directory that is
+    deleted afterwards, and never touches `run_dir`."""
+    from seqcls import distribute
+
+    if options.get("smoke") or distribute.is_chief(config.runtime):
+        return _train(config, run_dir, **options)
+    scratch = Path(tempfile.mkdtemp(prefix="seqcls-worker-"))
+    try:
+        result = _train(config, scratch, **options)
+        result.run_dir = run_dir  # where the chief wrote the run
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(
     config: Config,
     run_dir: Path,
     *,
@@ -250,6 +271,12 @@ def train(
 
     # Before TensorFlow's runtime starts: which devices it may use, GPU memory growth.
     device = "CPU" if smoke else runtime.select_device(config.runtime)
+    from seqcls import distribute
+
+    # Before other TensorFlow work (MultiWorkerMirroredStrategy insists).
+    strategy = distribute.make_strategy(config.runtime)
+    multi_worker = config.runtime.distribution == "multi_worker"
+    worker, workers = distribute.worker_position(config.runtime)
 
     from seqcls import model as model_lib
     from seqcls import tasks, text
@@ -319,6 +346,10 @@ def train(
 
     num_outputs = tasks.output_units(task, len(splits.labels))
     precision = "none" if smoke else config.runtime.mixed_precision
+    scope = ExitStack()
+    if strategy is not None:
+        # Variables (model and optimizer) are created mirrored across the devices/workers.
+        scope.enter_context(strategy.scope())
     with runtime.precision_policy(precision):
         # Layers compute in the policy's dtype; the output layer is float32 regardless.
         core = model_lib.build_core_model(config, vocabulary.size, num_outputs, task)
@@ -341,6 +372,10 @@ def train(
         metrics=None if task == "tagging" else ["accuracy"],
         weighted_metrics=["accuracy"] if task == "tagging" else None,
     )
+    scope.close()
+    if strategy is not None:
+        replicas = strategy.num_replicas_in_sync
+        report(f"distribution: {config.runtime.distribution}, {replicas} replica(s)")
     report(
         f"model: {classifier.count_params():,} parameters; device {device}"
         + (f"; precision {precision}" if precision != "none" else "")
@@ -354,6 +389,27 @@ def train(
     if streamed is not None:
         train_data = streamed.dataset(config, vectorizer, task)
         epoch_steps = streamed.steps(batch_size, config.training.bucketing)
+    elif multi_worker:
+        # This worker's shard of the rows, in batches of its share of the global batch;
+        # every worker takes the same number of steps (collectives would hang otherwise).
+        local_batch = distribute.local_batch_size(batch_size, workers, strategy, streamed)
+        rows = distribute.shard_rows(len(splits.train), config.seed, worker, workers)
+        train_data = text.training_dataset(
+            tf.gather(ids["train"], rows),
+            targets["train"][rows],
+            local_batch,
+            config.seed,
+            per_token,
+            bucketing=config.training.bucketing,
+        )
+        epoch_steps = distribute.common_steps(
+            ids["train"].row_lengths().numpy(),
+            config.seed,
+            workers,
+            local_batch,
+            config.training.bucketing,
+        )
+        train_data = train_data.take(epoch_steps)
     else:
         train_data = text.training_dataset(
             ids["train"],
@@ -403,6 +459,10 @@ def train(
         report(f"resuming after epoch {completed} (best so far: epoch {state.get('best_epoch')})")
     stopping = config.training.early_stopping
     interrupt = progress.Interrupt()
+    if display is None:
+        from seqcls.display import Display
+
+        display = Display(report)  # one plain line per epoch
     log = progress.make_epoch_log(
         run_dir=run_dir,
         model=classifier,
@@ -416,7 +476,12 @@ def train(
         display=display,
     )
     fit_callbacks = [log]
-    if config.output.tensorboard:
+    if config.output.tensorboard and strategy is not None:
+        report(
+            "note: output.tensorboard is not supported with runtime.distribution; "
+            "no TensorBoard logs"
+        )
+    elif config.output.tensorboard:
         # Scalars per epoch (loss, metrics, learning rate); no graph or profiler traces.
         fit_callbacks.append(
             keras.callbacks.TensorBoard(
@@ -439,19 +504,36 @@ def train(
         # each epoch that the (finite, by design) dataset "ran out of data".
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         with interrupt.handling(), _stopping(display):
-            classifier.fit(
-                train_data,
-                validation_data=valid_data,
-                epochs=config.training.epochs,
-                initial_epoch=completed,
-                steps_per_epoch=steps_per_epoch,
-                callbacks=[*fit_callbacks, *callbacks],
-                class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
-                if weights
-                else None,
-                shuffle=False,  # the dataset shuffles itself
-                verbose=0,
-            )
+            if strategy is not None:
+                distribute.fit_distributed(
+                    strategy=strategy,
+                    model=classifier,
+                    train_data=train_data,
+                    steps=epoch_steps,
+                    valid_data=valid_data,
+                    epochs=config.training.epochs,
+                    initial_epoch=completed,
+                    callbacks=[*fit_callbacks, *callbacks],
+                    task=task,
+                    class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
+                    if weights
+                    else None,
+                    continuous=steps_per_epoch is not None,
+                )
+            else:
+                classifier.fit(
+                    train_data,
+                    validation_data=valid_data,
+                    epochs=config.training.epochs,
+                    initial_epoch=completed,
+                    steps_per_epoch=steps_per_epoch,
+                    callbacks=[*fit_callbacks, *callbacks],
+                    class_weight={i: weights[label] for i, label in enumerate(splits.labels)}
+                    if weights
+                    else None,
+                    shuffle=False,  # the dataset shuffles itself
+                    verbose=0,
+                )
     epochs_run = len(log.rows)
     if interrupt.signal is not None:
         name = signal.Signals(interrupt.signal).name
