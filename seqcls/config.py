@@ -270,6 +270,15 @@ class RuntimeConfig(Section):
             )
         if self.devices is not None and not self.devices:
             raise ValueError("runtime.devices is an empty list; name at least one device")
+        if self.distribution == "multi_worker" and self.mixed_precision == "mixed_float16":
+            # Keras' LossScaleOptimizer decides "finite gradients?" on each worker's own,
+            # not yet all-reduced gradients: when one worker overflows and another does
+            # not, only one enters the optimizer's all-reduce, and training hangs.
+            raise ValueError(
+                "runtime.mixed_precision mixed_float16 is not supported with "
+                "runtime.distribution multi_worker (its loss scaling can make the workers "
+                "disagree); use mixed_bfloat16 (no loss scaling) or none"
+            )
         return self
 
 

@@ -1,18 +1,21 @@
 """runtime.distribution: tf.distribute strategies.
 
 - mirrored: `tf.distribute.MirroredStrategy` over the visible GPUs (or
-  `runtime.devices`). The model is built and compiled under its scope and trained with
-  Keras' own `fit`, which splits each global batch across the devices.
+  `runtime.devices`). The model is built and compiled (and a resumed run's optimizer
+  state restored) under its scope; it trains with the same loop as multi_worker
+  (`fit_distributed`), each global batch split across the devices.
 - multi_worker: `tf.distribute.MultiWorkerMirroredStrategy`, the cluster read from
   `TF_CONFIG`. With Keras 3.15.1, `model.fit` under this strategy fails
   (keras-team/keras#20585, tensorflow/tensorflow#72388), so seqcls trains with its own
-  loop (`fit_multi_worker`): `strategy.run` of a step that computes the loss over the
+  loop (`fit_distributed`): `strategy.run` of a step that computes the loss over the
   replica's rows, divides it by the number of rows in the whole global batch (an
   all-reduce of the row counts, so partial batches weigh right) and lets the Keras
   optimizer apply the gradients (summed across workers by the strategy). The epoch log
   callback of progress.py is driven by hand with the all-reduced loss and accuracy and
   with validation computed on every worker (identical weights, identical numbers), so
-  every worker takes the same early-stopping and NaN-guard decisions.
+  every worker takes the same early-stopping and NaN-guard decisions. A SIGINT/SIGTERM
+  is held back and sent with the next step (summed like the loss), so all workers stop
+  after the same step; mixed_float16's loss scale is applied (`optimizer.scale_loss`).
 
 Data sharding (multi_worker): worker i of n trains on the training rows i, i+n, i+2n,
 ... (after a seeded shuffle of their order that every worker computes alike), batched by
@@ -32,6 +35,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -110,6 +115,22 @@ def make_strategy(runtime: Any) -> Any:
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def scope(strategy: Any) -> Any:
+    """The strategy's scope (variables created inside are mirrored), or a no-op."""
+    return nullcontext() if strategy is None else strategy.scope()
+
+
+def check_runtime(runtime: Any, resume: bool) -> None:
+    """What multi_worker refuses before anything is written (config.py refuses the rest)."""
+    if runtime.distribution == "multi_worker" and resume:
+        # The other workers have no copy of the run's checkpoint.
+        raise ConfigError(
+            "--resume is not supported with runtime.distribution: multi_worker (only the "
+            "chief has the run's checkpoint); resume on the chief's machine alone with "
+            "--set runtime.distribution=none (or mirrored)"
+        )
+
+
 def _canonical(name: str) -> str:
     """'/cpu:0', '/device:CPU:0' and '/job:localhost/replica:0/task:0/device:CPU:0' alike."""
     tail = name.split("device:")[-1].lstrip("/")
@@ -171,6 +192,7 @@ def fit_distributed(
     task: str,
     class_weight: dict[int, float] | None,
     continuous: bool = False,
+    interrupt: Any = None,
 ) -> None:
     """Keras-fit semantics under a tf.distribute strategy (see the module docstring):
     epochs of `steps` steps, the callbacks driven as fit drives them.
@@ -212,7 +234,7 @@ def fit_distributed(
         # may leave a device with no rows: it then contributes nothing).
         distributed = strategy.experimental_distribute_dataset(train_data)
 
-    def replica_step(ids, targets):
+    def replica_step(ids, targets, stop_votes):
         with tf.GradientTape() as tape:
             probabilities = model(ids, training=True)
             per_row = loss_object(targets, probabilities)
@@ -223,7 +245,11 @@ def fit_distributed(
             context = tf.distribute.get_replica_context()
             global_rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)
             loss = tf.reduce_sum(per_row) / global_rows
-        gradients = tape.gradient(loss, model.trainable_variables)
+            # mixed_float16: compile wrapped the optimizer in a LossScaleOptimizer, which
+            # divides the gradients by its scale; unscaled, they would shrink ~32768x.
+            # Any other optimizer returns the loss as it is.
+            scaled_loss = optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         if sparse:
             correct = tf.cast(
@@ -232,12 +258,21 @@ def fit_distributed(
         else:
             hits = tf.equal(tf.cast(probabilities > 0.5, tf.float32), tf.cast(targets, tf.float32))
             correct = tf.reduce_mean(tf.cast(hits, tf.float32), axis=-1)
-        return tf.reduce_sum(per_row), tf.reduce_sum(correct), rows
+        # tf.identity: one tensor per replica (the same tensor from every replica would be
+        # taken for a single non-distributed value, which strategy.reduce refuses).
+        return tf.reduce_sum(per_row), tf.reduce_sum(correct), rows, tf.identity(stop_votes)
 
     @tf.function
-    def train_step(iterator):
-        results = strategy.run(replica_step, args=next(iterator))
+    def train_step(iterator, stop_votes):
+        ids, targets = next(iterator)
+        results = strategy.run(replica_step, args=(ids, targets, stop_votes))
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in results]
+
+    def votes() -> Any:
+        # (SIGINT seen, SIGTERM seen) on this worker; summed over all replicas in the
+        # step, so every worker learns of a signal any one of them got and all stop after
+        # the same step (one stopping alone would leave the others in a collective forever).
+        return tf.constant([signal.SIGINT in pending, signal.SIGTERM in pending], tf.float32)
 
     def evaluate() -> dict[str, float]:
         total_loss = total_correct = total_rows = 0.0
@@ -266,34 +301,75 @@ def fit_distributed(
     model.stop_training = False
     for callback in callbacks:
         callback.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        for callback in callbacks:
-            callback.on_epoch_begin(epoch)
-        # continuous (training.steps_per_epoch): the repeated data carries on across epochs.
-        if not continuous or epoch == initial_epoch:
-            iterator = iter(distributed)
-        loss_sum = correct_sum = rows_sum = 0.0
-        for step in range(steps):
-            loss, correct, rows = (float(value) for value in train_step(iterator))
-            loss_sum, correct_sum, rows_sum = (
-                loss_sum + loss,
-                correct_sum + correct,
-                rows_sum + rows,
-            )
-            logs = {"loss": loss_sum / rows_sum, "accuracy": correct_sum / rows_sum}
+    # A signal (Ctrl-C, SIGTERM) is held back until every worker knows of it (see
+    # votes): the epoch log acts on it after the same step everywhere.
+    with _deferred_signals(interrupt) as pending:
+        for epoch in range(initial_epoch, epochs):
             for callback in callbacks:
-                callback.on_train_batch_end(step, logs)
-            if model.stop_training:
+                callback.on_epoch_begin(epoch)
+            # continuous (training.steps_per_epoch): the repeated data carries on across epochs.
+            if not continuous or epoch == initial_epoch:
+                iterator = iter(distributed)
+            loss_sum = correct_sum = rows_sum = 0.0
+            for step in range(steps):
+                loss, correct, rows, stops = train_step(iterator, votes())
+                loss, correct, rows = float(loss), float(correct), float(rows)
+                stops = stops.numpy()
+                if interrupt is not None and interrupt.signal is None and stops.any():
+                    # A worker (this one or another) was interrupted: all stop after this step.
+                    interrupt.signal = signal.SIGTERM if stops[1] else signal.SIGINT
+                loss_sum, correct_sum, rows_sum = (
+                    loss_sum + loss,
+                    correct_sum + correct,
+                    rows_sum + rows,
+                )
+                logs = {"loss": loss_sum / rows_sum, "accuracy": correct_sum / rows_sum}
+                for callback in callbacks:
+                    callback.on_train_batch_end(step, logs)
+                if model.stop_training:
+                    break
+            logs = {
+                "accuracy": correct_sum / max(rows_sum, 1.0),
+                "loss": loss_sum / max(rows_sum, 1.0),
+            }
+            if not math.isfinite(logs["loss"]) or model.stop_training:
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, logs)
                 break
-        logs = {"accuracy": correct_sum / max(rows_sum, 1.0), "loss": loss_sum / max(rows_sum, 1.0)}
-        if not math.isfinite(logs["loss"]) or model.stop_training:
+            logs.update(evaluate())
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
-            break
-        logs.update(evaluate())
-        for callback in callbacks:
-            callback.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+            if model.stop_training:
+                break
+    if pending and interrupt is not None and interrupt.signal is None:
+        interrupt.signal = pending[0]  # after the last step: this worker alone stops
     for callback in callbacks:
         callback.on_train_end()
+
+
+@contextmanager
+def _deferred_signals(interrupt: Any):
+    """Record SIGINT/SIGTERM in a list instead of in `interrupt` (which makes the epoch
+    log stop at once); the training loop moves it there once all workers agree. A second
+    signal stops at once, as without distribution."""
+    pending: list[int] = []
+    if interrupt is None:
+        yield pending
+        return
+
+    def handler(signum, frame):
+        if pending or interrupt.signal is not None:
+            raise KeyboardInterrupt
+        pending.append(signum)
+
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread: signals stay as they are
+        previous = {}
+    try:
+        yield pending
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -56,6 +56,9 @@ RESUMABLE_CHANGES = {
     "training.epochs",
     "training.early_stopping.patience",
     "runtime.device",
+    # A multi_worker run resumes on the chief's machine alone (see distribute.check_runtime).
+    "runtime.distribution",
+    "runtime.devices",
     "output.tensorboard",
     "output.plots",
     "output.html_report",
@@ -220,6 +223,7 @@ def train(config: Config, run_dir: Path, **options: Any) -> TrainResult:
     deleted afterwards, and never touches `run_dir`."""
     from seqcls import distribute
 
+    distribute.check_runtime(config.runtime, options.get("resume", False))
     if options.get("smoke") or distribute.is_chief(config.runtime):
         return _train(config, run_dir, **options)
     scratch = Path(tempfile.mkdtemp(prefix="seqcls-worker-"))
@@ -227,6 +231,13 @@ def train(config: Config, run_dir: Path, **options: Any) -> TrainResult:
         result = _train(config, scratch, **options)
         result.run_dir = run_dir  # where the chief wrote the run
         return result
+    except TrainingInterrupted as error:
+        # Its message names the scratch directory (deleted below) as the one to resume.
+        stopped = str(error).split(";")[0]
+        raise TrainingInterrupted(
+            f"{stopped}; this worker keeps nothing, the chief saved the completed epochs",
+            error.exit_code,
+        ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -441,7 +452,8 @@ def _train(
     completed = state["completed_epochs"] if state else 0
     best_weights = None
     if state is not None:
-        progress.restore_optimizer(classifier, run_dir / state["checkpoint"])
+        with distribute.scope(strategy):  # mirrored optimizer slots: under the strategy
+            progress.restore_optimizer(classifier, run_dir / state["checkpoint"])
         progress.restore_seed_states(classifier, state["seed_states"])
         if state.get("best_epoch"):
             best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
@@ -519,6 +531,7 @@ def _train(
                     if weights
                     else None,
                     continuous=steps_per_epoch is not None,
+                    interrupt=interrupt,
                 )
             else:
                 classifier.fit(

@@ -77,6 +77,8 @@ training:
   epochs: 3
   batch_size: 16
   learning_rate: 0.01
+output:
+  plots: false  # drawing costs seconds per run; tests/test_plots.py turns it on
 """
 
 

@@ -140,3 +140,144 @@ def test_two_workers_train_identical_weights_and_only_the_chief_writes(tiny_conf
     assert not (tmp_path / "run-1").exists()  # the other worker wrote nothing there
     metrics = json.loads((tmp_path / "run-0" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8
+
+
+def test_resume_is_refused_for_multi_worker_before_anything_is_written(
+    monkeypatch, tiny_config, tmp_path
+):
+    from seqcls.train import train
+
+    config = load_config(tiny_config, ["runtime.distribution=multi_worker"])
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    for index in range(2):
+        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+        with pytest.raises(ConfigError, match="--resume.*runtime.distribution=none"):
+            train(config, tmp_path / "run", resume=True, report=lambda message: None)
+    assert not (tmp_path / "run").exists()
+
+
+def test_multi_worker_refuses_mixed_float16(tiny_config):
+    overrides = ["runtime.distribution=multi_worker", "runtime.mixed_precision=mixed_float16"]
+    with pytest.raises(ConfigError, match="mixed_float16.*multi_worker.*mixed_bfloat16"):
+        load_config(tiny_config, overrides)
+    load_config(tiny_config, [overrides[0], "runtime.mixed_precision=mixed_bfloat16"])
+
+
+def _update_size(policy):
+    """How far one epoch of the distributed loop moves an embedding, under `policy`."""
+    import keras
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    keras.utils.set_random_seed(0)
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy)
+    try:
+        with strategy.scope():
+            ids = keras.Input((None,), dtype="int32")
+            embedded = keras.layers.Embedding(50, 8)(ids)
+            pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+            probabilities = keras.layers.Dense(3, activation="softmax", dtype="float32")(pooled)
+            model = keras.Model(ids, probabilities)
+            model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    finally:
+        keras.config.set_dtype_policy(previous)
+    rows = np.random.default_rng(0).integers(1, 50, (64, 6)).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices((rows, rows[:, 0] % 3)).batch(16)
+    before = model.get_weights()[0].copy()
+    distribute.fit_distributed(
+        strategy=strategy,
+        model=model,
+        train_data=data,
+        steps=4,
+        valid_data=data,
+        epochs=1,
+        initial_epoch=0,
+        callbacks=[],
+        task="multiclass",
+        class_weight=None,
+    )
+    return type(model.optimizer).__name__, float(np.abs(model.get_weights()[0] - before).max())
+
+
+def test_distributed_loop_scales_the_loss_under_mixed_float16():
+    # compile wraps the optimizer in a LossScaleOptimizer, which divides the gradients by
+    # its scale (32768 at first): without scale_loss the model would barely move.
+    optimizer, mixed = _update_size("mixed_float16")
+    assert optimizer == "LossScaleOptimizer"
+    _, full = _update_size("float32")
+    assert mixed == pytest.approx(full, rel=0.05)  # float16 compute, float32 weights
+
+
+@pytest.mark.slow
+def test_an_interrupt_on_one_worker_stops_every_worker_after_the_same_step(tiny_config, tmp_path):
+    # Worker 1 gets SIGINT in epoch 2; alone it would stop while the chief waits in the
+    # next step's all-reduce forever. Both must stop after the same step, as interrupted.
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    processes = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        extra = ["--sigint-in-epoch", "2"] if index == 1 else []
+        processes.append(
+            run_worker(
+                tiny_config,
+                tmp_path / f"run-{index}",
+                tmp_path / f"weights-{index}.npz",
+                *extra,
+                "runtime.distribution=multi_worker",
+                "training.epochs=3",
+                env={"TF_CONFIG": tf_config},
+            )
+        )
+    try:
+        outputs = [process.communicate(timeout=240)[0] for process in processes]
+    finally:
+        for process in processes:  # a hung worker must not outlive the test
+            if process.poll() is None:
+                process.kill()
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 130, output[-3000:]
+        assert "SIGINT: stopped in epoch 2" in output
+    assert "the chief saved the completed epochs" in outputs[1]
+    assert "seqcls-worker-" not in outputs[1]  # not the deleted scratch directory
+    for a, b in zip(load(tmp_path / "weights-0.npz"), load(tmp_path / "weights-1.npz")):
+        np.testing.assert_array_equal(a, b)  # the same number of steps on both
+    state = json.loads((tmp_path / "run-0" / "checkpoints" / "state.json").read_text())
+    assert state["completed_epochs"] == 1 and not state["finished"]
+    assert not (tmp_path / "run-1").exists()
+
+
+@pytest.mark.slow
+def test_mirrored_resume_after_a_kill_matches_an_uninterrupted_run(tiny_config, tmp_path):
+    common = ["runtime.distribution=mirrored", "runtime.devices=['/cpu:0', '/cpu:1']"]
+    common += ["training.epochs=2", "training.early_stopping.enabled=false"]
+    reference = run_worker(
+        tiny_config, tmp_path / "reference", tmp_path / "reference.npz", *common, cpus=2
+    )
+    killed = run_worker(
+        tiny_config,
+        tmp_path / "killed",
+        tmp_path / "unused.npz",
+        "--kill-after-epoch",
+        "1",
+        *common,
+        cpus=2,
+    )
+    finish(reference)
+    killed.communicate(timeout=240)
+    assert killed.returncode == -9
+    # The optimizer's slots are rebuilt under the strategy's scope (outside it, Keras
+    # refuses: 'Need to be inside "with strategy.scope()"').
+    finish(
+        run_worker(
+            tiny_config,
+            tmp_path / "killed",
+            tmp_path / "resumed.npz",
+            "--resume",
+            *common,
+            cpus=2,
+        )
+    )
+    for a, b in zip(load(tmp_path / "resumed.npz"), load(tmp_path / "reference.npz")):
+        np.testing.assert_array_equal(a, b)

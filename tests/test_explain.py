@@ -25,7 +25,7 @@ def train_tiny(folder, name, *overrides):
         (folder / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
     run_dir = folder / name
     args = ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir), "--quiet"]
-    for override in ("training.epochs=6", *overrides):
+    for override in ("training.epochs=5", *overrides):
         args += ["--set", override]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

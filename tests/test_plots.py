@@ -133,6 +133,8 @@ def test_training_writes_pngs_and_a_self_contained_report(tmp_path):
             str(run_dir),
             "--set",
             "training.epochs=6",
+            "--set",
+            "output.plots=true",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -187,7 +189,16 @@ def test_eval_plots_its_confusion_matrix(tiny_config, tmp_path):
     assert (
         runner.invoke(
             app,
-            ["train", str(tiny_config), "--output-dir", str(run_dir), "--set", "training.epochs=1"],
+            [
+                "train",
+                str(tiny_config),
+                "--output-dir",
+                str(run_dir),
+                "--set",
+                "training.epochs=1",
+                "--set",
+                "output.plots=auto",
+            ],
         ).exit_code
         == 0
     )
