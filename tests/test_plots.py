@@ -161,47 +161,25 @@ def test_training_writes_pngs_and_a_self_contained_report(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert f"{metrics['test']['accuracy']:.4f}" in page
     assert "name: tiny-test" in page  # the resolved config
-
-
-def test_report_can_be_turned_off(tiny_config, tmp_path):
-    run_dir = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(tiny_config),
-            "--output-dir",
-            str(run_dir),
-            "--set",
-            "training.epochs=1",
-            "--set",
-            "output.plots=false",
-            "--set",
-            "output.html_report=false",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert not list(run_dir.glob("*.png")) and not (run_dir / "report.html").exists()
-
-
-def test_eval_plots_its_confusion_matrix(tiny_config, tmp_path):
-    run_dir = tmp_path / "run"
-    assert (
-        runner.invoke(
-            app,
-            [
-                "train",
-                str(tiny_config),
-                "--output-dir",
-                str(run_dir),
-                "--set",
-                "training.epochs=1",
-                "--set",
-                "output.plots=auto",
-            ],
-        ).exit_code
-        == 0
-    )
+    # seqcls eval plots its own confusion matrix beside its JSON.
     result = runner.invoke(app, ["eval", str(run_dir), str(tmp_path / "data" / "test.csv")])
     assert result.exit_code == 0, result.output
     png_size(run_dir / "eval-test.confusion_matrix.png")
+
+
+def test_report_and_plots_can_be_turned_off(tiny_config, tmp_path):
+    config = load_config(tiny_config, ["output.plots=false", "output.html_report=false"])
+    written = html_report.write_visual_reports(
+        tmp_path,
+        config,
+        {"valid": {"accuracy": 1.0}},
+        history=[{"epoch": 1, "loss": 1.0, "val_loss": 1.0, "seconds": 1.0}],
+        best_epoch=1,
+        task="multiclass",
+        labels=["a", "b"],
+        valid_texts=["x"],
+        valid_labels=["a"],
+        valid_probabilities=np.array([[0.9, 0.1]]),
+        report=lambda message: None,
+    )
+    assert written == [] and not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.html"))
