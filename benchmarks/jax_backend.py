@@ -104,7 +104,7 @@ def main() -> None:
             capture_output=True,
             text=True,
         )
-        line = [l for l in output.stdout.splitlines() if l.startswith("RESULT ")]
+        line = [row for row in output.stdout.splitlines() if row.startswith("RESULT ")]
         if not line:
             print(output.stdout[-2000:], output.stderr[-3000:])
             raise SystemExit(f"{backend} failed")
