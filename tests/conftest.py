@@ -50,15 +50,28 @@ def write_csv(path: Path, rows, header=("text", "label"), delimiter=",") -> Path
     return path
 
 
-@pytest.fixture
-def tiny_data(tmp_path: Path) -> dict[str, Path]:
-    folder = tmp_path / "data"
-    folder.mkdir()
+def write_tiny_data(project: Path) -> dict[str, Path]:
+    """project/data/{train,valid,test}.csv: the three tiny splits."""
+    folder = project / "data"
+    folder.mkdir(exist_ok=True)
     return {
         "train": write_csv(folder / "train.csv", labelled_rows(90, seed=1)),
         "valid": write_csv(folder / "valid.csv", labelled_rows(24, seed=2)),
         "test": write_csv(folder / "test.csv", labelled_rows(24, seed=3)),
     }
+
+
+def write_tiny_project(project: Path) -> Path:
+    """The tiny splits and TINY_CONFIG beside them; returns the config's path."""
+    write_tiny_data(project)
+    path = project / "config.yaml"
+    path.write_text(TINY_CONFIG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> dict[str, Path]:
+    return write_tiny_data(tmp_path)
 
 
 TINY_CONFIG = """\

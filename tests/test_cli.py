@@ -24,14 +24,10 @@ def invoke(*args, input=None):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """One tiny training run shared by the tests below (training is the slow part)."""
-    from conftest import TINY_CONFIG, labelled_rows, write_csv
+    from conftest import write_tiny_project
 
     folder = tmp_path_factory.mktemp("project")
-    (folder / "data").mkdir()
-    write_csv(folder / "data" / "train.csv", labelled_rows(90, seed=1))
-    write_csv(folder / "data" / "valid.csv", labelled_rows(24, seed=2))
-    write_csv(folder / "data" / "test.csv", labelled_rows(24, seed=3))
-    (folder / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
+    write_tiny_project(folder)
     run_dir = folder / "run"
     result = invoke(
         "train", folder / "config.yaml", "--output-dir", run_dir, "--set", "training.epochs=8"

@@ -14,15 +14,10 @@ runner = CliRunner()
 
 
 def train_tiny(folder, name, *overrides):
-    from conftest import TINY_CONFIG, labelled_rows, write_csv
+    from conftest import write_tiny_project
 
-    data = folder / "data"
-    if not data.exists():
-        data.mkdir()
-        write_csv(data / "train.csv", labelled_rows(90, seed=1))
-        write_csv(data / "valid.csv", labelled_rows(24, seed=2))
-        write_csv(data / "test.csv", labelled_rows(24, seed=3))
-        (folder / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
+    if not (folder / "config.yaml").exists():
+        write_tiny_project(folder)
     run_dir = folder / name
     args = ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir), "--quiet"]
     for override in ("training.epochs=5", *overrides):

@@ -17,14 +17,10 @@ TEXTS = ["i lost my card", "", "what is the exchange rate for euros " * 12, "top
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from conftest import TINY_CONFIG, labelled_rows, write_csv
+    from conftest import write_tiny_project
 
     folder = tmp_path_factory.mktemp("export")
-    (folder / "data").mkdir()
-    write_csv(folder / "data" / "train.csv", labelled_rows(90, seed=1))
-    write_csv(folder / "data" / "valid.csv", labelled_rows(24, seed=2))
-    write_csv(folder / "data" / "test.csv", labelled_rows(24, seed=3))
-    (folder / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
+    write_tiny_project(folder)
     run_dir = folder / "run"
     result = runner.invoke(
         app, ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir), "--quiet"]
