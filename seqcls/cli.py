@@ -306,7 +306,11 @@ def eval_(
     err.print(f"metrics written to {destination}")
     from seqcls import plots
 
-    if metrics.get("confusion_matrix") and run.config.output.plots is not False and plots.available():
+    if (
+        metrics.get("confusion_matrix")
+        and run.config.output.plots is not False
+        and plots.available()
+    ):
         image = destination.with_suffix(".confusion_matrix.png")
         plots.confusion_matrix_png(
             image,

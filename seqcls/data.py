@@ -127,9 +127,14 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     return fmt
 
 
+def codec_for(encoding: str) -> str:
+    """The codec to read `data.encoding` with: a UTF-8 byte-order mark (Excel writes one)
+    is accepted and dropped."""
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
 def _decode(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
-    # A UTF-8 byte-order mark (Excel writes one) is accepted and dropped.
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    codec = codec_for(encoding)
     try:
         return raw.decode(codec)
     except UnicodeDecodeError as error:
@@ -283,10 +288,14 @@ def _cell_as_string(table: Table, index: int, column: str) -> str:
 
 
 def require_column(table: Table, column: str, config_key: str) -> None:
-    if column not in table.columns:
+    require_in(table.columns, column, config_key, table.path or "<stdin>")
+
+
+def require_in(columns: list[str], column: str, config_key: str, source: Any) -> None:
+    if column not in columns:
         raise DataError(
             f"{config_key.split('.')[-1].replace('_', ' ')} '{column}' not found in "
-            f"{table.path or '<stdin>'}; columns are {table.columns}; set {config_key}"
+            f"{source}; columns are {columns}; set {config_key}"
         )
 
 

@@ -234,6 +234,15 @@ def fit_distributed(
         # may leave a device with no rows: it then contributes nothing).
         distributed = strategy.experimental_distribute_dataset(train_data)
 
+    def correct_per_row(probabilities, targets):
+        """Keras' accuracy per row: the argmax (multiclass), or the share of the sigmoid
+        outputs on the right side of 0.5 (binary, multilabel)."""
+        if sparse:
+            hits = tf.equal(tf.argmax(probabilities, axis=-1), tf.cast(targets, tf.int64))
+            return tf.cast(hits, tf.float32)
+        hits = tf.equal(tf.cast(probabilities > 0.5, tf.float32), tf.cast(targets, tf.float32))
+        return tf.reduce_mean(tf.cast(hits, tf.float32), axis=-1)
+
     def replica_step(ids, targets, stop_votes):
         with tf.GradientTape() as tape:
             probabilities = model(ids, training=True)
@@ -251,13 +260,7 @@ def fit_distributed(
             scaled_loss = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        if sparse:
-            correct = tf.cast(
-                tf.equal(tf.argmax(probabilities, axis=-1), tf.cast(targets, tf.int64)), tf.float32
-            )
-        else:
-            hits = tf.equal(tf.cast(probabilities > 0.5, tf.float32), tf.cast(targets, tf.float32))
-            correct = tf.reduce_mean(tf.cast(hits, tf.float32), axis=-1)
+        correct = correct_per_row(probabilities, targets)
         # tf.identity: one tensor per replica (the same tensor from every replica would be
         # taken for a single non-distributed value, which strategy.reduce refuses).
         return tf.reduce_sum(per_row), tf.reduce_sum(correct), rows, tf.identity(stop_votes)
@@ -279,20 +282,7 @@ def fit_distributed(
         for ids, targets in valid_data:
             probabilities = model(ids, training=False)
             total_loss += float(tf.reduce_sum(loss_object(targets, probabilities)))
-            if sparse:
-                total_correct += float(
-                    tf.reduce_sum(
-                        tf.cast(
-                            tf.equal(tf.argmax(probabilities, -1), tf.cast(targets, tf.int64)),
-                            tf.float32,
-                        )
-                    )
-                )
-            else:
-                hits = tf.equal(
-                    tf.cast(probabilities > 0.5, tf.float32), tf.cast(targets, tf.float32)
-                )
-                total_correct += float(tf.reduce_sum(tf.reduce_mean(tf.cast(hits, tf.float32), -1)))
+            total_correct += float(tf.reduce_sum(correct_per_row(probabilities, targets)))
             total_rows += int(ids.shape[0])
         return {"val_loss": total_loss / total_rows, "val_accuracy": total_correct / total_rows}
 
@@ -357,19 +347,12 @@ def _deferred_signals(interrupt: Any):
         yield pending
         return
 
+    from seqcls.progress import signals_handled
+
     def handler(signum, frame):
         if pending or interrupt.signal is not None:
             raise KeyboardInterrupt
         pending.append(signum)
 
-    previous = {}
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, handler)
-    except ValueError:  # not the main thread: signals stay as they are
-        previous = {}
-    try:
+    with signals_handled(handler):
         yield pending
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)

@@ -75,17 +75,25 @@ class Interrupt:
                 raise KeyboardInterrupt
             self.signal = signum
 
-        previous = {}
-        try:
-            for signum in self.EXIT_CODES:
-                previous[signum] = signal.signal(signum, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            previous = {}
-        try:
+        with signals_handled(handler):
             yield self
-        finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
+
+
+@contextmanager
+def signals_handled(handler: Callable[[int, Any], None]):
+    """Route SIGINT and SIGTERM to `handler` inside the block, then restore the previous
+    handlers. Outside the main thread signals cannot be handled and are left alone."""
+    previous = {}
+    try:
+        for signum in Interrupt.EXIT_CODES:
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:
+        previous = {}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def make_epoch_log(

@@ -38,10 +38,12 @@ from seqcls.data import (
     _jsonl_stream,
     apply_policy,
     cell_string,
+    codec_for,
     detect_format,
     expand_paths,
     parse_labels,
     read_split,
+    require_in,
     row_problem,
     unknown_label_problems,
 )
@@ -67,11 +69,7 @@ def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str
     """(text, label) for each usable row of the files, in order; a Problem for each bad one."""
     text_columns = [data.text_column] if isinstance(data.text_column, str) else data.text_column
     shown = "+".join(text_columns)
-    codec = (
-        "utf-8-sig"
-        if data.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        else data.encoding
-    )
+    codec = codec_for(data.encoding)
     for path in paths:
         fmt = detect_format(path, data.format)
         if not path.is_file():
@@ -85,14 +83,9 @@ def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str
                     delimiter = "\t" if fmt == "tsv" else ","
                     quoting = data.tsv_quoting if fmt == "tsv" else True
                     columns, stream = _delimited_stream(path, handle, delimiter, quoting)
-                    for column, key in [(c, "data.text_column") for c in text_columns] + [
-                        (data.label_column, "data.label_column")
-                    ]:
-                        if column not in columns:
-                            raise DataError(
-                                f"{key.split('.')[-1].replace('_', ' ')} '{column}' not found in "
-                                f"{path}; columns are {columns}; set {key}"
-                            )
+                    for column in text_columns:
+                        require_in(columns, column, "data.text_column", path)
+                    require_in(columns, data.label_column, "data.label_column", path)
                 for item in stream:
                     if isinstance(item, Problem):
                         yield item
