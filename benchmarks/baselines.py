@@ -2,23 +2,21 @@
 scored with seqcls's own metrics on the test split, with their training time.
 
     pip install '.[bench]'
-    python benchmarks/baselines.py [banking77|austen ...]
+    python benchmarks/baselines.py [banking77|austen ...] [--json OUT]
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import ROOT, emit, json_destination
 
 from seqcls.evaluate import classification_metrics
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def load(name: str, split: str) -> tuple[list[str], list[str]]:
@@ -72,7 +70,7 @@ def fasttext_supervised(train, test, labels):
     return {**score(test[1], predicted, labels), "train_seconds": round(seconds, 1)}
 
 
-def main(names: list[str]) -> None:
+def main(names: list[str], destination: Path | None) -> None:
     results = {}
     for name in names:
         train, test = load(name, "train"), load(name, "test")
@@ -82,8 +80,9 @@ def main(names: list[str]) -> None:
             results[name]["fasttext"] = fasttext_supervised(train, test, labels)
         except ImportError:
             results[name]["fasttext"] = "not installed (pip install '.[bench]')"
-    print(json.dumps(results, indent=2))
+    emit(results, destination)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["banking77", "austen"])
+    names, destination = json_destination(sys.argv[1:])
+    main(names or ["banking77", "austen"], destination)

@@ -21,7 +21,6 @@ Peak: cores x FP32 lanes per vector (16 with AVX-512, 8 with AVX2) x FMA units p
 from __future__ import annotations
 
 import csv
-import json
 import os
 import statistics
 import subprocess
@@ -29,7 +28,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, emit, json_destination  # noqa: E402
+
 FMA_UNITS = 2
 
 
@@ -78,9 +78,7 @@ def token_counts() -> dict:
 
 
 def main() -> None:
-    out = None
-    if "--json" in sys.argv:
-        out = Path(sys.argv[sys.argv.index("--json") + 1])
+    _, out = json_destination(sys.argv[1:])
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run(
             [
@@ -135,8 +133,7 @@ def main() -> None:
         f"share of peak: {100 * figures['share_real']:.2f}% (real tokens), "
         f"{100 * figures['share_padded']:.2f}% (computed tokens)"
     )
-    if out:
-        out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    emit(figures, out)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ under each backend, each in its own process, and prints samples/s per epoch. Bat
 are built once with NumPy: shuffled, grouped by length, padded to a multiple of 8 tokens
 (a few distinct shapes, so JAX compiles a few programs), batch size 32, Adam.
 
-    python benchmarks/jax_backend.py [EPOCHS]      # needs `pip install jax`
+    python benchmarks/jax_backend.py [EPOCHS] [--json OUT]     # needs `pip install jax`
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, emit, json_destination  # noqa: E402
 
 WORKER = r"""
 import json, sys, time
@@ -84,7 +84,8 @@ def make_batches(path: Path) -> None:
 
 
 def main() -> None:
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    arguments, destination = json_destination(sys.argv[1:])
+    epochs = int(arguments[0]) if arguments else 3
     path = Path("/tmp/seqcls-jax-batches.npz")
     make_batches(path)
     results = {}
@@ -113,6 +114,7 @@ def main() -> None:
         result["samples_per_s"] = result["rows"] / steady
         result["first_epoch_s"] = result["seconds"][0]
         result["process_s"] = time.perf_counter() - started
+        result["seconds"] = [round(seconds, 2) for seconds in result["seconds"]]
         results[backend] = result
         print(
             f"{backend}: epochs {[round(s, 1) for s in result['seconds']]} s; "
@@ -122,7 +124,7 @@ def main() -> None:
         )
     ratio = results["jax"]["samples_per_s"] / results["tensorflow"]["samples_per_s"]
     print(f"jax / tensorflow samples/s: {ratio:.2f}x")
-    print(json.dumps(results))
+    emit({**results, "epochs": epochs, "ratio": round(ratio, 3)}, destination)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Start-up and prediction speed: `seqcls --help`, one text through the CLI, batch and
 one-at-a-time prediction throughput on BANKING77's test texts.
 
-    python benchmarks/predict_speed.py RUN_DIR     (a run trained on configs/banking77.yaml)
+    python benchmarks/predict_speed.py RUN_DIR [--quick] [--json OUT]
+        (RUN_DIR: a run trained on configs/banking77.yaml; --quick: one repeat each)
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import statistics
 import subprocess
@@ -15,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, emit, json_destination  # noqa: E402
+
 SEQCLS = [sys.executable, "-m", "seqcls"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def wall(command: list[str], stdin: str | None = None, repeats: int = 5) -> float:
+    """Median wall seconds of the whole command over `repeats` runs."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -29,61 +31,55 @@ def wall(command: list[str], stdin: str | None = None, repeats: int = 5) -> floa
     return statistics.median(times)
 
 
-def main(run_dir: Path) -> None:
-    from seqcls.predict import load_run, predict_outputs
-
+def main(run_dir: Path, quick: bool, destination: Path | None) -> None:
+    cli_repeats, batch_repeats, single_repeats = (1, 1, 10) if quick else (5, 5, 100)
     with open(ROOT / "data/banking77/test.csv", newline="", encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
-    help_seconds = wall([*SEQCLS, "--help"])
-    one_text_seconds = wall(
-        [*SEQCLS, "predict", str(run_dir), "-"], stdin=texts[0] + "\n", repeats=3
-    )
+    help_seconds = wall([*SEQCLS, "--help"], repeats=cli_repeats)
+    predict = [*SEQCLS, "predict", str(run_dir), "-", "--output", os.devnull, "--format", "csv"]
+    one_text_seconds = wall(predict, stdin=texts[0] + "\n", repeats=min(cli_repeats, 3))
+    stdin_seconds = wall(predict, stdin="\n".join(texts) + "\n", repeats=min(cli_repeats, 3))
     file_seconds = wall(
-        [
-            *SEQCLS,
-            "predict",
-            str(run_dir),
-            str(ROOT / "data/banking77/test.csv"),
-            "--output",
-            os.devnull,
-            "--format",
-            "csv",
-        ],
-        repeats=3,
+        [*SEQCLS, "predict", str(run_dir), str(ROOT / "data/banking77/test.csv")]
+        + ["--output", os.devnull, "--format", "csv"],
+        repeats=min(cli_repeats, 3),
     )
+    start = time.perf_counter()
+    from seqcls.predict import load_run, predict_outputs
+
     run = load_run(run_dir)
+    load_seconds = time.perf_counter() - start
     predict_outputs(run.model, texts[:256])  # trace once
     batch = []
-    for _ in range(5):
+    for _ in range(batch_repeats):
         start = time.perf_counter()
         predict_outputs(run.model, texts)
         batch.append(time.perf_counter() - start)
     single = []
-    for text in texts[:100]:
+    for text in texts[:single_repeats]:
         start = time.perf_counter()
         predict_outputs(run.model, [text])
         single.append(time.perf_counter() - start)
-    print(
-        json.dumps(
-            {
-                "seqcls --help seconds (median of 5)": round(help_seconds, 3),
-                "seqcls predict one text, whole command, seconds (median of 3)": round(
-                    one_text_seconds, 2
-                ),
-                f"seqcls predict {len(texts)} texts file, whole command, seconds (median of 3)": round(
-                    file_seconds, 2
-                ),
-                "batch predict texts/s in process (median of 5)": round(
-                    len(texts) / statistics.median(batch)
-                ),
-                "one-at-a-time predict texts/s in process (median of 100)": round(
-                    1 / statistics.median(single)
-                ),
-            },
-            indent=2,
-        )
+    emit(
+        {
+            "texts": len(texts),
+            "repeats_cli": cli_repeats,
+            "repeats_batch": batch_repeats,
+            "repeats_single": single_repeats,
+            "help_seconds": round(help_seconds, 3),
+            "one_text_command_seconds": round(one_text_seconds, 2),
+            "stdin_command_seconds": round(stdin_seconds, 2),
+            "file_command_seconds": round(file_seconds, 2),
+            "load_seconds": round(load_seconds, 2),
+            "batch_texts_per_s": round(len(texts) / statistics.median(batch)),
+            "single_texts_per_s": round(1 / statistics.median(single)),
+        },
+        destination,
     )
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    arguments, json_out = json_destination(sys.argv[1:])
+    if not arguments:
+        sys.exit("usage: python benchmarks/predict_speed.py RUN_DIR [--quick] [--json OUT]")
+    main(Path(arguments[0]), "--quick" in arguments, json_out)

@@ -4,7 +4,7 @@ Writes a CSV of about SIZE_MB megabytes (BANKING77 rows repeated with a row numb
 appended), then reads it in a fresh process with seqcls.data (read_table +
 labelled_split) and reports peak resident memory against the file size.
 
-    python benchmarks/read_memory.py [SIZE_MB]
+    python benchmarks/read_memory.py [SIZE_MB] [--json OUT]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, emit, json_destination  # noqa: E402
 
 READER = """
 import json, resource, sys, time
@@ -36,7 +36,7 @@ print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
-def main(size_mb: float) -> None:
+def main(size_mb: float, destination: Path | None) -> None:
     with open(ROOT / "data/banking77/train.csv", newline="", encoding="utf-8") as handle:
         rows = [(row["text"], row["label"]) for row in csv.DictReader(handle)]
     with tempfile.TemporaryDirectory() as folder:
@@ -52,13 +52,25 @@ def main(size_mb: float) -> None:
         file_mb = path.stat().st_size / 1e6
         baseline = json.loads(subprocess.check_output([sys.executable, "-c", BASELINE]))
         result = json.loads(subprocess.check_output([sys.executable, "-c", READER, str(path)]))
+    cost = result["peak_mb"] - baseline["peak_mb"]
     print(f"file: {file_mb:.0f} MB, {result['rows']:,} rows; read in {result['seconds']:.1f} s")
     print(
         f"peak RSS {result['peak_mb']:.0f} MB (interpreter and imports alone: "
-        f"{baseline['peak_mb']:.0f} MB); reading cost {result['peak_mb'] - baseline['peak_mb']:.0f} MB "
-        f"= {(result['peak_mb'] - baseline['peak_mb']) / file_mb:.1f}x the file"
+        f"{baseline['peak_mb']:.0f} MB); reading cost {cost:.0f} MB = {cost / file_mb:.1f}x the file"
+    )
+    emit(
+        {
+            "file_mb": round(file_mb, 1),
+            "rows": result["rows"],
+            "seconds": round(result["seconds"], 2),
+            "peak_mb": round(result["peak_mb"], 1),
+            "baseline_mb": round(baseline["peak_mb"], 1),
+            "cost_per_file_mb": round(cost / file_mb, 2),
+        },
+        destination,
     )
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 100.0)
+    arguments, json_out = json_destination(sys.argv[1:])
+    main(float(arguments[0]) if arguments else 100.0, json_out)

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, emit  # noqa: E402
 
 
 def noisy(text: str, generator: random.Random, row: int) -> str:
@@ -118,16 +118,14 @@ def main() -> None:
             "rows_streamed": int(streamed.group(1).replace(",", "")) if streamed else None,
             "shards": args.shards,
             "steps": args.steps,
-            "train_wall_seconds": round(seconds, 1),
+            "train_seconds": round(seconds, 1),
             "peak_rss_mb": round(peak_mb, 1),
             "peak_over_file": round(peak_mb / (size / 2**20), 3),
             "command": " ".join(command[2:]).replace(str(folder), "<tmp>"),
         }
         manifest = json.loads((folder / "run" / "manifest.json").read_text())
         figures["manifest_wall_seconds"] = manifest["wall_seconds"]
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    emit(figures, args.json)
 
 
 if __name__ == "__main__":
