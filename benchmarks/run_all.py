@@ -176,6 +176,7 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save) -> None:
             elif step.name == "configs":
                 names = CONFIGS[:1] if quick else CONFIGS
                 entry = {"runs": {name: train_config(name, work, quick) for name in names}}
+                entry["seconds"] = round(sum(run["seconds"] for run in entry["runs"].values()), 1)
             elif step.name == "predict_speed":
                 banking = results.get("configs", {}).get("runs", {}).get("banking77", {})
                 run_dir = banking.get("run_dir")
@@ -557,7 +558,7 @@ def render(results: dict, quick: bool) -> str:
         if isinstance(entry, dict) and "measured_at" in entry
     )
     if stamps:
-        lines.append(f"Measured {stamps[0][:16]} to {stamps[-1][:16]} UTC on: ")
+        lines.append(f"Measured {stamps[0][:16]} to {stamps[-1][:16]} UTC on:")
     lines += [
         f"{facts.get('cpu', '?')}, {facts.get('cores', '?')} cores,"
         f" {facts.get('memory_gib', '?')} GiB, no GPU used; Python {facts.get('python', '?')},"
@@ -579,9 +580,6 @@ def render(results: dict, quick: bool) -> str:
         entry.get("seconds", 0)
         for entry in results.values()
         if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float))
-    ]
-    seconds += [
-        run.get("seconds", 0) for run in (results.get("configs") or {}).get("runs", {}).values()
     ]
     lines += [
         "## Steps",
