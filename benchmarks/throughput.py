@@ -18,6 +18,7 @@ Dense(1, tanh) -> Flatten -> softmax -> RepeatVector/Permute -> Multiply -> sum 
 (Flatten drops the mask, so that softmax also weighs padded steps, as in the tutorials).
 
     python benchmarks/throughput.py banking77|austen [--rows N] [--epochs N] [--json OUT]
+        [--no-bucketing] [--seqcls-only]     (checks of the seqcls side alone)
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def curve_callback(score):
     return Curve()
 
 
-def seqcls_run(splits, num_labels: int, epochs: int) -> dict:
+def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True) -> dict:
     import keras
 
     from seqcls import text
@@ -92,7 +93,9 @@ def seqcls_run(splits, num_labels: int, epochs: int) -> dict:
     def ids(texts):
         return text.encode(vectorizer, texts, vocabulary.max_length)
 
-    dataset = text.training_dataset(ids(train_texts), train_targets, BATCH, seed=0)
+    dataset = text.training_dataset(
+        ids(train_texts), train_targets, BATCH, seed=0, bucketing=bucketing
+    )
     scored = {
         split: text.evaluation_dataset(ids(splits[split][0]), splits[split][1], EVAL_BATCH)
         for split in ("dev", "test")
@@ -211,6 +214,12 @@ def main() -> None:
     parser.add_argument("dataset", choices=["banking77", "austen"])
     parser.add_argument("--rows", type=int, default=0, help="first N training rows (0: all)")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument(
+        "--no-bucketing", action="store_true", help="seqcls batches in shuffled order (a check)"
+    )
+    parser.add_argument(
+        "--seqcls-only", action="store_true", help="skip the script (for seqcls-side checks)"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch traces and is not timed)")
@@ -230,12 +239,15 @@ def main() -> None:
             np.array([index[label] for _, label in rows], dtype=np.int64),
         )
 
-    ours = seqcls_run(splits, len(labels), args.epochs)
+    ours = seqcls_run(splits, len(labels), args.epochs, bucketing=not args.no_bucketing)
+    rows = len(splits["train"][0])
+    seqcls = summarise(ours, rows)
+    if args.seqcls_only:
+        emit({"dataset": args.dataset, "epochs": args.epochs, "seqcls": seqcls}, destination)
+        return
     theirs = reference_run(
         splits, len(labels), args.epochs, ours["max_length"], ours["vocabulary_size"]
     )
-    rows = len(splits["train"][0])
-    seqcls = summarise(ours, rows)
     reference = summarise(theirs, rows)
     target = min(seqcls["best_dev_accuracy"], reference["best_dev_accuracy"])
     seqcls_to, reference_to = seconds_to(seqcls, target), seconds_to(reference, target)
