@@ -100,3 +100,30 @@ def tiny_config(tmp_path: Path, tiny_data) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(TINY_CONFIG, encoding="utf-8")
     return path
+
+
+# The shared run's overrides: deterministic and with dropout, so that
+# test_cli_same_config_and_seed_give_identical_metrics can repeat it exactly.
+TRAINED_RUN_OVERRIDES = (
+    "training.epochs=8",
+    "training.deterministic=true",
+    "model.embedding.dropout=0.2",
+)
+TRAINED_RUN_SETS = tuple(arg for item in TRAINED_RUN_OVERRIDES for arg in ("--set", item))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One tiny training run shared by tests in several modules (training is the slow
+    part): (project folder, run directory, the CLI result). Tests only read it."""
+    from typer.testing import CliRunner
+
+    from seqcls.cli import app
+
+    folder = tmp_path_factory.mktemp("project")
+    write_tiny_project(folder)
+    run_dir = folder / "run"
+    args = ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir)]
+    result = CliRunner().invoke(app, [*args, *TRAINED_RUN_SETS])
+    assert result.exit_code == 0, result.output
+    return folder, run_dir, result

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import TRAINED_RUN_SETS
 from typer.testing import CliRunner
 
 from seqcls import artifacts
@@ -19,21 +20,6 @@ runner = CliRunner()
 
 def invoke(*args, input=None):
     return runner.invoke(app, [str(arg) for arg in args], input=input)
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One tiny training run shared by the tests below (training is the slow part)."""
-    from conftest import write_tiny_project
-
-    folder = tmp_path_factory.mktemp("project")
-    write_tiny_project(folder)
-    run_dir = folder / "run"
-    result = invoke(
-        "train", folder / "config.yaml", "--output-dir", run_dir, "--set", "training.epochs=8"
-    )
-    assert result.exit_code == 0, result.output
-    return folder, run_dir, result
 
 
 def test_cli_train_writes_every_artifact(trained_run):
@@ -311,29 +297,23 @@ def test_cli_predict_reports_a_corrupt_or_unsafe_model(trained_run, tmp_path):
     assert result.exit_code == 3 and "arbitrary code" in result.output
 
 
-def test_cli_same_config_and_seed_give_identical_metrics(tiny_config, tmp_path):
-    runs = []
-    for name in ("first", "second"):
-        result = invoke(
-            "train",
-            tiny_config,
-            "--output-dir",
-            tmp_path / name,
-            "--set",
-            "training.deterministic=true",
-            "--set",
-            "model.embedding.dropout=0.2",
-        )
-        assert result.exit_code == 0, result.output
-        runs.append(tmp_path / name)
+def test_cli_same_config_and_seed_give_identical_metrics(trained_run, tmp_path):
+    """A second run of the shared run's config and seed (deterministic, with dropout), in
+    the same process after other runs, gives the same metrics and per-epoch history."""
+    folder, first, _ = trained_run
+    second = tmp_path / "second"
+    result = invoke("train", folder / "config.yaml", "--output-dir", second, *TRAINED_RUN_SETS)
+    assert result.exit_code == 0, result.output
+    runs = [first, second]
     metrics = [json.loads((run / artifacts.METRICS_FILE).read_text()) for run in runs]
     assert metrics[0] == metrics[1]
     histories = [(run / artifacts.HISTORY_FILE).read_text().splitlines() for run in runs]
     # Same losses and accuracies every epoch (the timing column differs).
+    assert len(histories[0]) == 1 + 8
     assert [line.rsplit(",", 1)[0] for line in histories[0]] == [
         line.rsplit(",", 1)[0] for line in histories[1]
     ]
-    assert json.loads((runs[0] / artifacts.MANIFEST_FILE).read_text())["deterministic"] is True
+    assert json.loads((first / artifacts.MANIFEST_FILE).read_text())["deterministic"] is True
 
 
 def test_cli_shell_completion_completes_commands_and_options():

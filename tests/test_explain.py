@@ -28,10 +28,10 @@ def train_tiny(folder, name, *overrides):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, trained_run):
     folder = tmp_path_factory.mktemp("explain")
     return {
-        "additive": train_tiny(folder, "additive"),
+        "additive": trained_run[1],  # the tiny config's default: additive attention
         "multihead": train_tiny(
             folder,
             "multihead",
