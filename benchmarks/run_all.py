@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine  # noqa: E402
 
 HERE = ROOT / "benchmarks"
-CONFIGS = ["banking77", "banking77_glove", "austen"]
+CONFIGS_BY_DATASET = {"banking77": ["banking77", "banking77_glove"], "austen": ["austen"]}
+CONFIGS = [config for configs in CONFIGS_BY_DATASET.values() for config in configs]
 TARGETS = {
     "throughput_austen": 2.0,
     "throughput_banking77": 1.3,
@@ -257,10 +258,7 @@ def targets_section(results: dict) -> list[str]:
         )
     base = figures_of(results, "baselines") or {}
     runs = (results.get("configs") or {}).get("runs", {})
-    for dataset, configs in (
-        ("banking77", ["banking77", "banking77_glove"]),
-        ("austen", ["austen"]),
-    ):
+    for dataset, configs in CONFIGS_BY_DATASET.items():
         svm = (base.get(dataset) or {}).get("tfidf_linear_svm")
         for config in configs:
             f = (runs.get(config) or {}).get("figures")
@@ -297,6 +295,14 @@ def targets_section(results: dict) -> list[str]:
     lines = ["## Targets (issue 6)", "", "| target | result |", "| --- | --- |"]
     lines += [f"| {target} | {verdict(met, text)} |" for target, met, text in rows]
     return lines + [""]
+
+
+def curve_line(who: str, run: dict) -> str:
+    """'- who: setup S s; T s: dev accuracy, ...' for one side of a throughput run."""
+    points = zip(run["elapsed_seconds"], run["dev_accuracy"])
+    return f"- {who}: setup {run['setup_seconds']:.1f} s; " + ", ".join(
+        f"{seconds:.0f} s: {accuracy:.3f}" for seconds, accuracy in points
+    )
 
 
 def throughput_section(results: dict) -> list[str]:
@@ -341,16 +347,8 @@ def throughput_section(results: dict) -> list[str]:
             "",
             f"{dataset}, per epoch (elapsed seconds including setup: dev accuracy):",
             "",
-            "- seqcls: setup "
-            + f"{s['setup_seconds']:.1f} s; "
-            + ", ".join(
-                f"{t:.0f} s: {a:.3f}" for t, a in zip(s["elapsed_seconds"], s["dev_accuracy"])
-            ),
-            "- script: setup "
-            + f"{r['setup_seconds']:.1f} s; "
-            + ", ".join(
-                f"{t:.0f} s: {a:.3f}" for t, a in zip(r["elapsed_seconds"], r["dev_accuracy"])
-            ),
+            curve_line("seqcls", s),
+            curve_line("script", r),
         ]
         done = s["elapsed_seconds"][-1]
         within = [i for i, t in enumerate(r["elapsed_seconds"]) if t <= done]
@@ -393,10 +391,7 @@ def accuracy_section(results: dict) -> list[str]:
         "austen": "`austen.yaml` (Bi-LSTM + max pooling)",
     }
     notes = []
-    for dataset, configs in (
-        ("banking77", ["banking77", "banking77_glove"]),
-        ("austen", ["austen"]),
-    ):
+    for dataset, configs in CONFIGS_BY_DATASET.items():
         for config in configs:
             entry = runs.get(config) or {}
             f = entry.get("figures")

@@ -66,14 +66,14 @@ def curve_callback(score):
     return Curve()
 
 
-def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True) -> dict:
+def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True, seed: int = 0) -> dict:
     import keras
 
     from seqcls import text
     from seqcls.config import Config
     from seqcls.model import build_core_model, training_model
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     config = Config.model_validate(
         {
@@ -94,7 +94,7 @@ def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True) -> 
         return text.encode(vectorizer, texts, vocabulary.max_length)
 
     dataset = text.training_dataset(
-        ids(train_texts), train_targets, BATCH, seed=0, bucketing=bucketing
+        ids(train_texts), train_targets, BATCH, seed=seed, bucketing=bucketing
     )
     scored = {
         split: text.evaluation_dataset(ids(splits[split][0]), splits[split][1], EVAL_BATCH)
@@ -126,12 +126,14 @@ def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True) -> 
     }
 
 
-def reference_run(splits, num_labels: int, epochs: int, max_length: int, max_tokens: int) -> dict:
+def reference_run(
+    splits, num_labels: int, epochs: int, max_length: int, max_tokens: int, seed: int = 0
+) -> dict:
     import keras
     import tensorflow as tf
     from keras import layers
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     train_texts, train_targets = splits["train"]
     vectorize = layers.TextVectorization(max_tokens=max_tokens, output_sequence_length=max_length)
@@ -140,7 +142,7 @@ def reference_run(splits, num_labels: int, epochs: int, max_length: int, max_tok
     def batches(texts, targets, shuffle: bool, size: int):
         dataset = tf.data.Dataset.from_tensor_slices((texts, targets))
         if shuffle:
-            dataset = dataset.shuffle(len(texts), seed=0)
+            dataset = dataset.shuffle(len(texts), seed=seed)
         dataset = dataset.batch(size).map(
             lambda x, y: (vectorize(x), y), num_parallel_calls=tf.data.AUTOTUNE
         )
@@ -214,6 +216,7 @@ def main() -> None:
     parser.add_argument("dataset", choices=["banking77", "austen"])
     parser.add_argument("--rows", type=int, default=0, help="first N training rows (0: all)")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0, help="weights and shuffling, both sides")
     parser.add_argument(
         "--no-bucketing", action="store_true", help="seqcls batches in shuffled order (a check)"
     )
@@ -239,14 +242,16 @@ def main() -> None:
             np.array([index[label] for _, label in rows], dtype=np.int64),
         )
 
-    ours = seqcls_run(splits, len(labels), args.epochs, bucketing=not args.no_bucketing)
+    ours = seqcls_run(
+        splits, len(labels), args.epochs, bucketing=not args.no_bucketing, seed=args.seed
+    )
     rows = len(splits["train"][0])
     seqcls = summarise(ours, rows)
     if args.seqcls_only:
         emit({"dataset": args.dataset, "epochs": args.epochs, "seqcls": seqcls}, destination)
         return
     theirs = reference_run(
-        splits, len(labels), args.epochs, ours["max_length"], ours["vocabulary_size"]
+        splits, len(labels), args.epochs, ours["max_length"], ours["vocabulary_size"], args.seed
     )
     reference = summarise(theirs, rows)
     target = min(seqcls["best_dev_accuracy"], reference["best_dev_accuracy"])
