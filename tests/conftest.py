@@ -109,21 +109,28 @@ TRAINED_RUN_OVERRIDES = (
     "training.deterministic=true",
     "model.embedding.dropout=0.2",
 )
-TRAINED_RUN_SETS = tuple(arg for item in TRAINED_RUN_OVERRIDES for arg in ("--set", item))
 
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One tiny training run shared by tests in several modules (training is the slow
     part): (project folder, run directory, the CLI result). Tests only read it."""
+    folder = tmp_path_factory.mktemp("project")
+    write_tiny_project(folder)
+    run_dir = folder / "run"
+    result = cli_train(folder / "config.yaml", run_dir, *TRAINED_RUN_OVERRIDES)
+    assert result.exit_code == 0, result.output
+    return folder, run_dir, result
+
+
+def cli_train(config, run_dir, *overrides: str, options: tuple[str, ...] = ()):
+    """`seqcls train CONFIG --output-dir RUN_DIR [OPTIONS] --set OVERRIDE ...` in process;
+    returns the CliRunner result."""
     from typer.testing import CliRunner
 
     from seqcls.cli import app
 
-    folder = tmp_path_factory.mktemp("project")
-    write_tiny_project(folder)
-    run_dir = folder / "run"
-    args = ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir)]
-    result = CliRunner().invoke(app, [*args, *TRAINED_RUN_SETS])
-    assert result.exit_code == 0, result.output
-    return folder, run_dir, result
+    args = ["train", str(config), "--output-dir", str(run_dir), *options]
+    for override in overrides:
+        args += ["--set", override]
+    return CliRunner().invoke(app, args)

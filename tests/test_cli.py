@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import TRAINED_RUN_SETS
+from conftest import TRAINED_RUN_OVERRIDES, cli_train
 from typer.testing import CliRunner
 
 from seqcls import artifacts
@@ -302,7 +302,7 @@ def test_cli_same_config_and_seed_give_identical_metrics(trained_run, tmp_path):
     the same process after other runs, gives the same metrics and per-epoch history."""
     folder, first, _ = trained_run
     second = tmp_path / "second"
-    result = invoke("train", folder / "config.yaml", "--output-dir", second, *TRAINED_RUN_SETS)
+    result = cli_train(folder / "config.yaml", second, *TRAINED_RUN_OVERRIDES)
     assert result.exit_code == 0, result.output
     runs = [first, second]
     metrics = [json.loads((run / artifacts.METRICS_FILE).read_text()) for run in runs]

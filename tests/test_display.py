@@ -6,14 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import cli_train
 from rich.console import Console
-from typer.testing import CliRunner
 
 from seqcls import display, text
-from seqcls.cli import app
 from seqcls.config import load_config
-
-runner = CliRunner()
 
 
 class FakeStream(io.StringIO):
@@ -112,34 +109,13 @@ def test_steps_per_epoch_counts_the_batches_the_dataset_yields(bucketing):
 
 
 def test_cli_train_plain_and_quiet(tiny_config, tmp_path):
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(tiny_config),
-            "--output-dir",
-            str(tmp_path / "plain"),
-            "--set",
-            "training.epochs=2",
-        ],
-    )
+    result = cli_train(tiny_config, tmp_path / "plain", "training.epochs=2")
     assert result.exit_code == 0, result.output
     # Not a terminal: plain lines, no live-display escape codes.
     assert "epoch 1/2  loss " in result.output and "samples/s" in result.output
     assert "\x1b[" not in result.output
     assert "cuDNN: yes" in result.output and "parameters; device CPU" in result.output
-    quiet = runner.invoke(
-        app,
-        [
-            "train",
-            str(tiny_config),
-            "--output-dir",
-            str(tmp_path / "quiet"),
-            "--quiet",
-            "--set",
-            "training.epochs=2",
-        ],
-    )
+    quiet = cli_train(tiny_config, tmp_path / "quiet", "training.epochs=2", options=("--quiet",))
     assert quiet.exit_code == 0, quiet.output
     assert "epoch 1/2" not in quiet.output and "vocabulary:" not in quiet.output
     assert "accuracy" in quiet.output  # the final results still print
@@ -149,19 +125,7 @@ def test_tensorboard_logs_hold_per_epoch_scalars(tiny_config, tmp_path):
     import tensorflow as tf
 
     run_dir = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(tiny_config),
-            "--output-dir",
-            str(run_dir),
-            "--set",
-            "training.epochs=2",
-            "--set",
-            "output.tensorboard=true",
-        ],
-    )
+    result = cli_train(tiny_config, run_dir, "training.epochs=2", "output.tensorboard=true")
     assert result.exit_code == 0, result.output
     tags: dict[str, dict[str, list[int]]] = {}
     for split in ("train", "validation"):
@@ -185,17 +149,7 @@ def test_tensorboard_without_the_package_is_a_config_error(tiny_config, tmp_path
         "find_spec",
         lambda name, *a: None if name == "tensorboard" else real(name, *a),
     )
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(tiny_config),
-            "--output-dir",
-            str(tmp_path / "run"),
-            "--set",
-            "output.tensorboard=true",
-        ],
-    )
+    result = cli_train(tiny_config, tmp_path / "run", "output.tensorboard=true")
     assert result.exit_code == 2
     assert "output.tensorboard" in result.output and "seqcls[tensorboard]" in result.output
     assert not (tmp_path / "run").exists()  # refused before anything was written

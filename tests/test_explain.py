@@ -14,15 +14,14 @@ runner = CliRunner()
 
 
 def train_tiny(folder, name, *overrides):
-    from conftest import write_tiny_project
+    from conftest import cli_train, write_tiny_project
 
     if not (folder / "config.yaml").exists():
         write_tiny_project(folder)
     run_dir = folder / name
-    args = ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir), "--quiet"]
-    for override in ("training.epochs=5", *overrides):
-        args += ["--set", override]
-    result = runner.invoke(app, args)
+    result = cli_train(
+        folder / "config.yaml", run_dir, "training.epochs=5", *overrides, options=("--quiet",)
+    )
     assert result.exit_code == 0, result.output
     return run_dir
 

@@ -17,14 +17,12 @@ TEXTS = ["i lost my card", "", "what is the exchange rate for euros " * 12, "top
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from conftest import write_tiny_project
+    from conftest import cli_train, write_tiny_project
 
     folder = tmp_path_factory.mktemp("export")
     write_tiny_project(folder)
     run_dir = folder / "run"
-    result = runner.invoke(
-        app, ["train", str(folder / "config.yaml"), "--output-dir", str(run_dir), "--quiet"]
-    )
+    result = cli_train(folder / "config.yaml", run_dir, options=("--quiet",))
     assert result.exit_code == 0, result.output
     return run_dir
 

@@ -112,7 +112,7 @@ class ReportParser(HTMLParser):
 
 
 def test_training_writes_pngs_and_a_self_contained_report(tmp_path):
-    from conftest import TINY_CONFIG, labelled_rows, write_csv
+    from conftest import TINY_CONFIG, cli_train, labelled_rows, write_csv
 
     (tmp_path / "data").mkdir()
     train = labelled_rows(90, seed=1)
@@ -124,19 +124,7 @@ def test_training_writes_pngs_and_a_self_contained_report(tmp_path):
     write_csv(tmp_path / "data" / "test.csv", labelled_rows(24, seed=3))
     (tmp_path / "config.yaml").write_text(TINY_CONFIG, encoding="utf-8")
     run_dir = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(tmp_path / "config.yaml"),
-            "--output-dir",
-            str(run_dir),
-            "--set",
-            "training.epochs=6",
-            "--set",
-            "output.plots=true",
-        ],
-    )
+    result = cli_train(tmp_path / "config.yaml", run_dir, "training.epochs=6", "output.plots=true")
     assert result.exit_code == 0, result.output
     assert "reports: confusion_matrix.png, training_curves.png, report.html" in result.output
     png_size(run_dir / "confusion_matrix.png")

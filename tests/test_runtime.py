@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from conftest import cli_train
 from typer.testing import CliRunner
 
 from seqcls import model as model_lib
@@ -106,18 +107,8 @@ def test_mixed_float16_computes_in_half_precision_with_a_float32_output(tiny_con
 
 def test_training_in_mixed_bfloat16_saves_a_working_model(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(tiny_config),
-            "--output-dir",
-            str(run_dir),
-            "--set",
-            "runtime.mixed_precision=mixed_bfloat16",
-            "--set",
-            "training.epochs=6",
-        ],
+    result = cli_train(
+        tiny_config, run_dir, "runtime.mixed_precision=mixed_bfloat16", "training.epochs=6"
     )
     assert result.exit_code == 0, result.output
     assert "precision mixed_bfloat16" in result.output

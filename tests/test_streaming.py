@@ -5,16 +5,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_CONFIG, labelled_rows, write_csv
-from typer.testing import CliRunner
+from conftest import TINY_CONFIG, cli_train, labelled_rows, write_csv
 
 from seqcls import streaming, text
-from seqcls.cli import app
 from seqcls.config import load_config
 from seqcls.data import expand_paths, load_splits
 from seqcls.errors import ConfigError, DataError
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -113,24 +109,14 @@ def test_streaming_config_needs_a_valid_file_and_a_text_level_task(tiny_config):
 def test_cli_trains_from_shards_with_steps_per_epoch(sharded):
     folder, config_path = sharded
     run_dir = folder / "run"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(config_path),
-            "--output-dir",
-            str(run_dir),
-            "--set",
-            f"data.train={folder / 'data' / 'part-*.csv'}",
-            "--set",
-            "data.streaming=true",
-            "--set",
-            "data.shuffle_buffer=50",
-            "--set",
-            "training.epochs=8",
-            "--set",
-            "training.steps_per_epoch=5",
-        ],
+    result = cli_train(
+        config_path,
+        run_dir,
+        f"data.train={folder / 'data' / 'part-*.csv'}",
+        "data.streaming=true",
+        "data.shuffle_buffer=50",
+        "training.epochs=8",
+        "training.steps_per_epoch=5",
     )
     assert result.exit_code == 0, result.output
     assert "90 rows streamed in 3 files" in result.output
