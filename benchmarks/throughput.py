@@ -46,9 +46,18 @@ def load_split(name: str, split: str, limit: int | None = None):
     return rows[:limit] if limit else rows
 
 
-def curve_callback(score):
-    """A callback that times each epoch, then (untimed) records score() after it."""
+def fit_with_curve(model, dataset, scored: dict, epochs: int, start: float) -> dict:
+    """Compile (Adam 1e-3), then train for `epochs`, timing each epoch and, after it
+    (untimed), scoring accuracy on each dataset in `scored`. Setup: seconds from `start`
+    to the first epoch."""
     import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    setup = time.perf_counter() - start
 
     class Curve(keras.callbacks.Callback):
         def __init__(self):
@@ -61,9 +70,16 @@ def curve_callback(score):
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self.start)
-            self.scores.append(score(self.model))
+            self.scores.append(
+                {
+                    split: float(self.model.evaluate(data, verbose=0, return_dict=True)["accuracy"])
+                    for split, data in scored.items()
+                }
+            )
 
-    return Curve()
+    curve = Curve()
+    model.fit(dataset, epochs=epochs, callbacks=[curve], verbose=0)
+    return {"setup_seconds": setup, "epoch_seconds": curve.seconds, "scores": curve.scores}
 
 
 def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True, seed: int = 0) -> dict:
@@ -101,25 +117,8 @@ def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True, see
         for split in ("dev", "test")
     }
     model = training_model(build_core_model(config, vocabulary.size, num_labels))
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    setup = time.perf_counter() - start
-
-    def score(trained):
-        return {
-            split: float(trained.evaluate(data, verbose=0, return_dict=True)["accuracy"])
-            for split, data in scored.items()
-        }
-
-    curve = curve_callback(score)
-    model.fit(dataset, epochs=epochs, callbacks=[curve], verbose=0)
     return {
-        "setup_seconds": setup,
-        "epoch_seconds": curve.seconds,
-        "scores": curve.scores,
+        **fit_with_curve(model, dataset, scored, epochs, start),
         "max_length": vocabulary.max_length,
         "vocabulary_size": vocabulary.size,
         "length_percentiles": vocabulary.train_length_percentiles,
@@ -159,22 +158,7 @@ def reference_run(
     context = keras.ops.sum(layers.Multiply()([hidden, weights]), axis=1)
     outputs = layers.Dense(num_labels, activation="softmax")(context)
     model = keras.Model(inputs, outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    setup = time.perf_counter() - start
-
-    def score(trained):
-        return {
-            split: float(trained.evaluate(data, verbose=0, return_dict=True)["accuracy"])
-            for split, data in scored.items()
-        }
-
-    curve = curve_callback(score)
-    model.fit(dataset, epochs=epochs, callbacks=[curve], verbose=0)
-    return {"setup_seconds": setup, "epoch_seconds": curve.seconds, "scores": curve.scores}
+    return fit_with_curve(model, dataset, scored, epochs, start)
 
 
 def summarise(run: dict, rows: int) -> dict:
