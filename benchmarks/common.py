@@ -36,6 +36,18 @@ def emit(figures: dict, destination: Path | None) -> None:
         os.replace(partial, destination)
 
 
+def train_command(
+    config: str, output_dir: str | Path, *overrides: str, options: tuple[str, ...] = ()
+) -> list[str]:
+    """`seqcls train ROOT/CONFIG --output-dir OUTPUT_DIR [OPTIONS] --set OVERRIDE ...` with
+    this interpreter, as a subprocess argument list."""
+    command = [sys.executable, "-m", "seqcls", "train", str(ROOT / config)]
+    command += ["--output-dir", str(output_dir), *options]
+    for override in overrides:
+        command += ["--set", override]
+    return command
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, emit, json_destination  # noqa: E402
+from common import ROOT, emit, json_destination, train_command  # noqa: E402
 
 FMA_UNITS = 2
 
@@ -81,25 +81,15 @@ def main() -> None:
     _, out = json_destination(sys.argv[1:])
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "seqcls",
-                "train",
-                str(ROOT / "configs/banking77.yaml"),
-                "--output-dir",
+            train_command(
+                "configs/banking77.yaml",
                 folder,
-                "--force",
-                "--quiet",
-                "--set",
                 "training.epochs=3",
-                "--set",
                 "training.early_stopping.enabled=false",
-                "--set",
                 "output.plots=false",
-                "--set",
                 "output.html_report=false",
-            ],
+                options=("--force", "--quiet"),
+            ),
             check=True,
             capture_output=True,
         )

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine  # noqa: E402
+from common import ROOT, machine, train_command  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 CONFIGS_BY_DATASET = {"banking77": ["banking77", "banking77_glove"], "austen": ["austen"]}
@@ -120,22 +120,22 @@ def run_script(arguments: list[str], out: Path, log: Path) -> dict:
 def train_config(name: str, work: Path, quick: bool) -> dict:
     """`seqcls train configs/NAME.yaml` as a user runs it; figures from the run directory."""
     run_dir = work / "runs" / name
-    arguments = ["train", f"configs/{name}.yaml", "--output-dir", str(run_dir), "--force"]
-    arguments += ["--progress", "plain"]
-    if quick:
-        arguments += ["--set", "training.epochs=1"]
+    overrides = ["training.epochs=1"] if quick else []
+    command = train_command(
+        f"configs/{name}.yaml", run_dir, *overrides, options=("--force", "--progress", "plain")
+    )
     log = work / f"train-{name}.log"
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as handle:
         code = subprocess.run(
-            [sys.executable, "-m", "seqcls", *arguments],
+            command,
             cwd=ROOT,
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         )
     seconds = round(time.perf_counter() - start, 1)
-    shown = f"seqcls train configs/{name}.yaml" + (" --set training.epochs=1" if quick else "")
+    shown = " ".join([f"seqcls train configs/{name}.yaml", *(f"--set {o}" for o in overrides)])
     if code.returncode != 0:
         return {"command": shown, "seconds": seconds, "error": log_tail(log)}
     metrics = json.loads((run_dir / "metrics.json").read_text())

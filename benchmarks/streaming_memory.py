@@ -23,12 +23,11 @@ import random
 import re
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, emit  # noqa: E402
+from common import ROOT, emit, train_command  # noqa: E402
 
 
 def noisy(text: str, generator: random.Random, row: int) -> str:
@@ -84,25 +83,15 @@ def main() -> None:
             f"({time.perf_counter() - started:.0f}s)",
             flush=True,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "seqcls",
-            "train",
-            str(ROOT / "configs/banking77.yaml"),
-            "--output-dir",
-            str(folder / "run"),
-            "--progress",
-            "plain",
-            "--set",
+        command = train_command(
+            "configs/banking77.yaml",
+            folder / "run",
             f"data.train={folder}/part-*.csv",
-            "--set",
             "data.streaming=true",
-            "--set",
             "training.epochs=1",
-            "--set",
             f"training.steps_per_epoch={args.steps}",
-        ]
+            options=("--progress", "plain"),
+        )
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - started
