@@ -18,7 +18,7 @@ Dense(1, tanh) -> Flatten -> softmax -> RepeatVector/Permute -> Multiply -> sum 
 (Flatten drops the mask, so that softmax also weighs padded steps, as in the tutorials).
 
     python benchmarks/throughput.py banking77|austen [--rows N] [--epochs N] [--json OUT]
-        [--no-bucketing] [--seqcls-only]     (checks of the seqcls side alone)
+        [--no-bucketing] [--seqcls-pooling mean|max|last] [--seqcls-only]   (checks)
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def fit_with_curve(model, dataset, scored: dict, epochs: int, start: float) -> d
     return {"setup_seconds": setup, "epoch_seconds": curve.seconds, "scores": curve.scores}
 
 
-def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True, seed: int = 0) -> dict:
+def seqcls_run(
+    splits, num_labels: int, epochs: int, bucketing: bool = True, seed: int = 0, attention=None
+) -> dict:
     import keras
 
     from seqcls import text
@@ -97,7 +99,7 @@ def seqcls_run(splits, num_labels: int, epochs: int, bucketing: bool = True, see
             "model": {
                 "embedding": {"dim": DIM},
                 "encoder": {"units": UNITS},
-                "attention": {"type": "additive"},
+                "attention": attention or {"type": "additive"},
             },
             "training": {"batch_size": BATCH},
         }
@@ -205,6 +207,11 @@ def main() -> None:
         "--no-bucketing", action="store_true", help="seqcls batches in shuffled order (a check)"
     )
     parser.add_argument(
+        "--seqcls-pooling",
+        choices=["mean", "max", "last"],
+        help="seqcls without attention, pooling instead (a check; not the same model)",
+    )
+    parser.add_argument(
         "--seqcls-only", action="store_true", help="skip the script (for seqcls-side checks)"
     )
     args = parser.parse_args(argv)
@@ -227,7 +234,12 @@ def main() -> None:
         )
 
     ours = seqcls_run(
-        splits, len(labels), args.epochs, bucketing=not args.no_bucketing, seed=args.seed
+        splits,
+        len(labels),
+        args.epochs,
+        bucketing=not args.no_bucketing,
+        seed=args.seed,
+        attention={"type": "none", "pooling": args.seqcls_pooling} if args.seqcls_pooling else None,
     )
     rows = len(splits["train"][0])
     seqcls = summarise(ours, rows)
