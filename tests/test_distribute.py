@@ -116,22 +116,30 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_two_workers_train_identical_weights_and_only_the_chief_writes(tiny_config, tmp_path):
+def start_two_workers(config, tmp_path, extra_arguments=None):
+    """Two worker processes on 127.0.0.1 training 3 epochs with multi_worker; worker i
+    writes tmp_path/run-i and weights-i.npz and gets extra_arguments[i], if any."""
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     processes = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         processes.append(
             run_worker(
-                tiny_config,
+                config,
                 tmp_path / f"run-{index}",
                 tmp_path / f"weights-{index}.npz",
+                *(extra_arguments or {}).get(index, []),
                 "runtime.distribution=multi_worker",
                 "training.epochs=3",
                 env={"TF_CONFIG": tf_config},
             )
         )
+    return processes
+
+
+@pytest.mark.slow
+def test_two_workers_train_identical_weights_and_only_the_chief_writes(tiny_config, tmp_path):
+    processes = start_two_workers(tiny_config, tmp_path)
     outputs = [finish(process) for process in processes]
     assert all("distribution: multi_worker, 2 replica(s)" in output for output in outputs)
     for a, b in zip(load(tmp_path / "weights-0.npz"), load(tmp_path / "weights-1.npz")):
@@ -214,22 +222,7 @@ def test_distributed_loop_scales_the_loss_under_mixed_float16():
 def test_an_interrupt_on_one_worker_stops_every_worker_after_the_same_step(tiny_config, tmp_path):
     # Worker 1 gets SIGINT in epoch 2; alone it would stop while the chief waits in the
     # next step's all-reduce forever. Both must stop after the same step, as interrupted.
-    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
-    processes = []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        extra = ["--sigint-in-epoch", "2"] if index == 1 else []
-        processes.append(
-            run_worker(
-                tiny_config,
-                tmp_path / f"run-{index}",
-                tmp_path / f"weights-{index}.npz",
-                *extra,
-                "runtime.distribution=multi_worker",
-                "training.epochs=3",
-                env={"TF_CONFIG": tf_config},
-            )
-        )
+    processes = start_two_workers(tiny_config, tmp_path, {1: ["--sigint-in-epoch", "2"]})
     try:
         outputs = [process.communicate(timeout=240)[0] for process in processes]
     finally:
