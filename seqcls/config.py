@@ -9,24 +9,157 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
+import reprlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from seqcls.errors import ConfigError
 
+# What a hostile or mistaken config may make the loader and the validator do is bounded:
+# the file's size, YAML nesting and alias expansion, every string, every integer (see
+# AtMost), every float (finite), the model's size, and the length of error messages.
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few kilobytes
+MAX_YAML_DEPTH = 50  # a config nests a few levels (section, sub-section, key, value)
+MAX_YAML_VALUES = 100_000  # values after YAML aliases are expanded
+MAX_STRING = 4096  # characters in any string (Linux's PATH_MAX for paths)
+MAX_INT_CHARS = 40  # characters of an integer in YAML (2**64 has 20 digits)
+MAX_SHOWN = 100  # characters of a user's value echoed in an error message
+MAX_ERRORS_SHOWN = 20
+MAX_PARAMETERS = 2_000_000_000
+
+
+def _clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text`, cut to `limit` characters with a note of the full length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = MAX_SHOWN
+_repr.maxlevel, _repr.maxlist, _repr.maxdict = 3, 6, 4
+
+
+def _show(value: Any) -> str:
+    """A short repr of a user's value for an error message, cheap however large the value."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    try:
+        return _clip(_repr.repr(value))
+    except ValueError:  # an integer too long to print, deep inside
+        return f"a {type(value).__name__}"
+
+
+def _new_config(info: ValidationInfo) -> bool:
+    """Whether the config being validated is a user's new one (load_config), not one that
+    seqcls wrote into a run directory. Sanity limits apply to new configs only: a run
+    trained before a limit existed stays readable (predict, eval, resume)."""
+    return bool(info.context and info.context.get("new_config"))
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """Upper bound of a setting, with the reason; every integer of the schema has one.
+
+    `always`: a hard limit (past it, something crashes: nothing can have been trained with
+    such a value); otherwise a sanity limit, checked for new configs only."""
+
+    limit: int | float
+    why: str
+    always: bool = False
+
+    def __call__(self, value: Any, info: ValidationInfo) -> Any:
+        if (self.always or _new_config(info)) and value > self.limit:
+            limit = f"{self.limit:,}" if isinstance(self.limit, int) else f"{self.limit:g}"
+            raise ValueError(
+                f"got {_show(value)}; at most {limit} is allowed ({self.why}); use a smaller value"
+            )
+        return value
+
+
+def Count(limit: int, why: str, low: int = 1, always: bool = False) -> Any:  # noqa: N802
+    """An integer setting from `low` to `limit` (used like a type)."""
+    return Annotated[int, Field(ge=low), AfterValidator(AtMost(limit, why, always))]
+
+
+SIZE = "a sanity limit far above any real model, which would not fit in memory"
+PositiveInt = Count(2**31 - 1, "the largest 32-bit integer, far more than any run needs")
+Width = Count(65_536, SIZE)  # units, embedding and hidden sizes, attention key size
+Layers = Count(100, SIZE)
+Heads = Count(1024, SIZE)
+Vocabulary = Count(100_000_000, "a sanity limit far above any real vocabulary", low=3)
+Length = Count(1_000_000, "a sanity limit far above any text a recurrent encoder can read")
+BatchSize = Count(1_048_576, "a sanity limit far above any real batch")
+Seed = Count(2**32 - 1, "seeds are unsigned 32-bit integers, as NumPy requires", 0, True)
+# Floats that TensorFlow receives as float32 (larger ones become inf there).
+Float32 = Annotated[
+    float,
+    AfterValidator(AtMost(3.4028234663852886e38, "the largest float32, TensorFlow's type", True)),
+]
+ClassWeight = Annotated[
+    float,
+    Field(gt=0.0),
+    AfterValidator(AtMost(1_000_000, "weights are relative; far larger ones overflow the loss")),
+]
+
+
+def _path_text(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("an empty path; name a file, or remove the key")
+    if isinstance(value, str):
+        for part in Path(value).parts:
+            if len(part.encode("utf-8", "surrogatepass")) > 255:
+                raise ValueError(
+                    f"the path has a part of more than 255 bytes ({_show(part)}), longer "
+                    "than any file system allows in one name; shorten it"
+                )
+    return value
+
+
 # Path fields accept strings from YAML even though the models are strict.
-PathField = Annotated[Path, Field(strict=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
+PathField = Annotated[Path, Field(strict=False), BeforeValidator(_path_text)]
+Column = Annotated[str, Field(min_length=1)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class Section(BaseModel):
-    """Base for every config section: unknown keys and loose types are errors."""
+    """Base for every config section: unknown keys, loose types and non-finite floats
+    (.inf, .nan) are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_default=True, allow_inf_nan=False
+    )
+
+
+def _text_encoding(name: str) -> str:
+    """Refuse what `open(path, encoding=name)` cannot read text with."""
+    fix = "use a text encoding such as utf-8, latin-1 or cp1252"
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"got {_show(name)}, which is not a codec Python knows; {fix}") from None
+    if not getattr(info, "_is_text_encoding", True):
+        # rot13 maps str to str; base64, hex and zlib map bytes to bytes: none reads text.
+        raise ValueError(
+            f"got {_show(name)}, a codec but not a text encoding (it does not turn bytes "
+            f"into text); {fix}"
+        )
+    try:
+        info.decode(b"")
+    except Exception:  # e.g. `undefined`, which refuses everything
+        raise ValueError(f"got {_show(name)}, a codec that decodes nothing; {fix}") from None
+    return name
 
 
 class DataConfig(Section):
@@ -36,14 +169,14 @@ class DataConfig(Section):
     valid_split: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.1
     test: PathField | None = None
     format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
-    text_column: str | list[str] = "text"
+    text_column: Column | list[Column] = "text"
     # multiclass/binary: one label per row; multilabel: labels joined by label_delimiter;
     # tagging: whitespace-separated tags, one per whitespace-separated token of the text.
-    label_column: str = "label"
+    label_column: Column = "label"
     label_delimiter: Annotated[str, Field(min_length=1)] = "|"
     # Several text columns may be given as a list; they are joined with text_separator.
     text_separator: str = " "
-    encoding: str = "utf-8"  # a UTF-8 byte-order mark is accepted
+    encoding: Annotated[str, AfterValidator(_text_encoding)] = "utf-8"  # a UTF-8 BOM is accepted
     # TSV is read without quote processing (a '"' is a character) unless this is true.
     tsv_quoting: bool = False
     # error: stop and list bad rows; skip: leave them out, counted; warn: as skip, listed.
@@ -56,17 +189,20 @@ class DataConfig(Section):
     # Streaming: rows held for shuffling (more: better mixing, more memory).
     shuffle_buffer: PositiveInt = 10000
 
+    @property
+    def text_columns(self) -> list[str]:
+        return self.text_column if isinstance(self.text_column, list) else [self.text_column]
+
     @model_validator(mode="after")
-    def _valid_or_split(self) -> DataConfig:
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise ValueError(
-                f"encoding {self.encoding!r} is not a codec Python knows; use for example "
-                "utf-8, latin-1 or cp1252"
-            ) from None
+    def _valid_or_split(self, info: ValidationInfo) -> DataConfig:
         if isinstance(self.text_column, list) and not self.text_column:
             raise ValueError("text_column is an empty list; name at least one column")
+        if _new_config(info) and self.label_column in self.text_columns:
+            raise ValueError(
+                f"data.label_column {_show(self.label_column)} is also a text column "
+                "(data.text_column): the model would read the answer; name the label column "
+                "and the text column(s) apart"
+            )
         if self.streaming and self.valid is None:
             raise ValueError(
                 "data.streaming needs data.valid (a file): a held-out valid_split would have "
@@ -90,15 +226,15 @@ class PreprocessingConfig(Section):
     lowercase: bool = True
     strip_punctuation: bool = True
     # Vocabulary size including the padding and out-of-vocabulary entries.
-    max_tokens: Annotated[int, Field(ge=3)] = 20000
+    max_tokens: Vocabulary = 20000
     min_frequency: PositiveInt = 1
     # `auto`: the `length_percentile` of train lengths in tokens, reported at train time.
-    max_length: PositiveInt | Literal["auto"] = "auto"
+    max_length: Length | Literal["auto"] = "auto"
     length_percentile: Annotated[float, Field(gt=0.0, le=100.0)] = 99.0
 
 
 class EmbeddingConfig(Section):
-    dim: PositiveInt = 128
+    dim: Width = 128
     trainable: bool = True
     # Word vectors in GloVe text format (`word v1 ... vd`, optionally .gz).
     pretrained: PathField | None = None
@@ -112,15 +248,15 @@ class BackwardConfig(Section):
     """A separately configured backward layer; an unset key takes the forward layer's value."""
 
     cell: Literal["lstm", "gru"] | None = None
-    units: PositiveInt | None = None
+    units: Width | None = None
     dropout: Fraction | None = None
     recurrent_dropout: Fraction | None = None
 
 
 class EncoderConfig(Section):
     cell: Literal["lstm", "gru"] = "lstm"
-    units: PositiveInt = 128
-    num_layers: PositiveInt = 1
+    units: Width = 128
+    num_layers: Layers = 1
     bidirectional: bool = True
     # How Bidirectional combines the forward and backward outputs; `none` keeps
     # them apart, each pooled on its own, concatenated before the head.
@@ -179,8 +315,8 @@ class AttentionConfig(Section):
     # `last` (the encoder's final states) is for type none only; multihead defaults to mean.
     pooling: Literal["last", "mean", "max"] = "last"
     # multihead only.
-    num_heads: PositiveInt = 4
-    key_dim: PositiveInt = 32
+    num_heads: Heads = 4
+    key_dim: Width = 32
 
     @model_validator(mode="after")
     def _consistent(self) -> AttentionConfig:
@@ -205,7 +341,7 @@ class AttentionConfig(Section):
 
 
 class HeadConfig(Section):
-    hidden: list[PositiveInt] = Field(default_factory=list)
+    hidden: Annotated[list[Width], Field(max_length=100)] = Field(default_factory=list)
     activation: Literal["relu", "gelu", "tanh", "selu", "swish"] = "relu"
     dropout: Fraction = 0.0
 
@@ -231,13 +367,13 @@ class EarlyStoppingConfig(Section):
 
 class TrainingConfig(Section):
     epochs: PositiveInt = 10
-    batch_size: PositiveInt = 32
+    batch_size: BatchSize = 32
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
-    clipnorm: Annotated[float, Field(gt=0.0)] | None = None
+    learning_rate: Annotated[Float32, Field(gt=0.0)] = 1e-3
+    clipnorm: Annotated[Float32, Field(gt=0.0)] | None = None
     # Loss weight per label: none (all 1), balanced (n / (labels * count), from train), or
     # {label: weight} (unlisted labels weigh 1). Multiclass and binary tasks only.
-    class_weight: Literal["none", "balanced"] | dict[str, Annotated[float, Field(gt=0.0)]] = "none"
+    class_weight: Literal["none", "balanced"] | dict[str, ClassWeight] = "none"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     # Batch texts of similar length together (length buckets): much less padding computed.
     bucketing: bool = True
@@ -259,7 +395,7 @@ class RuntimeConfig(Section):
     # multi_worker: several machines (MultiWorkerMirroredStrategy, cluster from TF_CONFIG).
     distribution: Literal["none", "mirrored", "multi_worker"] = "none"
     # mirrored only: the devices to mirror over (default: every visible GPU, else the CPU).
-    devices: list[str] | None = None
+    devices: list[Column] | None = None
 
     @model_validator(mode="after")
     def _consistent_runtime(self) -> RuntimeConfig:
@@ -292,9 +428,22 @@ class OutputConfig(Section):
     html_report: bool = True
 
 
+def _name(value: str, info: ValidationInfo) -> str:
+    # The run directory is named NAME-YYYYmmdd-HHMMSS[-N], within 255 bytes.
+    if _new_config(info) and len(value) > 200:
+        raise ValueError(
+            f"a name of {len(value):,} characters; at most 200 are allowed (the run "
+            "directory's name adds a timestamp to it, within the 255 a file name may have)"
+        )
+    return value
+
+
+RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), AfterValidator(_name)]
+
+
 class Config(Section):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "run"
-    seed: int = 42
+    name: RunName = "run"
+    seed: Seed = 42
     # auto: binary (one sigmoid output) for two labels, multiclass (softmax) otherwise.
     # multilabel: any number of labels per text (sigmoid per label, tuned thresholds).
     # tagging: one tag per token (many-to-many).
@@ -339,13 +488,130 @@ class Config(Section):
             raise ValueError("task tagging needs: " + "; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _fits_in_memory(self, info: ValidationInfo) -> Config:
+        if not _new_config(info):
+            return self
+        parts = estimate_parameters(self)
+        total = sum(parts.values())
+        if total > MAX_PARAMETERS:
+            largest = max(parts, key=parts.__getitem__)
+            raise ValueError(
+                f"model: about {total:,} parameters, more than the {MAX_PARAMETERS:,} seqcls "
+                f"builds (the weights alone would take {total * 4 / 2**30:,.0f} GiB, four times "
+                f"that with the optimizer's state); the largest part is {largest} "
+                f"({parts[largest]:,}); make it smaller"
+            )
+        return self
+
+
+def _recurrent_parameters(cell: str, inputs: int, units: int) -> int:
+    """Keras LSTM: 4 gates; GRU (reset_after, Keras' default): 3 gates with two biases."""
+    if cell == "lstm":
+        return 4 * units * (inputs + units + 1)
+    return 3 * units * (inputs + units + 2)
+
+
+def estimate_parameters(config: Config) -> dict[str, int]:
+    """Parameters of the model `config` describes, per part (named by its config keys),
+    computed as model.py builds it, without TensorFlow. The embedding counts
+    preprocessing.max_tokens rows (the vocabulary can come out smaller); the output
+    layer, sized by the labels in the data, is left out."""
+    model = config.model
+    encoder = model.encoder
+    parts = {
+        "the embedding (preprocessing.max_tokens x model.embedding.dim)": (
+            config.preprocessing.max_tokens * model.embedding.dim
+        )
+    }
+    backward = encoder.backward or BackwardConfig()
+    backward_cell = backward.cell or encoder.cell
+    width, recurrent = model.embedding.dim, 0
+    for _ in range(encoder.num_layers):
+        recurrent += _recurrent_parameters(encoder.cell, width, encoder.units)
+        if encoder.bidirectional:
+            recurrent += _recurrent_parameters(backward_cell, width, encoder.backward_units)
+        width = encoder.output_width
+    parts["the encoder (model.encoder.units, num_layers)"] = recurrent
+    # merge_mode none: two streams, each attended or pooled on its own.
+    if encoder.bidirectional and encoder.merge_mode == "none":
+        streams = [encoder.units, encoder.backward_units]
+    else:
+        streams = [width]
+    attention = model.attention
+    if attention.type == "additive" and config.task != "tagging":
+        parts["the attention"] = sum(streams)
+    elif attention.type == "multihead" and config.task != "tagging":
+        heads = attention.num_heads * attention.key_dim
+        # query, key, value and output projections with biases; LayerNormalization.
+        parts["the attention (model.attention.num_heads x key_dim)"] = sum(
+            4 * stream * heads + 3 * heads + stream + 2 * stream for stream in streams
+        )
+    width, head = sum(streams), 0
+    for size in model.head.hidden:
+        head += (width + 1) * size
+        width = size
+    parts["the head (model.head.hidden)"] = head
+    return parts
+
+
+class YamlLimitError(ConfigError, yaml.YAMLError):
+    """YAML past a bound, or with a key twice in one mapping: a ConfigError for a user's
+    config, and a YAMLError (with `problem`) for readers of the YAML files seqcls writes."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.problem = message
+
 
 class _ConfigLoader(yaml.SafeLoader):
-    """YAML's safe loader, also reading `1e-3` as a number.
+    """YAML's safe loader, also reading `1e-3` as a number, with bounds and duplicate keys.
 
     PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-3`), so the `1e-3` that
     people write for learning rates would arrive as a string.
+
+    Bounded: nesting depth and values composed (a huge file), values after alias expansion
+    (a "billion laughs" of a few hundred bytes expands to 9**9 values, which validation and
+    error messages would walk), aliases that contain themselves, and integer length. A key
+    that appears twice in one mapping is an error (YAML would keep the last silently).
+    Bounds raise YamlLimitError naming the key path and line, without the file name;
+    callers add where the text came from.
     """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._path: list[str] = []  # key path of the node being composed
+        self._composed = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # index: the key node for a mapping's value, the position for a sequence's item.
+        if isinstance(index, int):
+            part = f"[{index}]"
+        elif isinstance(index, yaml.ScalarNode):
+            part = f".{_clip(index.value, 40)}"
+        else:
+            part = ""
+        self._path.append(part)
+        self._composed += 1
+        try:
+            if len(self._path) > MAX_YAML_DEPTH or self._composed > MAX_YAML_VALUES:
+                if len(self._path) > MAX_YAML_DEPTH:
+                    what = f"values nested more than {MAX_YAML_DEPTH} levels deep"
+                else:
+                    what = f"more than {MAX_YAML_VALUES:,} values"
+                where = _clip("".join(self._path).lstrip("."), 200) or "the top level"
+                line = self.peek_event().start_mark.line + 1
+                raise YamlLimitError(
+                    f"{where} (line {line}): the YAML holds {what}; a config has a few "
+                    "sections of settings, so this is not one (or is damaged)"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._path.pop()
+
+    def construct_document(self, node: Any) -> Any:
+        _check_yaml_graph(self, node)
+        return super().construct_document(node)
 
 
 _ConfigLoader.add_implicit_resolver(
@@ -361,9 +627,156 @@ _ConfigLoader.add_implicit_resolver(
     list("-+0123456789."),
 )
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _check_int_length(node: yaml.Node, path: str) -> None:
+    # Python refuses to parse integers of over 4300 digits (a ValueError), and YAML 1.1's
+    # base 60 (`1:1:1:...`) takes quadratic time; no setting needs either.
+    if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
+        if len(node.value) > MAX_INT_CHARS:
+            raise YamlLimitError(
+                f"{path or 'the top level'} (line {node.start_mark.line + 1}): an integer "
+                f"written with {len(node.value):,} characters; no setting needs more than "
+                f"{MAX_INT_CHARS}"
+            )
+
+
+def _node_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return []
+
+
+def _check_yaml_graph(loader: _ConfigLoader, root: yaml.Node) -> None:
+    """Refuse duplicate keys, self-containing aliases and alias expansion past
+    MAX_YAML_VALUES, before anything is constructed. Linear in the nodes composed."""
+    # Each node once, with the key path it is first reached by.
+    paths: dict[int, str] = {id(root): ""}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        path = paths[id(node)]
+        _check_int_length(node, path)
+        children: list[tuple[str, yaml.Node]] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = [(f"{path}[{index}]", child) for index, child in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                    children += [(path, key_node), (path, value_node)]
+                    continue
+                key_path = f"{path}.{_clip(key_node.value)}" if path else _clip(key_node.value)
+                _check_int_length(key_node, key_path)
+                key = loader.construct_object(key_node)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # unhashable: constructing the mapping reports it
+                    first = key_node
+                if first is not key_node:
+                    raise YamlLimitError(
+                        f"{key_path}: the key {_show(key)} appears twice in one mapping "
+                        f"(line {first.start_mark.line + 1} and line "
+                        f"{key_node.start_mark.line + 1}); YAML would silently keep the last "
+                        "value only; delete one of them"
+                    )
+                children += [(key_path, key_node), (key_path, value_node)]
+        for child_path, child in children:
+            if id(child) not in paths:
+                paths[id(child)] = child_path
+                stack.append(child)
+    # Values after expansion: 1 + the children's, memoised per node (aliases share nodes).
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, finished = pending.pop()
+        where = f"{paths[id(node)] or 'the top level'} (line {node.start_mark.line + 1})"
+        if finished:
+            open_nodes.discard(id(node))
+            size = 1 + sum(sizes[id(child)] for child in _node_children(node))
+            if size > MAX_YAML_VALUES:
+                raise YamlLimitError(
+                    f"{where}: YAML aliases (*name) expand this value to {size:,} values, more "
+                    f"than the {MAX_YAML_VALUES:,} a config may hold; write the value out "
+                    "without aliases"
+                )
+            sizes[id(node)] = size
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise YamlLimitError(
+                f"{where}: a YAML alias (*name) refers to a value that contains the alias "
+                "itself, so the value would be infinite; write the value out"
+            )
+        open_nodes.add(id(node))
+        pending.append((node, True))
+        pending += [(child, False) for child in _node_children(node) if id(child) not in sizes]
+
 
 def yaml_load(text: str) -> Any:
-    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no arbitrary objects
+    """Parse config YAML (a SafeLoader: no arbitrary objects), bounded as _ConfigLoader says.
+
+    Raises yaml.YAMLError for text that is not YAML, YamlLimitError (a ConfigError and a
+    YAMLError) past a bound."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise YamlLimitError(
+            f"{len(text):,} characters of YAML, more than the {MAX_CONFIG_BYTES:,} a config "
+            "may have (a config is a few kilobytes)"
+        )
+    return yaml.load(text, Loader=_ConfigLoader)
+
+
+def _check_strings(raw: Any) -> None:
+    """Refuse NUL characters (which paths cannot hold), lone surrogates (not UTF-8) and
+    overlong strings, in any key or value: one rule for every string field, present and
+    future."""
+    stack: list[tuple[str, Any]] = [("", raw)]
+    seen: set[int] = set()
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, (dict, list)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in items:
+                if isinstance(value, list):
+                    child_path = f"{path}[{key}]"
+                else:
+                    _check_string(path or "(top level)", key, what="a key")
+                    child_path = f"{path}.{_clip(str(key))}" if path else _clip(str(key))
+                stack.append((child_path, child))
+        else:
+            _check_string(path, value, what="the value")
+
+
+def _check_string(path: str, value: Any, what: str) -> None:
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"invalid config:\n  {path}: {what} {_show(value)} holds a lone surrogate "
+            "(an escape such as \\ud800), which is not text and cannot be written or "
+            "printed; remove it"
+        ) from None
+    if "\x00" in value:
+        raise ConfigError(
+            f"invalid config:\n  {path}: {what} {_show(value)} contains a NUL character "
+            "(\\x00), which no file name, column or setting can hold; remove it"
+        )
+    if len(value) > MAX_STRING:
+        raise ConfigError(
+            f"invalid config:\n  {path}: {what} is a string of {len(value):,} characters, "
+            f"more than the {MAX_STRING:,} any setting may have: {_show(value)}"
+        )
 
 
 PATH_KEYS = ("data.train", "data.valid", "data.test", "model.embedding.pretrained")
@@ -375,12 +788,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(
-            f"--set {text!r}: expected KEY.PATH=VALUE, for example --set model.encoder.units=64"
+            f"--set {_show(text)}: expected KEY.PATH=VALUE, for example "
+            "--set model.encoder.units=64"
         )
     try:
         value = yaml_load(raw) if raw.strip() else ""
+    except ConfigError as error:
+        raise ConfigError(f"--set {_show(text)}: {error}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({error})") from None
+        raise ConfigError(f"--set {_show(text)}: the value is not valid YAML ({error})") from None
     return key.split("."), value
 
 
@@ -395,8 +811,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
             if not isinstance(child, dict):
                 where = ".".join(path[: depth + 1])
                 raise ConfigError(
-                    f"--set {text!r}: {where} is a value ({child!r}), not a section, "
-                    "so it has no sub-keys"
+                    f"--set {_show(text)}: {_clip(where)} is a value ({_show(child)}), not a "
+                    "section, so it has no sub-keys"
                 )
             node = child
         node[path[-1]] = value
@@ -419,40 +835,82 @@ def _section_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
+_PYDANTIC_LOC = re.compile(r"[a-z][a-z-]*\[.*\]$|(constrained-)?(str|int|float|bool|bytes)$")
+
+
+def _config_loc(item: Any) -> tuple[Any, ...]:
+    """An error's key path, without pydantic's names of union members and validators
+    ('str', 'list[constrained-str]', 'function-after[...]'), which are not config keys."""
+    return tuple(part for part in item["loc"] if not _PYDANTIC_LOC.match(str(part)))
+
+
+def _is_mismatch(item: Any) -> bool:
+    return item["type"] == "literal_error" or item["type"].endswith("_type")
+
+
+def _mismatches_elsewhere(item: Any, items: list[Any]) -> bool:
+    """A union member's "wrong type" error, when another member of the union took the
+    value and found something more specific (class_weight: {a: .inf} is not 'none' or
+    'balanced', but the useful error is that a's weight is not finite)."""
+    if not _is_mismatch(item):
+        return False
+    loc = _config_loc(item)
+    for other in items:
+        other_loc = _config_loc(other)
+        if other is item or other_loc[: len(loc)] != loc:
+            continue
+        if len(other_loc) > len(loc) or not _is_mismatch(other):
+            return True
+    return False
+
+
 def format_validation_error(error: ValidationError, overridden: set[str]) -> str:
     lines = []
-    for item in error.errors():
-        loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
-        key = ".".join(str(part) for part in loc) or "(top level)"
+    items = error.errors()
+    items = [item for item in items if not _mismatches_elsewhere(item, items)]
+    for item in items[:MAX_ERRORS_SHOWN]:
+        loc = _config_loc(item)
+        key = ".".join(_clip(str(part)) for part in loc) or "(top level)"
         origin = " (from --set)" if key in overridden else ""
         kind = item["type"]
+        message = _clip(item["msg"].removeprefix("Value error, "), 600)
         if kind == "extra_forbidden":
             section = _section_at(loc[:-1])
             allowed = sorted(section.model_fields) if section else []
-            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = difflib.get_close_matches(_clip(str(loc[-1])), allowed, n=1)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
             lines.append(
                 f"unknown key '{key}'{origin}{suggestion} allowed keys here: {', '.join(allowed)}"
             )
         elif kind == "missing":
             lines.append(f"missing required key '{key}'")
+        elif kind == "value_error" and not loc:
+            lines.append(message)  # a rule across sections; the message names the keys
         elif kind == "value_error":
-            lines.append(f"{key}{origin}: {item['msg'].removeprefix('Value error, ')}")
+            lines.append(f"{key}{origin}: {message}")
         else:
-            received = item.get("input")
-            message = item["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}{origin}: got {received!r}; {message}")
+            lines.append(f"{key}{origin}: got {_show(item.get('input'))}; {message}")
+    lines = list(dict.fromkeys(lines))  # union members can repeat a line
+    if len(items) > MAX_ERRORS_SHOWN:
+        lines.append(f"... and {len(items) - MAX_ERRORS_SHOWN:,} more errors")
     return "invalid config:\n  " + "\n  ".join(lines)
 
 
-def validate_config(raw: Any, overridden: set[str] | None = None) -> Config:
+def validate_config(
+    raw: Any, overridden: set[str] | None = None, *, new_config: bool = False
+) -> Config:
+    """Validate a config mapping. `new_config`: a user's config (load_config passes it),
+    held to the sanity limits too (sizes, the model's size, label column apart from the
+    text columns); without it, as for a run directory's own config.yaml, only what would
+    crash is refused, so that runs trained before a limit existed stay readable."""
     if not isinstance(raw, dict):
         raise ConfigError(
             f"invalid config: expected a mapping of sections (name, data, model, ...), "
             f"got {type(raw).__name__}"
         )
+    _check_strings(raw)
     try:
-        return Config.model_validate(raw)
+        return Config.model_validate(raw, context={"new_config": new_config})
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, overridden or set())) from None
 
@@ -479,8 +937,16 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config may have "
+            "(a config is a few kilobytes); is this the right file?"
+        )
     try:
         raw = yaml_load(path.read_text(encoding="utf-8"))
+    except ConfigError as error:  # a bound of the loader (also a YAMLError)
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     except UnicodeDecodeError as error:
@@ -491,7 +957,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     overridden = apply_overrides(raw, overrides or [])
     try:
-        config = validate_config(raw, overridden)
+        config = validate_config(raw, overridden, new_config=True)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     return _resolve_paths(config, path.resolve().parent, overridden)
