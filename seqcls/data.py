@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import random
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,6 +105,8 @@ class Split:
     source: str  # the file it came from, or how it was made
     lines: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What reading found worth saying (which files a glob pattern matched).
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -141,9 +144,46 @@ def _decode(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
         line = raw[: error.start].count(b"\n") + 1
         raise DataError(
             f"{path}, line {line}: not valid {'UTF-8' if codec == 'utf-8-sig' else encoding} "
-            f"(byte {raw[error.start]:#04x}); "
+            f"(byte {raw[error.start]:#04x} at byte offset {error.start}); "
             "re-save the file in that encoding or set data.encoding"
         ) from None
+
+
+def decode_stdin(raw: bytes) -> str:
+    """Text piped to stdin, which is read as UTF-8 (a byte-order mark is dropped)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"<stdin>, line {line}: not valid UTF-8 (byte {raw[error.start]:#04x} at byte "
+            f"offset {error.start}); stdin is read as UTF-8: convert the text first (for "
+            "example `iconv -f latin1 -t utf-8`), or pass a CSV/TSV/JSONL file instead of `-` "
+            "(files are read with the run's data.encoding)"
+        ) from None
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of `text`, split on "\n" only (a "\r" before it is dropped), unlike
+    str.splitlines, which also splits on \f, \v, \x1c-\x1e, \x85, U+2028 and U+2029: those are
+    characters of a text or of a JSON string, not line ends. A final line end ends the
+    last line rather than starting an empty one."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _allow_long_fields() -> None:
+    """Lift the csv module's 131,072-character field limit: a long text is valid CSV (and
+    reads from JSONL already). The largest limit the platform's C long holds."""
+    limit = sys.maxsize
+    while limit > csv.field_size_limit():
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 2
 
 
 def _delimited_stream(
@@ -152,6 +192,7 @@ def _delimited_stream(
     """The header of a CSV/TSV stream and an iterator over its rows: (line, row) for a
     good row, a Problem for a row with the wrong field count. `lines` is any iterable of
     lines (a file opened with newline="", or io.StringIO); nothing is read ahead."""
+    _allow_long_fields()
     reader = csv.reader(
         lines,
         delimiter=delimiter,
@@ -238,7 +279,7 @@ def _jsonl_stream(name: Any, lines: Any) -> Iterator[tuple[int, dict[str, Any]] 
 
 def _read_jsonl(path: Path | None, text: str) -> Table:
     rows, lines, columns, problems = [], [], {}, []
-    for item in _jsonl_stream(path or "<stdin>", text.splitlines()):
+    for item in _jsonl_stream(path or "<stdin>", text_lines(text)):
         if isinstance(item, Problem):
             problems.append(item)
             continue
@@ -261,6 +302,11 @@ def read_table(
     path: str | Path, fmt: str = "auto", encoding: str = "utf-8", tsv_quoting: bool = False
 ) -> Table:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a folder, not a data file; name a file, or the files in it with a "
+            f"pattern such as {path / '*.csv'}"
+        )
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     fmt = detect_format(path, fmt)
@@ -270,8 +316,13 @@ def read_table(
     return table
 
 
-def cell_string(row: dict[str, Any], column: str, where: str) -> str:
-    """One cell as a string; JSONL integer or boolean labels are labels, not numbers."""
+NOT_TEXT = "cell not text"
+
+
+def cell_text(row: dict[str, Any], column: str) -> str | None:
+    """One cell as a string, or None when it holds no text. JSONL integer or boolean labels
+    are labels, not numbers; a float (1.0 or 1?), null, list or object, or a key the row
+    lacks, is not text."""
     value = row.get(column)
     if isinstance(value, str):
         return value
@@ -279,8 +330,37 @@ def cell_string(row: dict[str, Any], column: str, where: str) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    what = "missing" if value is None else f"a {type(value).__name__} ({value!r})"
-    raise DataError(f"{where}: column '{column}' is {what}; expected a string")
+    return None
+
+
+def cell_problem(row: dict[str, Any], column: str) -> str | None:
+    """Why a cell holds no text (the explanation of a NOT_TEXT bad row), or None."""
+    if cell_text(row, column) is not None:
+        return None
+    if column not in row:
+        what = "missing from this row"
+    elif row[column] is None:
+        what = "null"
+    else:
+        value = row[column]
+        kind = {list: "a JSON array", dict: "a JSON object"}.get(type(value), "a number")
+        what = f"{kind} ({json.dumps(value, ensure_ascii=False)[:40]})"
+    return (
+        f"column '{column}' is {what}; expected a string (or a whole number or true/false); "
+        "fix the row or write the value as a JSON string"
+    )
+
+
+def first_cell_problem(row: dict[str, Any], columns: list[str]) -> str | None:
+    return next(filter(None, (cell_problem(row, column) for column in columns)), None)
+
+
+def cell_string(row: dict[str, Any], column: str, where: str) -> str:
+    """One cell as a string (see cell_text); a DataError naming `where` when it is not text."""
+    text = cell_text(row, column)
+    if text is None:
+        raise DataError(f"{where}: {cell_problem(row, column)}")
+    return text
 
 
 def _cell_as_string(table: Table, index: int, column: str) -> str:
@@ -352,44 +432,92 @@ def labelled_split(
     delimiter: str = "|",
     text_separator: str = " ",
 ) -> Split:
-    """Texts and labels of a table. Rows with an empty label or text, or (tagging) a tag
-    count that differs from the token count, are left out and recorded as problems that
-    name their line, with the table's own reading problems."""
-    texts = texts_of(table, text_column, separator=text_separator)
+    """Texts and labels of a table. Rows with an empty label or text, a cell that holds
+    no text (JSONL null, float, list, or a missing key), or (tagging) a tag count that
+    differs from the token count, are left out and recorded as problems that name their
+    line, with the table's own reading problems."""
+    columns = [text_column] if isinstance(text_column, str) else list(text_column)
+    for column in columns:
+        require_column(table, column, "data.text_column")
     require_column(table, label_column, "data.label_column")
-    shown = text_column if isinstance(text_column, str) else "+".join(text_column)
+    shown = "+".join(columns)
     kept_texts, labels, lines, problems = [], [], [], list(table.problems)
-    for index in range(len(table.rows)):
-        label = _cell_as_string(table, index, label_column).strip()
-        problem = row_problem(texts[index], label, task, delimiter, shown, label_column)
+    for index, row in enumerate(table.rows):
+        # A JSONL cell that is null, a float, a list or missing is a bad row like any other.
+        unreadable = first_cell_problem(row, [*columns, label_column])
+        if unreadable:
+            problems.append(Problem(table.where(index), NOT_TEXT, unreadable))
+            continue
+        text = text_separator.join(cell_text(row, column) for column in columns)
+        label = cell_text(row, label_column).strip()
+        problem = row_problem(text, label, task, delimiter, shown, label_column)
         if problem:
             problems.append(Problem(table.where(index), *problem))
             continue
-        kept_texts.append(texts[index])
+        kept_texts.append(text)
         labels.append(label)
         lines.append(table.lines[index])
     return Split(name, kept_texts, labels, str(table.path), lines, problems)
 
 
 GLOB_CHARACTERS = set("*?[")
+LISTED_MATCHES = 10
 
 
-def expand_paths(path: str | Path) -> list[Path]:
-    """A file, or the sorted files a glob pattern (`data/part-*.csv`) matches."""
+def expand_paths(path: str | Path, config_key: str | None = None) -> list[Path]:
+    """The files a data path names: a path that exists is always that file, whatever its
+    characters (`data[1].csv` is not a pattern when it exists). Only a path that does not
+    exist and holds *, ? or [ is a glob pattern (`data/part-*.csv`): the sorted files it
+    matches. Folders of the pattern that exist as written are literal too, so
+    `runs[1]/part-*.csv` globs inside the folder `runs[1]`. A pattern that matches no
+    file is a DataError naming `config_key` (data.train, data.valid, data.test)."""
     path = Path(path)
-    if not GLOB_CHARACTERS & set(str(path)):
+    if path.exists() or not GLOB_CHARACTERS & set(str(path)):
         return [path]
-    anchor = Path(path.anchor) if path.is_absolute() else Path()
-    pattern = str(path.relative_to(anchor)) if path.is_absolute() else str(path)
-    matches = sorted(p for p in anchor.glob(pattern) if p.is_file())
+    anchor, rest = _literal_prefix(path)
+    if not rest or not GLOB_CHARACTERS & set("".join(rest)):
+        return [path]  # a missing file whose folder exists as written: "not found" later
+    matches = sorted(p for p in anchor.glob(str(Path(*rest))) if p.is_file())
     if not matches:
-        raise DataError(f"no file matches {path}; check the pattern and the folder")
+        raise DataError(
+            f"{config_key + ': ' if config_key else ''}no file matches the pattern {path} "
+            "(and no file has that exact name); check the folder and the name (in a pattern, "
+            "* ? and [ are wildcards: write [[] for a literal [, [*] for *, [?] for ?)"
+        )
     return matches
+
+
+def _literal_prefix(path: Path) -> tuple[Path, tuple[str, ...]]:
+    """The longest leading part of `path` that exists as written, and the parts after it."""
+    parts = path.parts
+    for cut in range(len(parts), 0, -1):
+        prefix = Path(*parts[:cut])
+        if prefix.exists():
+            return prefix, parts[cut:]
+    return Path(), parts
+
+
+def match_note(config_key: str, path: str | Path, paths: list[Path]) -> str | None:
+    """What a glob pattern matched, to report (None for a plain file)."""
+    if paths == [Path(path)]:
+        return None
+    anchor, _ = _literal_prefix(Path(path))
+    names = [str(p.relative_to(anchor)) if p.is_relative_to(anchor) else str(p) for p in paths]
+    shown = ", ".join(names[:LISTED_MATCHES])
+    if len(names) > LISTED_MATCHES:
+        shown += f", ... and {len(names) - LISTED_MATCHES} more"
+    where = "" if str(anchor) == "." else f" in {anchor}"
+    return (
+        f"{config_key}: pattern {path} matched {len(paths)} file{'s' if len(paths) > 1 else ''}"
+        f"{where}: {shown}"
+    )
 
 
 def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Split:
     """Read one labelled split as the `data` config section says (problems not yet enforced).
-    A glob pattern reads every matching file (shards), in sorted order."""
+    A path that does not exist but is a glob pattern reads every matching file (shards),
+    in sorted order; the split's notes say which."""
+    shards = expand_paths(path, f"data.{name}")
     parts = [
         labelled_split(
             name,
@@ -400,9 +528,12 @@ def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Sp
             data.label_delimiter,
             data.text_separator,
         )
-        for shard in expand_paths(path)
+        for shard in shards
     ]
+    note = match_note(f"data.{name}", path, shards)
+    notes = [note] if note else []
     if len(parts) == 1:
+        parts[0].notes = notes
         return parts[0]
     # Lines are per file, so the source of each row stays findable through its problems;
     # the merged split names the pattern.
@@ -413,6 +544,7 @@ def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Sp
         str(path),
         [line for part in parts for line in part.lines],
         [problem for part in parts for problem in part.problems],
+        notes,
     )
 
 
@@ -527,11 +659,13 @@ def load_splits(
                 merged[reason] = merged.get(reason, 0) + count
 
     train = read_split("train", data.train, data, task)
+    notes.extend(train.notes)
     enforce(train, train.problems)
     if smoke_rows:
         train = train.head(smoke_rows)
     if data.valid is not None:
         valid = read_split("valid", data.valid, data, task)
+        notes.extend(valid.notes)
         enforce(valid, valid.problems)
     else:
         train, valid = stratified_split(train, data.valid_split, seed)
@@ -539,6 +673,7 @@ def load_splits(
     test = None
     if data.test is not None:
         test = read_split("test", data.test, data, task)
+        notes.extend(test.notes)
         enforce(test, test.problems)
     labels = label_list(train, task, delimiter)
     if len(labels) < 2:

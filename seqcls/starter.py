@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from seqcls.data import read_table, texts_of
+from seqcls.data import cell_text, read_table
 
 TEXT_NAMES = ("text", "sentence", "utterance", "query", "content", "body", "review", "document")
 LABEL_NAMES = ("label", "labels", "intent", "class", "category", "target", "tags", "tag", "y")
@@ -51,7 +51,11 @@ def inspect_data(path: Path, task: str | None) -> dict:
     text_column = _pick(table.columns, TEXT_NAMES)
     label_column = _pick(table.columns, LABEL_NAMES)
     reasons = {}
-    values = {c: texts_of(table, c) for c in table.columns if _all_strings(table, c)}
+    # Each cell as the reader takes it (JSONL whole numbers and true/false are labels);
+    # None where it holds no text (null, a float, a missing key): training counts those
+    # rows as bad rows, so they do not count here.
+    cells = {c: [cell_text(row, c) for row in table.rows] for c in table.columns}
+    values = {c: cells[c] for c in table.columns if None not in cells[c]}
     if label_column is None:
         # The column with the fewest distinct values (but at least two) looks like labels.
         candidates = [c for c in values if c != text_column and 2 <= len(set(values[c])) < rows]
@@ -69,7 +73,14 @@ def inspect_data(path: Path, task: str | None) -> dict:
         reasons["text"] = "its name"
     if text_column is None or label_column is None:
         raise_missing(path, table.columns)
-    texts, labels = values[text_column], values[label_column]
+    pairs = [
+        (text, label)
+        for text, label in zip(cells[text_column], cells[label_column])
+        if text is not None and label is not None
+    ]
+    if not pairs:
+        raise_missing(path, table.columns)
+    texts, labels = [text for text, _ in pairs], [label for _, label in pairs]
     lengths = sorted(len(text.split()) for text in texts)
     p99 = lengths[min(len(lengths) - 1, math.ceil(0.99 * len(lengths)) - 1)]
     if task is None:
@@ -87,10 +98,6 @@ def inspect_data(path: Path, task: str | None) -> dict:
         "max_tokens": max(lengths) if lengths else 1,
         "reasons": reasons,
     }
-
-
-def _all_strings(table, column: str) -> bool:
-    return all(isinstance(row.get(column), str) for row in table.rows)
 
 
 def _guess_task(texts: list[str], labels: list[str]) -> tuple[str, str]:

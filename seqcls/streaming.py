@@ -31,16 +31,19 @@ import numpy as np
 
 from seqcls.data import (
     MAX_LISTED_PROBLEMS,
+    NOT_TEXT,
     Problem,
     Split,
     Splits,
     _delimited_stream,
     _jsonl_stream,
     apply_policy,
-    cell_string,
+    cell_text,
     codec_for,
     detect_format,
     expand_paths,
+    first_cell_problem,
+    match_note,
     parse_labels,
     read_split,
     require_in,
@@ -66,16 +69,22 @@ class StreamedSplit(Split):
 
 
 def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str, str] | Problem]:
-    """(text, label) for each usable row of the files, in order; a Problem for each bad one."""
+    """(text, label) for each usable row of the files, in order; a Problem for each bad one
+    (as the in-memory reader: a JSONL cell that holds no text is a bad row, not the end)."""
     text_columns = [data.text_column] if isinstance(data.text_column, str) else data.text_column
+    needed = [*text_columns, data.label_column]
     shown = "+".join(text_columns)
     codec = codec_for(data.encoding)
     for path in paths:
         fmt = detect_format(path, data.format)
         if not path.is_file():
             raise DataError(f"data file not found: {path}")
-        with open(path, encoding=codec, newline="") as handle:
+        # CSV: the csv module finds the line ends (a quoted field may hold any); JSONL: a
+        # line ends at "\n" only, so a "\r", \x85 or U+2028 inside a line stays in it.
+        with open(path, encoding=codec, newline="\n" if fmt == "jsonl" else "") as handle:
             line = 0
+            # JSONL has no header: a column no row has is reported as the header would be.
+            seen: dict[str, None] | None = {} if fmt == "jsonl" else None
             try:
                 if fmt == "jsonl":
                     stream = _jsonl_stream(path, handle)
@@ -92,10 +101,14 @@ def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str
                         continue
                     line, row = item
                     where = f"{path}, line {line}"
-                    text = data.text_separator.join(
-                        cell_string(row, column, where) for column in text_columns
-                    )
-                    label = cell_string(row, data.label_column, where).strip()
+                    if seen is not None:
+                        seen.update(dict.fromkeys(row))
+                    unreadable = first_cell_problem(row, needed)
+                    if unreadable:
+                        yield Problem(where, NOT_TEXT, unreadable)
+                        continue
+                    text = data.text_separator.join(cell_text(row, c) for c in text_columns)
+                    label = cell_text(row, data.label_column).strip()
                     problem = row_problem(
                         text, label, task, data.label_delimiter, shown, data.label_column
                     )
@@ -109,6 +122,11 @@ def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str
                     f"(byte {error.object[error.start]:#04x}); re-save the file in that "
                     "encoding or set data.encoding"
                 ) from None
+            if seen:
+                columns = list(seen)
+                for column in text_columns:
+                    require_in(columns, column, "data.text_column", path)
+                require_in(columns, data.label_column, "data.label_column", path)
 
 
 def histogram_percentile(histogram: dict[int, int], q: float) -> float:
@@ -330,7 +348,7 @@ class Streamed:
 def prepare(config: Any, task_setting: str, report: Any = None) -> Streamed:
     """Scan the training files, read valid/test, and enforce the bad-row policy."""
     data = config.data
-    paths = expand_paths(data.train)
+    paths = expand_paths(data.train, "data.train")
     parse_task = task_setting if task_setting in ("multilabel", "tagging") else "multiclass"
     result = scan(paths, data, config.preprocessing, parse_task)
     notes: list[str] = []
@@ -356,6 +374,7 @@ def prepare(config: Any, task_setting: str, report: Any = None) -> Streamed:
             checked[name] = None
             continue
         split = read_split(name, path, data, parse_task)
+        notes.extend(split.notes)
         problems = list(split.problems)
         kept, unknown = unknown_label_problems(split, labels, parse_task, data.label_delimiter)
         found = apply_policy(problems + unknown, data.on_bad_rows, split.source, notes.append)
@@ -366,6 +385,9 @@ def prepare(config: Any, task_setting: str, report: Any = None) -> Streamed:
         raise DataError(f"{data.valid}: no validation rows whose labels occur in train")
     shards = f" in {len(paths)} files" if len(paths) > 1 else ""
     notes.insert(0, f"train: {result.rows:,} rows streamed{shards} (data.streaming)")
+    matched = match_note("data.train", data.train, paths)
+    if matched:
+        notes.insert(1, matched)
     if result.pruned_at:
         notes.append(
             f"train: over {SCAN_TOKEN_CAP:,} distinct tokens; counts of tokens seen at most "
