@@ -7,9 +7,12 @@ to `-`) go to stdout.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import signal
 import sys
+import threading
 import traceback
 from enum import Enum
 from pathlib import Path
@@ -64,14 +67,66 @@ def import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
+# What to do about an error of the machine (not of seqcls or the user's input).
+_ENVIRONMENT_ADVICE = {
+    errno.ENOSPC: "free space on that disk, or write somewhere else",
+    errno.EDQUOT: "free space in your quota, or write somewhere else",
+    errno.EFBIG: "the file is larger than this system allows (a file-size limit: ulimit -f); "
+    "raise the limit or write somewhere else",
+    errno.EROFS: "that file system is read-only; write somewhere else",
+    errno.EACCES: "you may not write there; choose another path or change its permissions",
+    errno.EPERM: "you may not write there; choose another path or change its permissions",
+    errno.ENOTDIR: "a part of that path is a file, not a folder; choose another path",
+    errno.EISDIR: "that path is a folder; give a file name",
+    errno.ENAMETOOLONG: "the name is too long for this file system; choose a shorter path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n)",
+}
+
+
+def environment_error(error: BaseException) -> str | None:
+    """A one-line explanation of an OS error anywhere in `error`'s chain (a full disk, a
+    read-only target), or None when the failure is not one of those."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _ENVIRONMENT_ADVICE:
+            where = f"{error.filename}: " if error.filename else ""
+            reason = error.strerror or os.strerror(error.errno)
+            return f"{where}{reason}; {_ENVIRONMENT_ADVICE[error.errno]}"
+        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's, no import here
+            return (
+                "out of memory building or running the model; make it smaller "
+                "(model.encoder.units, model.embedding.dim, preprocessing.max_tokens) or "
+                "lower training.batch_size"
+            )
+        error = error.__cause__ or error.__context__
+    return None
+
+
+class Terminated(BaseException):
+    """SIGTERM outside training: unwinds like Ctrl-C, so no half-written file is left."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def handle_errors(command):
     """Turn user mistakes into a one-paragraph message and their exit code, never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         _quiet_tensorflow()
+        # SIGTERM's default kills Python on the spot, leaving temporary files behind;
+        # as an exception it runs every clean-up. (Training routes it itself.)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return command(*args, **kwargs)
+        except Terminated:
+            err.print("terminated (SIGTERM)")
+            raise typer.Exit(143) from None
         except SeqclsError as error:
             # The message is the user's text (file names, keys, pip extras in brackets):
             # never markup.
@@ -82,7 +137,14 @@ def handle_errors(command):
             raise typer.Exit(130) from None
         except typer.Exit:
             raise
-        except Exception as error:  # a bug, not a user mistake: keep the traceback
+        except Exception as error:
+            explained = environment_error(error)
+            if explained is not None:  # the machine's limits, not a bug: no traceback
+                err.print(
+                    f"[bold red]error:[/] {escape(explained)}", markup=True, soft_wrap=True
+                )
+                raise typer.Exit(EXIT_FAILURE) from None
+            # A bug, not a user mistake: keep the traceback.
             traceback.print_exc()
             err.print(
                 f"[bold red]unexpected failure:[/] {type(error).__name__}: {escape(str(error))}",
@@ -90,6 +152,9 @@ def handle_errors(command):
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_FAILURE) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -184,7 +249,12 @@ def train(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Run directory (default: runs/<name>-<timestamp>)."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Write into a non-empty --output-dir.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the previous run in --output-dir (its files only; others are kept)."
+        ),
+    ] = False,
     smoke: Annotated[
         bool,
         typer.Option(
@@ -213,7 +283,7 @@ def train(
     """Train a model as CONFIG describes and write a self-contained run directory."""
     import tempfile
 
-    from seqcls.artifacts import new_run_dir
+    from seqcls.artifacts import default_run_dir
     from seqcls.config import load_config
     from seqcls.errors import UsageError
     from seqcls.runtime import check_environment
@@ -238,14 +308,27 @@ def train(
     from seqcls.distribute import is_chief
 
     chief = smoke or is_chief(loaded.runtime)
+    started = None  # the run directory this command set up (a new run on the chief)
     if resume is None and not chief:
         # Another worker of a multi-worker run: the chief writes the run directory.
         run_dir = output_dir or Path("runs") / f"{loaded.name}-worker"
         err.print("this worker is not the chief: it trains, and the chief writes the run")
     elif resume is None:
+        from seqcls.outputs import prepare_run_dir, run_inputs
+
         if smoke and output_dir is None:
             output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
-        run_dir = new_run_dir(loaded.name, output_dir, force)
+        started = prepare_run_dir(
+            output_dir or default_run_dir(loaded.name), force, run_inputs(config, loaded)
+        )
+        run_dir = started.path
+        if started.kept:
+            err.print(
+                f"note: {run_dir} also holds files that are not a seqcls run's; they are kept: "
+                + ", ".join(started.kept),
+                soft_wrap=True,
+                markup=False,
+            )
     err.print(f"run directory: {run_dir}")
 
     from seqcls import train as train_lib
@@ -257,17 +340,29 @@ def train(
         if mode != "quiet" or message.startswith(("warning", "note")):
             err.print(message, soft_wrap=True, markup=False)
 
-    if smoke:
-        result = train_lib.smoke_test(loaded, run_dir, report=report)
-    else:
-        result = train_lib.train(
-            loaded,
-            run_dir,
-            command=sys.argv,
-            report=report,
-            resume=resume is not None,
-            display=make_display(mode, report, err),
-        )
+    try:
+        if smoke:
+            result = train_lib.smoke_test(loaded, run_dir, report=report)
+        else:
+            result = train_lib.train(
+                loaded,
+                run_dir,
+                command=sys.argv,
+                report=report,
+                resume=resume is not None,
+                display=make_display(mode, report, err),
+            )
+    except BaseException:
+        # A start that failed before any epoch completed leaves the directory as it was
+        # (a previous run replaced with --force comes back); a run with a completed
+        # epoch is kept, to be resumed.
+        if started is not None and not started.started():
+            started.rollback()
+        elif started is not None:
+            started.commit()
+        raise
+    if started is not None:
+        started.commit()
     out.print(
         _metrics_table(
             result.metrics,
@@ -285,24 +380,35 @@ def eval_(
     data_file: Annotated[Path, typer.Argument(help="Labelled CSV/TSV/JSONL file.")],
     output: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="Where to write the metrics JSON (default: RUN_DIR/eval-<file>.json)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the metrics JSON (default: RUN_DIR/eval-<file>.json).",
+        ),
     ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
     label_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
 ) -> None:
     """Evaluate a trained run on a labelled file: print a table, write JSON."""
-    from seqcls.artifacts import write_json
+    from seqcls.artifacts import require_run_dir, write_json
+    from seqcls.outputs import check_destination
     from seqcls.predict import evaluate_file, load_run
 
+    # Where the results go is checked first: never over the data, the run's own files or
+    # a directory, and before minutes of evaluation.
+    destination = output or require_run_dir(run_dir) / f"eval-{data_file.stem}.json"
+    image = destination.with_suffix(".confusion_matrix.png")
+    for option, path in (("--output", destination), ("--output (its plot)", image)):
+        check_destination(path, option, [("data file", data_file)], run_dir)
     import_tensorflow_quietly()
     run = load_run(run_dir)
     metrics = evaluate_file(
         run, data_file, text_column, label_column, report=lambda m: err.print(m, soft_wrap=True)
     )
-    destination = output or run.directory / f"eval-{data_file.stem}.json"
-    write_json(destination, metrics)
+    # The figures are shown before they are written: a write that fails loses nothing.
     out.print(_metrics_table({data_file.name: metrics}, f"{run.directory.name} on {data_file}"))
     _print_details({data_file.name: metrics}, data_file.name)
+    write_json(destination, metrics)
     err.print(f"metrics written to {destination}")
     from seqcls import plots
 
@@ -311,7 +417,6 @@ def eval_(
         and run.config.output.plots is not False
         and plots.available()
     ):
-        image = destination.with_suffix(".confusion_matrix.png")
         plots.confusion_matrix_png(
             image,
             metrics["labels"],
@@ -332,7 +437,7 @@ def predict(
         ),
     ],
     output: Annotated[
-        str, typer.Option(help="Output file (.csv/.tsv/.jsonl) or - for stdout.")
+        str, typer.Option("--output", "-o", help="Output file (.csv/.tsv/.jsonl) or - for stdout.")
     ] = "-",
     output_format: Annotated[
         Optional[str],  # noqa: UP045
@@ -367,10 +472,18 @@ def predict(
     ] = None,
 ) -> None:
     """Predict labels for a file or stdin with a trained run."""
+    from seqcls.artifacts import require_run_dir
+    from seqcls.outputs import check_destination, check_distinct
     from seqcls.predict import load_run, predict_table, read_input, write_rows
     from seqcls.predict import output_format as pick_format
 
     fmt = pick_format(output, output_format)
+    # Never over the input, the run's own files or its training data; checked first.
+    require_run_dir(run_dir)
+    check_distinct(("--output", output), ("--html", html_file))
+    for option, path in (("--output", output), ("--html", html_file)):
+        if path is not None and path != "-":
+            check_destination(path, option, [("input file", input_)], run_dir)
     import_tensorflow_quietly()
     run = load_run(run_dir)
     column = text_column or run.config.data.text_column
@@ -533,6 +646,9 @@ def init(
         raise UsageError(f"--task must be one of {', '.join(tasks)}, got {task!r}")
     if output.exists() and not force:
         raise UsageError(f"{output} exists; choose another --output or pass --force")
+    from seqcls.outputs import check_destination
+
+    check_destination(output, "--output", [("data file", data)] if data else [])
     write_text(output, starter_config(data, output, task))
     if data is not None:
         load_config(output)  # what init writes must validate
@@ -610,7 +726,9 @@ def export(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Destination folder (default: RUN_DIR/export/<format>)."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace a non-empty destination.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace a previous export at --output (nothing else).")
+    ] = False,
 ) -> None:
     """Export a run's model (Keras model.export) and check it reproduces the run's model."""
     import_tensorflow_quietly()

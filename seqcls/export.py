@@ -35,12 +35,11 @@ import numpy as np
 
 from seqcls import artifacts
 from seqcls.errors import ConfigError, SeqclsError, UsageError
+from seqcls.outputs import EXPORT_FILE, ONNX_FILE, check_export_destination, export_files
 
 FORMATS = ("saved_model", "onnx")
 TOLERANCE = 1e-5
 MAX_CHECKED = 1000
-EXPORT_FILE = "export.json"
-ONNX_FILE = "model.onnx"
 
 
 class ParityError(SeqclsError):
@@ -62,7 +61,7 @@ def parity_texts(run: Any, report: Any) -> tuple[list[str], str]:
             f"{run.config.data.valid or 'valid split'}",
         )
     except (DataError, OSError):
-        tokens = artifacts.read_json(run.directory / artifacts.VOCABULARY_FILE)["tokens"][2:]
+        tokens = artifacts.read_vocabulary(run.directory)["tokens"][2:]
         generator = random.Random(0)
         texts = [
             " ".join(generator.choice(tokens) for _ in range(generator.randint(1, 30)))
@@ -128,7 +127,7 @@ def _onnx(run: Any, folder: Path, texts: list[str]) -> float:
         staged = Path(scratch) / ONNX_FILE  # tf2onnx writes scratch files beside its output
         core.export(str(staged), format="onnx", verbose=False)
         shutil.move(staged, folder / ONNX_FILE)
-    vocabulary = artifacts.read_json(run.directory / artifacts.VOCABULARY_FILE)
+    vocabulary = artifacts.read_vocabulary(run.directory)
     artifacts.write_json(folder / artifacts.VOCABULARY_FILE, {"tokens": vocabulary["tokens"]})
     preprocessing = run.config.preprocessing
     artifacts.write_json(
@@ -166,13 +165,10 @@ def export_run(
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    output = Path(output) if output else artifacts.require_run_dir(run_dir) / "export" / fmt
+    # Before any work: --force replaces a previous export only, never the run or other files.
+    check_export_destination(output, run_dir, force)
     run = load_run(run_dir)
-    output = Path(output) if output else run.directory / "export" / fmt
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        if not force:
-            raise UsageError(
-                f"{output} exists and is not empty; choose another --output or add --force"
-            )
     texts, source = parity_texts(run, report)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
@@ -200,9 +196,15 @@ def export_run(
             if fmt == "saved_model"
             else "int64 token ids (batch, time), right-padded with 0: see tokenization.json",
         }
-        (folder / EXPORT_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        # What this export wrote: a later --force replaces exactly these files, and refuses
+        # a folder where anything else has appeared.
+        files = [str(path.relative_to(folder)) for path in export_files(folder)]
+        record = {**summary, "files": sorted([*files, EXPORT_FILE])}
+        (folder / EXPORT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         if output.exists():
-            shutil.rmtree(output) if output.is_dir() else output.unlink()
+            # Checked above to be a previous export (or empty): set aside, then replaced.
+            check_export_destination(output, run_dir, force)
+            output.replace(staging / "previous")
         folder.replace(output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

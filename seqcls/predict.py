@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from seqcls import artifacts
-from seqcls.config import Config, config_from_yaml_text
+from seqcls.config import Config
 from seqcls.data import (
     FORMATS,
     SUFFIX_FORMATS,
@@ -53,18 +53,123 @@ class Run:
 
 
 def load_run(run_dir: str | Path) -> Run:
+    """Load a finished run, its files checked on their own and against each other.
+
+    A damaged run (a truncated, emptied or hand-edited file, or files from different
+    runs) is a DataError naming the file, never a traceback or silently wrong labels.
+    The JSON and YAML files are checked before the (slow) model is loaded.
+    """
     run_dir = artifacts.require_run_dir(run_dir)
-    config = config_from_yaml_text((run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8"))
-    label_file = artifacts.read_json(run_dir / artifacts.LABELS_FILE)
-    max_length = artifacts.read_json(run_dir / artifacts.VOCABULARY_FILE)["max_length"]
-    thresholds = None
-    if (run_dir / artifacts.THRESHOLDS_FILE).is_file():
-        saved = artifacts.read_json(run_dir / artifacts.THRESHOLDS_FILE)["thresholds"]
-        thresholds = [float(saved[label]) for label in label_file["labels"]]
+    config = artifacts.read_run_config(run_dir)
+    label_file = artifacts.read_labels(run_dir)
+    task, labels = label_file["task"], label_file["labels"]
+    check_run_task(run_dir, config, task, labels)
+    vocabulary = artifacts.read_vocabulary(run_dir)
+    # Multilabel runs always have their tuned thresholds; other tasks have none.
+    thresholds = artifacts.read_thresholds(run_dir, labels) if task == "multilabel" else None
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    return Run(
-        run_dir, config, label_file["task"], label_file["labels"], max_length, model, thresholds
+    check_run_model(run_dir, model, task, labels, vocabulary)
+    return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)
+
+
+def _from_different_runs(run_dir: Path, name: str) -> str:
+    return (
+        f"the run's files come from different runs, or one was edited; restore {name} from a "
+        f"backup or copy of {run_dir}, or train the run again"
     )
+
+
+def check_run_task(run_dir: Path, config: Config, task: str, labels: list[str]) -> None:
+    """labels.json's task is the task config.yaml asks for (`auto`: binary for two labels,
+    else multiclass, as training resolves it)."""
+    labels_path, config_path = run_dir / artifacts.LABELS_FILE, run_dir / artifacts.CONFIG_FILE
+    expected = config.task
+    if expected == "auto":
+        expected = "binary" if len(labels) == 2 else "multiclass"
+    if task == expected:
+        return
+    if config.task == "auto" and task in ("binary", "multiclass"):
+        # The label count decides: a label was added or removed, or the task edited.
+        problem = (
+            f"{labels_path} lists {len(labels)} labels with task {task!r}, but {config_path} "
+            f"has task 'auto', which trains a {expected} model for {len(labels)} labels"
+        )
+    else:
+        said = f"{config.task!r}" + (
+            " (binary for two labels, else multiclass)" if config.task == "auto" else ""
+        )
+        problem = f"{labels_path} says the task is {task!r} but {config_path} says {said}"
+    raise DataError(f"{problem}; " + _from_different_runs(run_dir, artifacts.LABELS_FILE))
+
+
+def _all_layers(model: Any):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _all_layers(layer)
+
+
+def check_run_model(
+    run_dir: Path, model: Any, task: str, labels: list[str], vocabulary: dict[str, Any]
+) -> None:
+    """The model fits labels.json and vocabulary.json: one output per label (binary: one
+    sigmoid output for its two labels), one embedding row and one vectorizer entry per
+    token, and the vectorizer's tokens and max_length are vocabulary.json's."""
+    import keras
+
+    from seqcls.layers import SequenceClip
+    from seqcls.model import PROBABILITIES
+    from seqcls.tasks import output_units
+
+    model_path = run_dir / artifacts.MODEL_FILE
+    labels_path = run_dir / artifacts.LABELS_FILE
+    vocabulary_path = run_dir / artifacts.VOCABULARY_FILE
+    outputs = model.output if isinstance(model.output, dict) else {}
+    if PROBABILITIES not in outputs:
+        raise DataError(
+            f"{model_path} is not a seqcls inference model (it has no {PROBABILITIES!r} "
+            f"output); {_from_different_runs(run_dir, artifacts.MODEL_FILE)}"
+        )
+    width = outputs[PROBABILITIES].shape[-1]
+    expected = output_units(task, len(labels))
+    if width != expected:
+        binary = " (a binary run has one sigmoid output for its two labels)"
+        raise DataError(
+            f"{labels_path} lists {len(labels)} labels for task {task} but {model_path} has "
+            f"{width} outputs, expected {expected}{binary if task == 'binary' else ''}; "
+            + _from_different_runs(run_dir, artifacts.LABELS_FILE)
+        )
+    tokens = vocabulary["tokens"]
+    layers = list(_all_layers(model))
+    for layer in layers:
+        if isinstance(layer, keras.layers.Embedding) and layer.input_dim != len(tokens):
+            raise DataError(
+                f"{vocabulary_path} has {len(tokens)} tokens but the embedding of "
+                f"{model_path} has {layer.input_dim} rows; "
+                + _from_different_runs(run_dir, artifacts.VOCABULARY_FILE)
+            )
+    for layer in layers:
+        if isinstance(layer, keras.layers.TextVectorization):
+            known = layer.get_vocabulary()
+            if known != tokens:
+                differs = next(
+                    (i for i, (a, b) in enumerate(zip(known, tokens)) if a != b),
+                    min(len(known), len(tokens)),
+                )
+                raise DataError(
+                    f"{vocabulary_path} does not match the vocabulary inside {model_path} "
+                    f"({len(tokens)} tokens against {len(known)}; first difference at entry "
+                    f"{differs}); " + _from_different_runs(run_dir, artifacts.VOCABULARY_FILE)
+                )
+        if (
+            isinstance(layer, SequenceClip)
+            and layer.max_length is not None
+            and layer.max_length != vocabulary["max_length"]
+        ):
+            raise DataError(
+                f"{vocabulary_path} says max_length {vocabulary['max_length']} but "
+                f"{model_path} cuts texts at {layer.max_length} tokens; "
+                + _from_different_runs(run_dir, artifacts.VOCABULARY_FILE)
+            )
 
 
 def predict_outputs(
@@ -125,9 +230,21 @@ def evaluate_file(
 
 
 def read_input(source: str, text_column: str, data: Any = None, report: Any = None) -> Table:
-    """A CSV/TSV/JSONL file, or `-`: one text per line on stdin (blank lines are empty texts)."""
+    """A CSV/TSV/JSONL file, or `-`: one text per line on stdin (blank lines are empty texts).
+
+    Stdin is UTF-8 and splits at "\n" (or "\r\n") only: a form feed, \x1c-\x1e, \x85,
+    U+2028 or U+2029 inside a line is part of its text, so N lines give N rows.
+    A file's rows whose text cell holds no text (JSONL null, float, or a missing key)
+    follow the run's data.on_bad_rows, as rows with the wrong field count do."""
+    from seqcls.data import NOT_TEXT, Problem, cell_problem, decode_stdin, text_lines
+
     if source == "-":
-        lines = sys.stdin.read().splitlines()
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is not None:
+            text = decode_stdin(buffer.read())
+        else:  # a text stream without bytes underneath (already decoded)
+            text = sys.stdin.read()
+        lines = text_lines(text)
         return Table(
             None,
             [text_column],
@@ -139,7 +256,19 @@ def read_input(source: str, text_column: str, data: Any = None, report: Any = No
         encoding=data.encoding if data else "utf-8",
         tsv_quoting=data.tsv_quoting if data else False,
     )
-    # Rows with the wrong number of fields cannot be predicted; the run's policy decides.
+    if text_column in table.columns:  # (a column no row has: predict_table names it)
+        keep = []
+        for index, row in enumerate(table.rows):
+            unreadable = cell_problem(row, text_column)
+            if unreadable:
+                table.problems.append(Problem(table.where(index), NOT_TEXT, unreadable))
+            else:
+                keep.append(index)
+        if len(keep) < len(table.rows):
+            table.rows = [table.rows[i] for i in keep]
+            table.lines = [table.lines[i] for i in keep]
+    # Rows with the wrong number of fields, or no text, cannot be predicted; the run's
+    # policy decides.
     apply_policy(table.problems, data.on_bad_rows if data else "error", source, report)
     return table
 

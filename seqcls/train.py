@@ -81,11 +81,9 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
     CONFIG; refused when it differs in anything but RESUMABLE_CHANGES."""
     from seqcls.config import (
         apply_overrides,
-        config_from_yaml_text,
         load_config,
         resolved_dict,
         validate_config,
-        yaml_load,
     )
     from seqcls.errors import ConfigError, UsageError
 
@@ -95,14 +93,13 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
             f"{run_dir} has no resumable state ({artifacts.STATE_FILE}); it was not started by "
             "this version of seqcls or did not finish an epoch"
         )
-    if artifacts.read_json(state_path).get("finished"):
+    if artifacts.read_state(run_dir)["finished"]:
         raise UsageError(f"{run_dir} finished training; there is nothing to resume")
-    saved_text = (run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8")
-    saved = config_from_yaml_text(saved_text)
+    saved = artifacts.read_run_config(run_dir)
     if config_path is not None:
         wanted = load_config(config_path, overrides)
     else:
-        raw = yaml_load(saved_text)
+        raw = artifacts.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
         touched = apply_overrides(raw, overrides)
         wanted = validate_config(raw, touched)
     before, after = _flatten(resolved_dict(saved)), _flatten(resolved_dict(wanted))
@@ -225,10 +222,10 @@ def train(config: Config, run_dir: Path, **options: Any) -> TrainResult:
 
     distribute.check_runtime(config.runtime, options.get("resume", False))
     if options.get("smoke") or distribute.is_chief(config.runtime):
-        return _train(config, run_dir, **options)
+        return _train_until_stopped(config, run_dir, **options)
     scratch = Path(tempfile.mkdtemp(prefix="seqcls-worker-"))
     try:
-        result = _train(config, scratch, **options)
+        result = _train_until_stopped(config, scratch, **options)
         result.run_dir = run_dir  # where the chief wrote the run
         return result
     except TrainingInterrupted as error:
@@ -240,6 +237,33 @@ def train(config: Config, run_dir: Path, **options: Any) -> TrainResult:
         ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train_until_stopped(config: Config, run_dir: Path, **options: Any) -> TrainResult:
+    """_train, with SIGINT/SIGTERM outside the epochs (which progress.Interrupt handles)
+    raising progress.Stopped: the clean-ups on the way run (no temporary file is left,
+    where SIGTERM's default would kill Python on the spot), and the user is told what was
+    kept (TrainingInterrupted, exit 130 / 143)."""
+    try:
+        with progress.stopping_on_signals():
+            return _train(config, run_dir, **options)
+    except progress.Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        try:
+            state = artifacts.read_json(run_dir / artifacts.STATE_FILE)
+            completed, finished = int(state["completed_epochs"]), bool(state["finished"])
+        except Exception:  # no state yet, or unreadable: nothing to resume from
+            completed, finished = 0, False
+        if finished:
+            kept = f"training had finished; {run_dir} is complete"
+        elif completed:
+            kept = f"epochs 1-{completed} are saved. Resume with: seqcls train --resume {run_dir}"
+        else:
+            kept = "no epoch had completed, so there is nothing to resume"
+        raise TrainingInterrupted(
+            f"{name}: stopped outside an epoch; {kept}",
+            progress.Interrupt.EXIT_CODES[stopped.signum],
+        ) from None
 
 
 def _train(
@@ -267,7 +291,14 @@ def _train(
     from seqcls import runtime
 
     runtime.check_environment(config, smoke=smoke)
-    state = artifacts.read_json(run_dir / artifacts.STATE_FILE) if resume else None
+    state = artifacts.read_state(run_dir) if resume else None
+    if state is not None:
+        # One epoch for checkpoints, state, history and best checkpoint: the state's.
+        state, reconciled = progress.reconcile(
+            run_dir, state, config.training.early_stopping.monitor
+        )
+        for note in reconciled:
+            report(note)
     artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config))
 
     import keras
@@ -308,6 +339,12 @@ def _train(
     notes = list(splits.notes)
     task = tasks.resolve_task(config.task, splits.labels, config.data.train)
     delimiter = config.data.label_delimiter
+    # A resumed run must see the data it started with; a refusal leaves its files as they were.
+    if state is not None and artifacts.read_labels(run_dir)["labels"] != splits.labels:
+        raise DataError(
+            f"the data changed since {run_dir} started (its labels differ from "
+            f"{artifacts.LABELS_FILE}); resume with the same files, or start a new run"
+        )
     artifacts.write_json(run_dir / artifacts.LABELS_FILE, {"task": task, "labels": splits.labels})
     report(
         f"data: train {len(splits.train)}, valid {len(splits.valid)}"
@@ -322,12 +359,10 @@ def _train(
     else:
         vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
     if state is not None:
-        saved_labels = artifacts.read_json(run_dir / artifacts.LABELS_FILE)["labels"]
-        saved_tokens = artifacts.read_json(run_dir / artifacts.VOCABULARY_FILE)["tokens"]
-        if saved_labels != splits.labels or saved_tokens != vocabulary.tokens:
+        if artifacts.read_vocabulary(run_dir)["tokens"] != vocabulary.tokens:
             raise DataError(
-                f"the data changed since {run_dir} started (its labels or vocabulary differ); "
-                "resume with the same files, or start a new run"
+                f"the data changed since {run_dir} started (its vocabulary differs from "
+                f"{artifacts.VOCABULARY_FILE}); resume with the same files, or start a new run"
             )
     artifacts.write_json(run_dir / artifacts.VOCABULARY_FILE, vocabulary.to_json())
     report(
@@ -456,7 +491,8 @@ def _train(
             progress.restore_optimizer(classifier, run_dir / state["checkpoint"])
         progress.restore_seed_states(classifier, state["seed_states"])
         if state.get("best_epoch"):
-            best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
+            with artifacts.keras_scratch(run_dir / artifacts.CHECKPOINT_FOLDER, "best.keras"):
+                best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
             best_weights = best.get_weights()
         # The shuffled order of epoch k depends on how many epochs the dataset has
         # served; replay the completed ones (data only, no training). Not for streamed
@@ -486,6 +522,12 @@ def _train(
         state=state,
         best_weights=best_weights,
         display=display,
+    )
+    # Where training ends: training.epochs, or now when early stopping applies already (it
+    # stopped there before a crash, or a smaller patience says so). Fewer epochs than
+    # are complete train none: the result is that of the completed epochs.
+    last_epoch = (
+        completed if state is not None and log.stops_on_resume() else config.training.epochs
     )
     fit_callbacks = [log]
     if config.output.tensorboard and strategy is not None:
@@ -523,7 +565,7 @@ def _train(
                     train_data=train_data,
                     steps=epoch_steps,
                     valid_data=valid_data,
-                    epochs=config.training.epochs,
+                    epochs=last_epoch,
                     initial_epoch=completed,
                     callbacks=[*fit_callbacks, *callbacks],
                     task=task,
@@ -537,7 +579,7 @@ def _train(
                 classifier.fit(
                     train_data,
                     validation_data=valid_data,
-                    epochs=config.training.epochs,
+                    epochs=last_epoch,
                     initial_epoch=completed,
                     steps_per_epoch=steps_per_epoch,
                     callbacks=[*fit_callbacks, *callbacks],
@@ -576,11 +618,20 @@ def _train(
             f"no epoch produced a finite {config.training.early_stopping.monitor}; check the "
             "validation data"
         )
+    # The epoch whose weights the model holds: the best one, or the last one trained.
+    weights_epoch = epochs_run
     if config.training.early_stopping.restore_best and log.best_weights is not None:
         classifier.set_weights(log.best_weights)
+        weights_epoch = log.best_epoch
         report(
             f"restored the weights of epoch {log.best_epoch} (best {config.training.early_stopping.monitor})"
         )
+    if completed > config.training.epochs:
+        notes.append(
+            f"resumed with training.epochs {config.training.epochs} after {completed} completed "
+            f"epochs: none was trained, and the model holds epoch {weights_epoch}'s weights"
+        )
+        report(f"note: {notes[-1]}")
 
     inference = model_lib.build_inference_model(
         core,
@@ -592,7 +643,8 @@ def _train(
 
     # Evaluate through the saved file, reloaded with safe_mode: the numbers
     # below are the numbers `seqcls eval` and `predict` will reproduce.
-    exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    with artifacts.keras_scratch(run_dir, artifacts.MODEL_FILE):
+        exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     outputs = {
         split.name: predict_outputs(exported, split.texts)
         for split in (splits.valid, splits.test)
@@ -655,6 +707,7 @@ def _train(
         "max_length": vocabulary.max_length,
         "epochs_run": epochs_run,
         "best_epoch": log.best_epoch,
+        "weights_epoch": weights_epoch,
         "stopped_early": log.stopped_early,
         "resumed_after_epoch": completed if state else None,
         "notes": notes,

@@ -21,14 +21,6 @@ def test_artifacts_failed_write_leaves_previous_file_intact(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
 
 
-def test_artifacts_new_run_dir_refuses_non_empty_directory(tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "keep.txt").write_text("mine")
-    with pytest.raises(UsageError, match="not empty"):
-        artifacts.new_run_dir("x", tmp_path / "run", force=False)
-    assert (tmp_path / "run" / "keep.txt").read_text() == "mine"
-
-
 def test_artifacts_truncated_model_is_reported_as_corrupt(tmp_path):
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))

@@ -75,16 +75,14 @@ def test_onnx_takes_token_ids_and_matches_the_run(run, tmp_path):
     np.testing.assert_allclose(named["probabilities"], expected["probabilities"], atol=1e-5)
 
 
-def test_export_refuses_to_overwrite_without_force(run, tmp_path):
+def test_export_never_replaces_a_folder_that_is_not_an_export(run, tmp_path):
     destination = tmp_path / "taken"
     destination.mkdir()
     (destination / "keep.txt").write_text("mine")
-    result = runner.invoke(app, ["export", str(run), "--output", str(destination)])
-    assert result.exit_code == 2 and "--force" in result.output
-    assert (destination / "keep.txt").read_text() == "mine"
-    result = runner.invoke(app, ["export", str(run), "--output", str(destination), "--force"])
-    assert result.exit_code == 0, result.output
-    assert not (destination / "keep.txt").exists() and (destination / "saved_model.pb").is_file()
+    for force in ([], ["--force"]):
+        result = runner.invoke(app, ["export", str(run), "--output", str(destination), *force])
+        assert result.exit_code == 2 and "not a previous seqcls export" in result.output
+        assert (destination / "keep.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]  # no staging folder left
 
 
