@@ -164,15 +164,24 @@ def check_destination(
     target = destination.resolve() if destination.is_symlink() else destination
     if target.is_dir():
         raise UsageError(f"{option} {destination} is a directory; give a file name")
-    for parent in target.parents:
+    _refuse_under_a_file(target, f"{option} {destination}")
+    return destination
+
+
+def _refuse_under_a_file(path: Path, named: str) -> list[Path]:
+    """Refuse a path with a file where one of its folders should be; return the folders
+    that do not exist yet (innermost first), which writing it would make."""
+    missing = []
+    for parent in [path, *path.parents]:
         if parent.exists():
-            if not parent.is_dir():
+            if parent != path and not parent.is_dir():
                 raise UsageError(
-                    f"{option} {destination}: {parent} is a file, so nothing can be written "
-                    "under it; choose another path"
+                    f"{named}: {parent} is a file, so nothing can be made under it; choose "
+                    "another path"
                 )
             break
-    return destination
+        missing.append(parent)
+    return missing
 
 
 def check_distinct(*destinations: tuple[str, str | Path | None]) -> None:
@@ -212,14 +221,7 @@ def check_export_destination(output: Path, run_dir: Path, force: bool) -> None:
             "the run. Choose a new folder"
         )
     if not output.exists() and not output.is_symlink():
-        for parent in output.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise UsageError(
-                        f"--output {output}: {parent} is a file, so no folder can be made "
-                        "under it; choose another path"
-                    )
-                break
+        _refuse_under_a_file(output, f"--output {output}")
         return
     if output.is_symlink() or not output.is_dir():
         raise UsageError(
@@ -393,16 +395,7 @@ def prepare_run_dir(
         raise UsageError(
             f"--output-dir {run_dir} exists and is not a directory; choose another --output-dir"
         )
-    missing = []
-    for parent in [run_dir, *run_dir.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(
-                    f"--output-dir {run_dir}: {parent} is a file, so no directory can be made "
-                    "under it; choose another --output-dir"
-                )
-            break
-        missing.append(parent)
+    missing = _refuse_under_a_file(run_dir, f"--output-dir {run_dir}")
     if missing:
         run_dir.mkdir(parents=True)
         return RunDirectory(run_dir, missing, [])

@@ -181,19 +181,29 @@ def reconcile(
     return state, notes
 
 
+def _seed_variables(model: Any) -> list[Any]:
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 def seed_states(model: Any) -> dict[str, list[int]]:
     """Random-generator states (dropout): not part of get_weights(), needed for exact resumes."""
-    return {
-        variable.path: np.asarray(variable.numpy()).tolist()
-        for variable in model.variables
-        if variable.path.endswith("seed_generator_state")
-    }
+    return {v.path: np.asarray(v.numpy()).tolist() for v in _seed_variables(model)}
 
 
 def restore_seed_states(model: Any, states: dict[str, list[int]]) -> None:
-    for variable in model.variables:
-        if variable.path in states:
-            variable.assign(np.asarray(states[variable.path], dtype=variable.dtype))
+    """Put the saved states back, in model order. Not by name: a variable's path holds an
+    auto-numbered layer name (`seed_generator_3/...`) that depends on how many layers the
+    process made before, so a resume in a process that had loaded another model would
+    silently miss every state (and train with other dropout masks)."""
+    variables = _seed_variables(model)
+    if len(variables) != len(states):
+        raise DataError(
+            f"the resumable state holds {len(states)} random-generator state(s), the model "
+            f"has {len(variables)}; the run's {artifacts.STATE_FILE} does not belong to its "
+            "config"
+        )
+    for variable, value in zip(variables, states.values()):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
 def restore_optimizer(model: Any, checkpoint: Path) -> None:

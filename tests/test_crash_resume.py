@@ -363,3 +363,26 @@ def test_resume_with_changed_data_is_refused_and_leaves_the_run_as_it_was(tmp_pa
     assert "data changed" in resumed.stderr and "labels.json" in resumed.stderr
     assert (run_dir / artifacts.LABELS_FILE).read_bytes() == labels
     assert (run_dir / artifacts.VOCABULARY_FILE).read_bytes() == vocabulary
+
+
+def test_seed_states_restore_into_a_model_whose_layers_are_numbered_differently():
+    """Auto-numbered layer names (seed_generator_3) depend on what the process built
+    before; the dropout states must still land in the right variables (by model order)."""
+    import keras
+
+    def model():
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(inputs))
+        return keras.Model(inputs, keras.layers.Dropout(0.3)(hidden))
+
+    first = model()
+    for variable in first.variables:
+        if variable.path.endswith("seed_generator_state"):
+            variable.assign(np.asarray([7, 11], dtype=variable.dtype))
+    saved = progress.seed_states(first)
+    second = model()  # same architecture, other names
+    assert list(progress.seed_states(second)) != list(saved)
+    progress.restore_seed_states(second, saved)
+    assert list(progress.seed_states(second).values()) == list(saved.values())
+    with pytest.raises(Exception, match="random-generator state"):
+        progress.restore_seed_states(second, dict(list(saved.items())[:1]))

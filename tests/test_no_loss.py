@@ -506,7 +506,9 @@ def test_special_files_are_written_into_not_replaced(own_run, tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")))
+    reader = threading.Thread(
+        target=lambda: received.append(fifo.read_text(encoding="utf-8")), daemon=True
+    )
     reader.start()
     result = run_cli("predict", run_dir, data, "-o", fifo, "--format", "csv")
     reader.join(timeout=60)
