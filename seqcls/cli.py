@@ -140,9 +140,7 @@ def handle_errors(command):
         except Exception as error:
             explained = environment_error(error)
             if explained is not None:  # the machine's limits, not a bug: no traceback
-                err.print(
-                    f"[bold red]error:[/] {escape(explained)}", markup=True, soft_wrap=True
-                )
+                err.print(f"[bold red]error:[/] {escape(explained)}", markup=True, soft_wrap=True)
                 raise typer.Exit(EXIT_FAILURE) from None
             # A bug, not a user mistake: keep the traceback.
             traceback.print_exc()
@@ -309,6 +307,11 @@ def train(
 
     chief = smoke or is_chief(loaded.runtime)
     started = None  # the run directory this command set up (a new run on the chief)
+    resuming = None  # the lock on a resumed run's directory
+    if resume is not None and chief:
+        from seqcls.outputs import RunLock
+
+        resuming = RunLock.take(resume)
     if resume is None and not chief:
         # Another worker of a multi-worker run: the chief writes the run directory.
         run_dir = output_dir or Path("runs") / f"{loaded.name}-worker"
@@ -361,8 +364,13 @@ def train(
         elif started is not None:
             started.commit()
         raise
-    if started is not None:
-        started.commit()
+    else:
+        if started is not None:
+            started.commit()
+    finally:
+        for held in (started, resuming):
+            if held is not None:
+                held.release()
     out.print(
         _metrics_table(
             result.metrics,

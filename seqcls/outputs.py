@@ -257,6 +257,57 @@ def check_export_destination(output: Path, run_dir: Path, force: bool) -> None:
 # ----------------------------------------------------------------------------- train
 
 
+LOCK_FILE = ".seqcls.lock"
+
+
+class RunLock:
+    """One training at a time in a run directory: an exclusive flock on `.seqcls.lock`
+    inside it, taken before anything there is touched and released (the file removed)
+    when the training ends. The kernel drops the lock of a killed process, so a stale
+    file never blocks the next run."""
+
+    def __init__(self, path: Path, descriptor: int | None):
+        self.path = path
+        self.descriptor = descriptor
+
+    @classmethod
+    def take(cls, folder: Path) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no lock, as before
+            return cls(folder / LOCK_FILE, None)
+        path = folder / LOCK_FILE
+        while True:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(descriptor, 200).decode("utf-8", "replace").strip()
+                os.close(descriptor)
+                raise UsageError(
+                    f"another seqcls train is writing {folder} ({holder or 'its lock is held'}); "
+                    "wait for it to end, or choose another --output-dir"
+                ) from None
+            # The previous holder may have removed the file between our open and our lock.
+            try:
+                current = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        os.write(descriptor, f"pid {os.getpid()}, since {stamp}".encode())
+        return cls(path, descriptor)
+
+    def release(self) -> None:
+        if self.descriptor is not None:
+            self.path.unlink(missing_ok=True)  # still locked: nobody takes it half-removed
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
 class RunDirectory:
     """A run directory being started: made new, or emptied of a previous run's files.
 
@@ -273,8 +324,10 @@ class RunDirectory:
         kept: list[str],
         parked: Path | None = None,
         moved: list[str] = (),
+        lock: RunLock | None = None,
     ):
         self.path = path
+        self.lock = lock
         self.created = created  # the folders made for it, innermost first
         self.kept = kept  # top-level entries that were there before and are not the run's
         self.parked = parked
@@ -283,6 +336,10 @@ class RunDirectory:
     def started(self) -> bool:
         """Whether the new run completed an epoch (it can be resumed: keep it)."""
         return (self.path / artifacts.STATE_FILE).is_file()
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def commit(self) -> None:
         if self.parked is not None:
@@ -293,7 +350,7 @@ class RunDirectory:
         if not self.path.is_dir():
             return
         for entry in self.path.iterdir():
-            if entry.name in self.kept or entry == self.parked:
+            if entry.name in self.kept or entry == self.parked or entry.name == LOCK_FILE:
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 # A folder of the run's may hold the user's files (checkpoints/mine.keras):
@@ -308,6 +365,7 @@ class RunDirectory:
                 os.replace(self.parked / relative, destination)
             shutil.rmtree(self.parked, ignore_errors=True)
             self.parked = None
+        self.release()
         for folder in self.created:
             try:
                 folder.rmdir()
@@ -343,6 +401,8 @@ def _previous_run_entries(folder: Path) -> list[str]:
     for name in artifacts.TRAINING_WRITES:
         top += [name, *artifacts.temporary_patterns(name)]
     for entry in sorted(folder.iterdir()):
+        if entry.name == LOCK_FILE:
+            continue
         if entry.name == artifacts.CHECKPOINT_FOLDER and entry.is_dir():
             inner = [
                 pattern
@@ -366,7 +426,7 @@ def _kept_entries(folder: Path, moved: list[str]) -> list[str]:
     checkpoints/ (relative paths)."""
     kept = []
     for entry in sorted(folder.iterdir()):
-        if entry.name in moved:
+        if entry.name in moved or entry.name == LOCK_FILE:
             continue
         if entry.name == artifacts.CHECKPOINT_FOLDER and entry.is_dir():
             kept += [
@@ -398,10 +458,29 @@ def prepare_run_dir(
     missing = _refuse_under_a_file(run_dir, f"--output-dir {run_dir}")
     if missing:
         run_dir.mkdir(parents=True)
-        return RunDirectory(run_dir, missing, [])
-    entries = sorted(entry.name for entry in run_dir.iterdir())
+    lock = RunLock.take(run_dir)
+    try:
+        return _prepare(run_dir, force, inputs, missing, lock)
+    except BaseException:
+        lock.release()
+        for folder in missing:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _prepare(
+    run_dir: Path,
+    force: bool,
+    inputs: Iterable[tuple[str, str | Path]],
+    missing: list[Path],
+    lock: RunLock,
+) -> RunDirectory:
+    entries = sorted(entry.name for entry in run_dir.iterdir() if entry.name != LOCK_FILE)
     if not entries:
-        return RunDirectory(run_dir, [], [])
+        return RunDirectory(run_dir, missing, [], lock=lock)
     parked_before = [name for name in entries if name.startswith(REPLACED_PREFIX)]
     if parked_before:
         raise UsageError(
@@ -440,4 +519,4 @@ def prepare_run_dir(
         (parked / name).parent.mkdir(parents=True, exist_ok=True)
         os.replace(run_dir / name, parked / name)
     kept = [name for name in _kept_entries(run_dir, moved) if name != parked.name]
-    return RunDirectory(run_dir, [], kept, parked, moved)
+    return RunDirectory(run_dir, [], kept, parked, moved, lock)

@@ -316,8 +316,10 @@ def test_force_refuses_while_a_previous_run_is_set_aside(tmp_path):
     must not delete it, and says how to put it back."""
     config = write_tiny_project(tmp_path)
     run_dir = previous_run(tmp_path / "run")
-    outputs.prepare_run_dir(run_dir, force=True)  # ... and the process dies here
+    prepared = outputs.prepare_run_dir(run_dir, force=True)
+    os.close(prepared.lock.descriptor)  # ... and the process dies: its lock goes, the file stays
     before = snapshot(run_dir)
+    before.pop(outputs.LOCK_FILE)  # the stale lock file: taken and removed, nothing else
     result = cli_train(config, run_dir, options=("--force",))
     assert result.exit_code == 2 and "interrupted `train --force`" in result.output
     assert snapshot(run_dir) == before
@@ -375,6 +377,7 @@ def test_prepare_run_dir_rollback_and_commit(tmp_path):
     assert snapshot(run_dir) == before
     started = outputs.prepare_run_dir(run_dir, force=True)
     started.commit()
+    started.release()
     assert sorted(p.name for p in run_dir.iterdir()) == [
         ".config.yaml.swp",
         "checkpoints",
@@ -535,3 +538,25 @@ def test_html_to_stdout_is_refused_not_written_to_a_file_named_dash(own_run, tmp
     result = run_cli("predict", run_dir, data, "--html", "-")
     assert result.exit_code == 2 and "only for --output" in result.output
     assert not Path("-").exists()
+
+
+def test_one_training_at_a_time_in_a_run_directory(tmp_path):
+    """While a training holds a run directory, a second one (even with --force) is
+    refused and changes nothing; a stale lock file left by a killed run blocks nothing."""
+    config = write_tiny_project(tmp_path)
+    run_dir = previous_run(tmp_path / "run")
+    held = outputs.RunLock.take(run_dir)  # as a training in another process would
+    try:
+        before = snapshot(run_dir)
+        result = cli_train(config, run_dir, "training.epochs=1", options=("--force",))
+        assert result.exit_code == 2 and "another seqcls train is writing" in result.output
+        assert f"pid {os.getpid()}" in result.output
+        assert snapshot(run_dir) == before
+    finally:
+        held.release()
+    assert not (run_dir / outputs.LOCK_FILE).exists()
+    (run_dir / outputs.LOCK_FILE).write_text("pid 1, since long ago", encoding="utf-8")
+    prepared = outputs.prepare_run_dir(run_dir, force=True)
+    assert outputs.LOCK_FILE not in prepared.kept
+    prepared.rollback()
+    assert not (run_dir / outputs.LOCK_FILE).exists()
