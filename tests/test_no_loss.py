@@ -424,10 +424,11 @@ def test_a_full_disk_and_an_unwritable_target_get_a_message_not_a_traceback(own_
     assert preds.read_text(encoding="utf-8") == "the previous predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".preds")) == []
     # sysfs refuses new files even to root: a real unwritable folder.
-    result = _seqcls("eval", run_dir, data, "--output", "/sys/seqcls-eval.json")
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr and "/sys" in result.stderr
-    assert "accuracy" in result.stdout  # the figures were shown before the write failed
+    result = run_cli("eval", run_dir, data, "--output", "/sys/seqcls-eval.json")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "/sys" in result.output
+    assert "Permission denied" in result.output
+    assert "accuracy" in result.output  # the figures were shown before the write failed
 
 
 SIGTERM_INSIDE_A_WRITE = """
