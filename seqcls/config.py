@@ -462,6 +462,13 @@ class Config(Section):
                 f"training.class_weight applies to multiclass and binary tasks, not {self.task}; "
                 "remove it"
             )
+        if self.data.streaming and self.runtime.distribution == "multi_worker":
+            # Every worker would read every shard (the files are not split per worker).
+            raise ValueError(
+                "data.streaming is not supported with runtime.distribution multi_worker: each "
+                "worker would read every file; train in memory (data.streaming: false) or use "
+                "runtime.distribution mirrored on one machine"
+            )
         if self.data.streaming and self.task == "tagging":
             raise ValueError(
                 "data.streaming supports text-level tasks (multiclass, binary, multilabel), "

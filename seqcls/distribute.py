@@ -138,13 +138,9 @@ def _canonical(name: str) -> str:
     return f"{kind.upper()}:{index or 0}"
 
 
-def local_batch_size(batch_size: int, workers: int, strategy: Any, streamed: Any) -> int:
-    """Each worker's share of the global batch; the cases this loop does not cover."""
-    if streamed is not None:
-        raise ConfigError(
-            "data.streaming is not supported with runtime.distribution multi_worker yet; "
-            "shard the files per worker, or train in memory"
-        )
+def local_batch_size(batch_size: int, workers: int, strategy: Any) -> int:
+    """Each worker's share of the global batch; the cases this loop does not cover.
+    (Streaming under multi_worker is refused by the config schema, before any file.)"""
     if strategy.num_replicas_in_sync != workers:
         raise ConfigError(
             f"multi_worker expects one device per worker, but the cluster has {workers} "

@@ -438,7 +438,7 @@ def _train(
     elif multi_worker:
         # This worker's shard of the rows, in batches of its share of the global batch;
         # every worker takes the same number of steps (collectives would hang otherwise).
-        local_batch = distribute.local_batch_size(batch_size, workers, strategy, streamed)
+        local_batch = distribute.local_batch_size(batch_size, workers, strategy)
         rows = distribute.shard_rows(len(splits.train), config.seed, worker, workers)
         train_data = text.training_dataset(
             tf.gather(ids["train"], rows),
@@ -731,8 +731,9 @@ def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainRe
         if not (run_dir / name).is_file():
             raise TrainingFailed(f"smoke: {run_dir / name} was not written")
     run = load_run(run_dir)
-    column = config.data.text_column
-    # The data was read once, by train(); add an empty and an all-punctuation text.
+    # The data was read once, by train(): its texts, already joined when data.text_column
+    # is a list, so one column holds them. Add an empty and an all-punctuation text.
+    column = "text"
     sample = [*result.sample_texts, "", "!!!"]
     table = Table(None, [column], [{column: text} for text in sample], list(range(1, 11)))
     _, rows = predict_table(run, table, column)

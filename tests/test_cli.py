@@ -126,6 +126,26 @@ def test_cli_smoke_run_checks_every_artifact(tiny_config, tmp_path):
     assert "epochs: 1" in saved
 
 
+def test_cli_smoke_run_with_several_text_columns(tmp_path):
+    """The smoke check predicts the run's own (joined) texts; it used to build a table
+    keyed by the list of columns and fail after training (unhashable type: 'list')."""
+    from conftest import labelled_rows, write_csv
+
+    rows = [
+        (text.split()[0], " ".join(text.split()[1:]), label) for text, label in labelled_rows(60)
+    ]
+    write_csv(tmp_path / "train.csv", rows, header=("head", "body", "label"))
+    config = tmp_path / "columns.yaml"
+    config.write_text(
+        "name: columns\ndata: {train: train.csv, text_column: [head, body]}\n"
+        "model: {embedding: {dim: 8}, encoder: {units: 8}}\noutput: {plots: false}\n",
+        encoding="utf-8",
+    )
+    result = invoke("train", config, "--smoke", "--output-dir", tmp_path / "smoke")
+    assert result.exit_code == 0, result.output
+    assert "every artifact loads" in result.output
+
+
 def test_cli_version_and_module_entry_point():
     result = subprocess.run(
         [sys.executable, "-m", "seqcls", "--version"], capture_output=True, text=True, timeout=60

@@ -108,6 +108,12 @@ def test_config_override_paths_resolve_against_current_directory(tmp_path, monke
             "only applies to a bidirectional",
         ),
         ("data: {train: a.csv, valid: b.csv, valid_split: 0.2}", "not both"),
+        # Every worker would read every shard: refused before anything is written.
+        (
+            "{data: {train: a.csv, valid: b.csv, streaming: true},"
+            " runtime: {distribution: multi_worker}}",
+            "not supported with runtime.distribution multi_worker",
+        ),
     ],
 )
 def test_config_contradictions_are_errors(tmp_path, text, expected):
