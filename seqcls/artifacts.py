@@ -111,13 +111,19 @@ def atomic_path(path: str | Path, suffix: str = ""):
         before = path.stat()
     except FileNotFoundError:
         before = None
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent
-    )
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent
+        )
+    except OSError as error:
+        raise _naming(error, path, None) from error
     os.close(handle)
     temporary = Path(temporary)
     try:
-        yield temporary
+        try:
+            yield temporary
+        except OSError as error:
+            raise _naming(error, path, temporary) from error
         # mkstemp creates files private (0600): give the result the old file's mode,
         # group and owner (as far as we may), or the usual permissions for a new one.
         if before is None:
@@ -135,6 +141,16 @@ def atomic_path(path: str | Path, suffix: str = ""):
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def _naming(error: OSError, path: Path, temporary: Path | None) -> OSError:
+    """The error with the file the user asked for as its name (a full disk reports no
+    name, a read-only folder the temporary's), so the message says which file failed."""
+    if error.filename not in (None, str(temporary) if temporary else None) and not (
+        temporary is None and error.filename and Path(error.filename).parent == path.parent
+    ):
+        return error
+    return type(error)(error.errno, error.strerror or os.strerror(error.errno or 0), str(path))
 
 
 def _special_file(path: str | Path) -> bool:

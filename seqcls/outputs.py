@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from seqcls import artifacts
-from seqcls.errors import UsageError
+from seqcls.errors import SeqclsError, UsageError
 
 # What later commands write into a run by default; stale once the model is replaced.
 RUN_DERIVED_PATTERNS = ("eval-*.json", "eval-*.confusion_matrix.png")
@@ -62,17 +62,30 @@ def _inside(path: str | Path, folder: str | Path) -> Path | None:
 
 def is_run(folder: str | Path) -> bool:
     """Whether `folder` holds a seqcls run: a manifest.json or checkpoints/state.json that
-    seqcls wrote (its keys, not just its name: a user's own labels.json does not count)."""
+    seqcls wrote (its keys, not just its name: a user's own labels.json does not count), or
+    the start of one that was killed before its first epoch ended (a config.yaml that is a
+    complete seqcls config and a labels.json as seqcls writes it)."""
+    folder = Path(folder)
     for name, key in (
         (artifacts.MANIFEST_FILE, "seqcls_version"),
         (artifacts.STATE_FILE, "completed_epochs"),
     ):
         try:
-            if key in artifacts.read_json(Path(folder) / name):
+            if key in artifacts.read_json(folder / name):
                 return True
         except (OSError, ValueError, TypeError):
             continue
-    return False
+    if (
+        not (folder / artifacts.CONFIG_FILE).is_file()
+        or not (folder / artifacts.LABELS_FILE).is_file()
+    ):
+        return False
+    try:
+        artifacts.read_labels(folder)
+        artifacts.read_run_config(folder)
+    except SeqclsError:
+        return False
+    return True
 
 
 def containing_run(path: str | Path) -> Path | None:

@@ -206,12 +206,19 @@ def evaluate_file(
     from seqcls.tasks import evaluate_outputs
 
     data = run.config.data
+    text_column, label_column = text_column or data.text_column, label_column or data.label_column
+    texts = [text_column] if isinstance(text_column, str) else text_column
+    if label_column in texts:
+        raise UsageError(
+            f"the label column {label_column!r} is also a text column: the model would read "
+            "the answer; give --text-column and --label-column different columns"
+        )
     table = read_table(data_file, encoding=data.encoding, tsv_quoting=data.tsv_quoting)
     split = labelled_split(
         "eval",
         table,
-        text_column or data.text_column,
-        label_column or data.label_column,
+        text_column,
+        label_column,
         run.task,
         run.delimiter,
         data.text_separator,

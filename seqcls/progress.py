@@ -114,6 +114,9 @@ def reconcile(
     """
     notes: list[str] = []
     folder = run_dir / artifacts.CHECKPOINT_FOLDER
+    # Before anything is changed: a damaged checkpoint must not be copied over an intact
+    # best.keras (the only good weights left), nor resumed from.
+    _check_archive(run_dir / state["checkpoint"], run_dir)
     artifacts.remove_temporaries(run_dir, artifacts.TRAINING_WRITES)
     artifacts.remove_temporaries(folder, CHECKPOINT_WRITES)
     checkpoint = run_dir / state["checkpoint"]
@@ -179,6 +182,24 @@ def reconcile(
     if changed:
         artifacts.write_json(run_dir / artifacts.STATE_FILE, state)
     return state, notes
+
+
+def _check_archive(path: Path, run_dir: Path) -> None:
+    """A .keras file is a zip archive: every member's CRC is checked (a truncated or
+    damaged checkpoint is found without loading it)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        damaged = f"{type(error).__name__}: {error}"
+    if damaged:
+        raise DataError(
+            f"{path} is damaged ({damaged}); the run cannot be resumed from it. Nothing was "
+            f"changed: {run_dir / artifacts.BEST_CHECKPOINT_FILE} still holds the best epoch "
+            "so far. Keep a copy of the run if you need those weights, and train again"
+        )
 
 
 def _seed_variables(model: Any) -> list[Any]:

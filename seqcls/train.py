@@ -90,8 +90,9 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
     state_path = run_dir / artifacts.STATE_FILE
     if not state_path.is_file():
         raise UsageError(
-            f"{run_dir} has no resumable state ({artifacts.STATE_FILE}); it was not started by "
-            "this version of seqcls or did not finish an epoch"
+            f"{run_dir} has no resumable state ({artifacts.STATE_FILE}): it did not finish an "
+            "epoch (or was not started by this version of seqcls), so there is nothing to "
+            f"resume. Start it again: seqcls train CONFIG --output-dir {run_dir} --force"
         )
     if artifacts.read_state(run_dir)["finished"]:
         raise UsageError(f"{run_dir} finished training; there is nothing to resume")

@@ -18,6 +18,7 @@ import pytest
 from conftest import write_tiny_project
 
 from seqcls import artifacts, progress
+from seqcls.errors import DataError
 
 # Dropout: an exact resume needs the dropout random state too. No early stopping: the
 # three epochs of the tiny config all run, and restore_best still picks the best one.
@@ -274,15 +275,29 @@ def test_crash_at_a_write_resumes_to_the_uninterrupted_result(project, reference
         assert ours[split]["macro_f1"] == pytest.approx(theirs[split]["macro_f1"])
 
 
+def fake_checkpoint(text: str) -> bytes:
+    """A .keras file is a zip archive; reconcile checks its CRCs, not its contents."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model.weights.h5", text)
+    return buffer.getvalue()
+
+
+EPOCH = {1: fake_checkpoint("epoch 1"), 2: fake_checkpoint("epoch 2")}
+
+
 def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
     """Files only (no Keras): a crash in epoch 2 left its checkpoint and history row, a
     best checkpoint newer than the state, and temporaries; the state names epoch 1."""
     run_dir = tmp_path
     folder = run_dir / artifacts.CHECKPOINT_FOLDER
     folder.mkdir()
-    (folder / "epoch-0001.keras").write_bytes(b"epoch 1")
-    (folder / "epoch-0002.keras").write_bytes(b"epoch 2")
-    (folder / "best.keras").write_bytes(b"epoch 2")
+    (folder / "epoch-0001.keras").write_bytes(EPOCH[1])
+    (folder / "epoch-0002.keras").write_bytes(EPOCH[2])
+    (folder / "best.keras").write_bytes(EPOCH[2])
     rows = [{"epoch": 1, "loss": 1.0, "val_loss": 0.9, "seconds": 1.0}]
     (run_dir / artifacts.HISTORY_FILE).write_text(
         "epoch,loss,val_loss,seconds\n1,1.0,0.9,1.0\n2,0.8,0.7,1.0\n"
@@ -315,7 +330,7 @@ def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
         path.write_text("mine")
 
     reconciled, notes = progress.reconcile(run_dir, dict(state), "val_loss")
-    assert (folder / "best.keras").read_bytes() == b"epoch 1"
+    assert (folder / "best.keras").read_bytes() == EPOCH[1]
     assert sorted(path.name for path in folder.iterdir()) == [
         "best.keras",
         "epoch-0001.keras",
@@ -335,11 +350,11 @@ def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
     # the state's own epoch becomes the best, in the state on disk too.
     two = {**state, "completed_epochs": 2, "checkpoint": progress.checkpoint_name(2)}
     two["rows"] = [*rows, {"epoch": 2, "loss": 0.8, "val_loss": 0.95, "seconds": 1.0}]
-    (folder / "epoch-0002.keras").write_bytes(b"epoch 2")
+    (folder / "epoch-0002.keras").write_bytes(EPOCH[2])
     (folder / "best.keras").write_bytes(b"damaged")
     reconciled, notes = progress.reconcile(run_dir, two, "val_loss")
     assert (reconciled["best_epoch"], reconciled["best_value"]) == (2, 0.95)
-    assert (folder / "best.keras").read_bytes() == b"epoch 2"
+    assert (folder / "best.keras").read_bytes() == EPOCH[2]
     assert not (folder / "epoch-0001.keras").exists()
     assert notes[0].startswith("warning:")
     assert json.loads((run_dir / artifacts.STATE_FILE).read_text())["best_epoch"] == 2
@@ -386,3 +401,30 @@ def test_seed_states_restore_into_a_model_whose_layers_are_numbered_differently(
     assert list(progress.seed_states(second).values()) == list(saved.values())
     with pytest.raises(Exception, match="random-generator state"):
         progress.restore_seed_states(second, dict(list(saved.items())[:1]))
+
+
+def test_reconcile_refuses_a_damaged_checkpoint_and_changes_nothing(tmp_path):
+    """A truncated epoch checkpoint is never copied over an intact best.keras (the only
+    good weights left): the resume stops with the file named, every file as it was."""
+    folder = tmp_path / artifacts.CHECKPOINT_FOLDER
+    folder.mkdir()
+    (folder / "epoch-0001.keras").write_bytes(EPOCH[1][:40])  # truncated
+    (folder / "best.keras").write_bytes(EPOCH[1])
+    rows = [{"epoch": 1, "loss": 1.0, "val_loss": 0.9, "seconds": 1.0}]
+    (tmp_path / artifacts.HISTORY_FILE).write_text("epoch,loss,val_loss,seconds\n1,1.0,0.9,1.0\n")
+    state = {
+        "completed_epochs": 1,
+        "finished": False,
+        "checkpoint": progress.checkpoint_name(1),
+        "best_value": 0.9,
+        "best_epoch": 1,
+        "best_sha256": progress.file_sha256(folder / "best.keras"),
+        "stopped_early": False,
+        "seed_states": {},
+        "rows": rows,
+    }
+    (tmp_path / artifacts.STATE_FILE).write_text(json.dumps(state))
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    with pytest.raises(DataError, match="epoch-0001.keras is damaged"):
+        progress.reconcile(tmp_path, dict(state), "val_loss")
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before

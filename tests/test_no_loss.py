@@ -421,13 +421,14 @@ def test_a_full_disk_and_an_unwritable_target_get_a_message_not_a_traceback(own_
     result = _seqcls("predict", run_dir, many, "--output", preds, limit_bytes=100_000)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "File too large" in result.stderr
+    assert str(preds) in result.stderr.replace("\n", "")  # the file the user asked for
     assert preds.read_text(encoding="utf-8") == "the previous predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".preds")) == []
     # sysfs refuses new files even to root: a real unwritable folder.
     result = run_cli("eval", run_dir, data, "--output", "/sys/seqcls-eval.json")
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "/sys" in result.output
-    assert "Permission denied" in result.output
+    assert "Permission denied" in result.output and "/sys/seqcls-eval.json" in result.output
     assert "accuracy" in result.output  # the figures were shown before the write failed
 
 
@@ -561,3 +562,35 @@ def test_one_training_at_a_time_in_a_run_directory(tmp_path):
     assert outputs.LOCK_FILE not in prepared.kept
     prepared.rollback()
     assert not (run_dir / outputs.LOCK_FILE).exists()
+
+
+def test_a_run_killed_before_its_first_epoch_can_be_started_again(own_run, tmp_path):
+    """What a kill -9 in epoch 1 leaves (config, labels, vocabulary, a temporary, a stale
+    lock) is seqcls's own: --force may replace it, and --resume says to do that."""
+    run_dir, _ = own_run
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    for name in ("config.yaml", "labels.json", "vocabulary.json"):
+        shutil.copy(run_dir / name, killed / name)
+    (killed / ".history.csv.8t807xiw.tmp").write_text("epoch,loss\n", encoding="utf-8")
+    (killed / outputs.LOCK_FILE).write_text("pid 1", encoding="utf-8")
+    assert outputs.is_run(killed)
+    resumed = run_cli("train", "--resume", killed)
+    assert resumed.exit_code == 2 and "--force" in resumed.output
+    started = outputs.prepare_run_dir(killed, force=True)
+    started.commit()
+    started.release()
+    assert sorted(path.name for path in killed.iterdir()) == []
+    # A folder with a labels.json and a config.yaml that are not seqcls's is not a run.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("name: my own thing\nlayers: 3\n", encoding="utf-8")
+    (mine / "labels.json").write_text('{"labels": ["a"]}\n', encoding="utf-8")
+    assert not outputs.is_run(mine)
+
+
+def test_eval_refuses_a_label_column_that_is_also_the_text(own_run):
+    run_dir, data = own_run
+    result = run_cli("eval", run_dir, data, "--text-column", "label", "-o", run_dir / "x.json")
+    assert result.exit_code == 2 and "would read the answer" in result.output
+    assert not (run_dir / "x.json").exists()
