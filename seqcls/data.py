@@ -138,29 +138,38 @@ def codec_for(encoding: str) -> str:
 
 def _decode(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
     codec = codec_for(encoding)
+    return _decoded(
+        raw,
+        codec,
+        str(path),
+        "UTF-8" if codec == "utf-8-sig" else encoding,
+        "re-save the file in that encoding or set data.encoding",
+    )
+
+
+def _decoded(raw: bytes, codec: str, where: str, name: str, advice: str) -> str:
+    """`raw` decoded, or a DataError with the line and byte offset of the first bad byte."""
     try:
         return raw.decode(codec)
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise DataError(
-            f"{path}, line {line}: not valid {'UTF-8' if codec == 'utf-8-sig' else encoding} "
-            f"(byte {raw[error.start]:#04x} at byte offset {error.start}); "
-            "re-save the file in that encoding or set data.encoding"
+            f"{where}, line {line}: not valid {name} (byte {raw[error.start]:#04x} at byte "
+            f"offset {error.start}); {advice}"
         ) from None
 
 
 def decode_stdin(raw: bytes) -> str:
     """Text piped to stdin, which is read as UTF-8 (a byte-order mark is dropped)."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"<stdin>, line {line}: not valid UTF-8 (byte {raw[error.start]:#04x} at byte "
-            f"offset {error.start}); stdin is read as UTF-8: convert the text first (for "
-            "example `iconv -f latin1 -t utf-8`), or pass a CSV/TSV/JSONL file instead of `-` "
-            "(files are read with the run's data.encoding)"
-        ) from None
+    return _decoded(
+        raw,
+        "utf-8-sig",
+        "<stdin>",
+        "UTF-8",
+        "stdin is read as UTF-8: convert the text first (for example `iconv -f latin1 -t "
+        "utf-8`), or pass a CSV/TSV/JSONL file instead of `-` (files are read with the run's "
+        "data.encoding)",
+    )
 
 
 def text_lines(text: str) -> list[str]:

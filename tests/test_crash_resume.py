@@ -289,6 +289,23 @@ def fake_checkpoint(text: str) -> bytes:
 EPOCH = {1: fake_checkpoint("epoch 1"), 2: fake_checkpoint("epoch 2")}
 
 
+def write_epoch_one_state(run_dir, best):
+    """checkpoints/state.json after epoch 1, its best (val_loss 0.9), whose sha256 is `best`'s."""
+    state = {
+        "completed_epochs": 1,
+        "finished": False,
+        "checkpoint": progress.checkpoint_name(1),
+        "best_value": 0.9,
+        "best_epoch": 1,
+        "best_sha256": progress.file_sha256(best),
+        "stopped_early": False,
+        "seed_states": {},
+        "rows": [{"epoch": 1, "loss": 1.0, "val_loss": 0.9, "seconds": 1.0}],
+    }
+    (run_dir / artifacts.STATE_FILE).write_text(json.dumps(state))
+    return state
+
+
 def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
     """Files only (no Keras): a crash in epoch 2 left its checkpoint and history row, a
     best checkpoint newer than the state, and temporaries; the state names epoch 1."""
@@ -298,22 +315,11 @@ def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
     (folder / "epoch-0001.keras").write_bytes(EPOCH[1])
     (folder / "epoch-0002.keras").write_bytes(EPOCH[2])
     (folder / "best.keras").write_bytes(EPOCH[2])
-    rows = [{"epoch": 1, "loss": 1.0, "val_loss": 0.9, "seconds": 1.0}]
     (run_dir / artifacts.HISTORY_FILE).write_text(
         "epoch,loss,val_loss,seconds\n1,1.0,0.9,1.0\n2,0.8,0.7,1.0\n"
     )
-    state = {
-        "completed_epochs": 1,
-        "finished": False,
-        "checkpoint": progress.checkpoint_name(1),
-        "best_value": 0.9,
-        "best_epoch": 1,
-        "best_sha256": progress.file_sha256(folder / "epoch-0001.keras"),
-        "stopped_early": False,
-        "seed_states": {},
-        "rows": rows,
-    }
-    (run_dir / artifacts.STATE_FILE).write_text(json.dumps(state))
+    state = write_epoch_one_state(run_dir, folder / "epoch-0001.keras")
+    rows = state["rows"]
     crashed = [
         run_dir / ".model.keras.a1b2c3d4.keras",
         run_dir / ".history.csv.x_y7z8w9.tmp",
@@ -410,20 +416,8 @@ def test_reconcile_refuses_a_damaged_checkpoint_and_changes_nothing(tmp_path):
     folder.mkdir()
     (folder / "epoch-0001.keras").write_bytes(EPOCH[1][:40])  # truncated
     (folder / "best.keras").write_bytes(EPOCH[1])
-    rows = [{"epoch": 1, "loss": 1.0, "val_loss": 0.9, "seconds": 1.0}]
     (tmp_path / artifacts.HISTORY_FILE).write_text("epoch,loss,val_loss,seconds\n1,1.0,0.9,1.0\n")
-    state = {
-        "completed_epochs": 1,
-        "finished": False,
-        "checkpoint": progress.checkpoint_name(1),
-        "best_value": 0.9,
-        "best_epoch": 1,
-        "best_sha256": progress.file_sha256(folder / "best.keras"),
-        "stopped_early": False,
-        "seed_states": {},
-        "rows": rows,
-    }
-    (tmp_path / artifacts.STATE_FILE).write_text(json.dumps(state))
+    state = write_epoch_one_state(tmp_path, folder / "best.keras")
     before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
     with pytest.raises(DataError, match="epoch-0001.keras is damaged"):
         progress.reconcile(tmp_path, dict(state), "val_loss")
