@@ -292,7 +292,6 @@ def train(
         from seqcls.train import resume_config
 
         loaded = resume_config(resume, config, set_)
-        run_dir = resume
     else:
         if config is None:
             raise UsageError(
@@ -306,33 +305,26 @@ def train(
     from seqcls.distribute import is_chief
 
     chief = smoke or is_chief(loaded.runtime)
-    started = None  # the run directory this command set up (a new run on the chief)
-    resuming = None  # the lock on a resumed run's directory
-    if resume is not None and chief:
-        from seqcls.outputs import RunLock
+    from contextlib import nullcontext
 
-        resuming = RunLock.take(resume)
-    if resume is None and not chief:
+    from seqcls import run_directory
+
+    if resume is not None:
+        # Another worker of a multi-worker run only reads the chief's files.
+        holding = run_directory.locked(resume) if chief else nullcontext(resume)
+    elif not chief:
         # Another worker of a multi-worker run: the chief writes the run directory.
-        run_dir = output_dir or Path("runs") / f"{loaded.name}-worker"
+        holding = nullcontext(output_dir or Path("runs") / f"{loaded.name}-worker")
         err.print("this worker is not the chief: it trains, and the chief writes the run")
-    elif resume is None:
-        from seqcls.outputs import prepare_run_dir, run_inputs
-
+    else:
         if smoke and output_dir is None:
             output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{loaded.name}-"))
-        started = prepare_run_dir(
-            output_dir or default_run_dir(loaded.name), force, run_inputs(config, loaded)
+        holding = run_directory.new_run(
+            output_dir or default_run_dir(loaded.name),
+            force,
+            run_directory.run_inputs(config, loaded),
+            note=lambda message: err.print(message, soft_wrap=True, markup=False),
         )
-        run_dir = started.path
-        if started.kept:
-            err.print(
-                f"note: {run_dir} also holds files that are not a seqcls run's; they are kept: "
-                + ", ".join(started.kept),
-                soft_wrap=True,
-                markup=False,
-            )
-    err.print(f"run directory: {run_dir}")
 
     from seqcls import train as train_lib
     from seqcls.display import choose_mode, make_display
@@ -343,7 +335,8 @@ def train(
         if mode != "quiet" or message.startswith(("warning", "note")):
             err.print(message, soft_wrap=True, markup=False)
 
-    try:
+    with holding as run_dir:
+        err.print(f"run directory: {run_dir}")
         if smoke:
             result = train_lib.smoke_test(loaded, run_dir, report=report)
         else:
@@ -355,22 +348,6 @@ def train(
                 resume=resume is not None,
                 display=make_display(mode, report, err),
             )
-    except BaseException:
-        # A start that failed before any epoch completed leaves the directory as it was
-        # (a previous run replaced with --force comes back); a run with a completed
-        # epoch is kept, to be resumed.
-        if started is not None and not started.started():
-            started.rollback()
-        elif started is not None:
-            started.commit()
-        raise
-    else:
-        if started is not None:
-            started.commit()
-    finally:
-        for held in (started, resuming):
-            if held is not None:
-                held.release()
     out.print(
         _metrics_table(
             result.metrics,

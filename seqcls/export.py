@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from seqcls import artifacts
+from seqcls import artifacts, run_files
 from seqcls.errors import ConfigError, SeqclsError, UsageError
 from seqcls.outputs import EXPORT_FILE, ONNX_FILE, check_export_destination, export_files
 
@@ -61,7 +61,7 @@ def parity_texts(run: Any, report: Any) -> tuple[list[str], str]:
             f"{run.config.data.valid or 'valid split'}",
         )
     except (DataError, OSError):
-        tokens = artifacts.read_vocabulary(run.directory)["tokens"][2:]
+        tokens = run_files.read_vocabulary(run.directory)["tokens"][2:]
         generator = random.Random(0)
         texts = [
             " ".join(generator.choice(tokens) for _ in range(generator.randint(1, 30)))
@@ -127,7 +127,7 @@ def _onnx(run: Any, folder: Path, texts: list[str]) -> float:
         staged = Path(scratch) / ONNX_FILE  # tf2onnx writes scratch files beside its output
         core.export(str(staged), format="onnx", verbose=False)
         shutil.move(staged, folder / ONNX_FILE)
-    vocabulary = artifacts.read_vocabulary(run.directory)
+    vocabulary = run_files.read_vocabulary(run.directory)
     artifacts.write_json(folder / artifacts.VOCABULARY_FILE, {"tokens": vocabulary["tokens"]})
     preprocessing = run.config.preprocessing
     artifacts.write_json(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seqcls import artifacts
+from seqcls import artifacts, run_files
 from seqcls.config import Config
 from seqcls.data import (
     FORMATS,
@@ -60,13 +60,13 @@ def load_run(run_dir: str | Path) -> Run:
     The JSON and YAML files are checked before the (slow) model is loaded.
     """
     run_dir = artifacts.require_run_dir(run_dir)
-    config = artifacts.read_run_config(run_dir)
-    label_file = artifacts.read_labels(run_dir)
+    config = run_files.read_run_config(run_dir)
+    label_file = run_files.read_labels(run_dir)
     task, labels = label_file["task"], label_file["labels"]
     check_run_task(run_dir, config, task, labels)
-    vocabulary = artifacts.read_vocabulary(run_dir)
+    vocabulary = run_files.read_vocabulary(run_dir)
     # Multilabel runs always have their tuned thresholds; other tasks have none.
-    thresholds = artifacts.read_thresholds(run_dir, labels) if task == "multilabel" else None
+    thresholds = run_files.read_thresholds(run_dir, labels) if task == "multilabel" else None
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     check_run_model(run_dir, model, task, labels, vocabulary)
     return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)

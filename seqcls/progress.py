@@ -34,14 +34,6 @@ from seqcls.errors import DataError
 
 Report = Callable[[str], None]
 
-# What a resumed run may find half-written, by folder (artifacts.remove_temporaries).
-# Not eval-*.json: `seqcls eval` may be writing it now.
-CHECKPOINT_WRITES = (
-    "epoch-*.keras",
-    Path(artifacts.BEST_CHECKPOINT_FILE).name,
-    Path(artifacts.STATE_FILE).name,
-)
-
 
 def checkpoint_name(epoch: int) -> str:
     return f"{artifacts.CHECKPOINT_FOLDER}/epoch-{epoch:04d}.keras"
@@ -108,7 +100,7 @@ def reconcile(
       trusted unless history.csv shows that a later epoch improved, and so may have
       replaced it); when its weights are gone, the state's own epoch becomes the best.
 
-    The state's checkpoint must exist (artifacts.read_state checks it); whether it loads
+    The state's checkpoint must exist (run_files.read_state checks it); whether it loads
     is found out when the optimizer is restored. Returns the state, updated (and saved)
     when the best changed, and notes for the user.
     """
@@ -118,7 +110,7 @@ def reconcile(
     # best.keras (the only good weights left), nor resumed from.
     _check_archive(run_dir / state["checkpoint"], run_dir)
     artifacts.remove_temporaries(run_dir, artifacts.TRAINING_WRITES)
-    artifacts.remove_temporaries(folder, CHECKPOINT_WRITES)
+    artifacts.remove_temporaries(folder, artifacts.CHECKPOINT_WRITES)
     checkpoint = run_dir / state["checkpoint"]
     for path in folder.glob("epoch-*.keras"):
         if path.name != checkpoint.name:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from seqcls import __version__, artifacts, progress
+from seqcls import __version__, artifacts, progress, run_files
 from seqcls.config import Config, config_to_yaml
 from seqcls.data import Split, Splits, expand_paths, file_sha256, load_splits
 from seqcls.errors import DataError, SeqclsError
@@ -94,13 +94,13 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
             "epoch (or was not started by this version of seqcls), so there is nothing to "
             f"resume. Start it again: seqcls train CONFIG --output-dir {run_dir} --force"
         )
-    if artifacts.read_state(run_dir)["finished"]:
+    if run_files.read_state(run_dir)["finished"]:
         raise UsageError(f"{run_dir} finished training; there is nothing to resume")
-    saved = artifacts.read_run_config(run_dir)
+    saved = run_files.read_run_config(run_dir)
     if config_path is not None:
         wanted = load_config(config_path, overrides)
     else:
-        raw = artifacts.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
+        raw = run_files.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
         touched = apply_overrides(raw, overrides)
         wanted = validate_config(raw, touched)
     before, after = _flatten(resolved_dict(saved)), _flatten(resolved_dict(wanted))
@@ -292,7 +292,7 @@ def _train(
     from seqcls import runtime
 
     runtime.check_environment(config, smoke=smoke)
-    state = artifacts.read_state(run_dir) if resume else None
+    state = run_files.read_state(run_dir) if resume else None
     if state is not None:
         # One epoch for checkpoints, state, history and best checkpoint: the state's.
         state, reconciled = progress.reconcile(
@@ -341,7 +341,7 @@ def _train(
     task = tasks.resolve_task(config.task, splits.labels, config.data.train)
     delimiter = config.data.label_delimiter
     # A resumed run must see the data it started with; a refusal leaves its files as they were.
-    if state is not None and artifacts.read_labels(run_dir)["labels"] != splits.labels:
+    if state is not None and run_files.read_labels(run_dir)["labels"] != splits.labels:
         raise DataError(
             f"the data changed since {run_dir} started (its labels differ from "
             f"{artifacts.LABELS_FILE}); resume with the same files, or start a new run"
@@ -360,7 +360,7 @@ def _train(
     else:
         vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
     if state is not None:
-        if artifacts.read_vocabulary(run_dir)["tokens"] != vocabulary.tokens:
+        if run_files.read_vocabulary(run_dir)["tokens"] != vocabulary.tokens:
             raise DataError(
                 f"the data changed since {run_dir} started (its vocabulary differs from "
                 f"{artifacts.VOCABULARY_FILE}); resume with the same files, or start a new run"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqcls import artifacts
+from seqcls import artifacts, run_files
 from seqcls.errors import DataError, UsageError
 from seqcls.predict import check_run_model, load_run
 from seqcls.train import resume_config
@@ -228,7 +228,7 @@ def test_the_undamaged_copy_loads_and_predicts(run_copy):
 def loaded(trained_run):
     """The shared run loaded once, with its vocabulary: the model checks share it."""
     _, run_dir, _ = trained_run
-    return load_run(run_dir), artifacts.read_vocabulary(run_dir)
+    return load_run(run_dir), run_files.read_vocabulary(run_dir)
 
 
 def test_labels_must_match_the_models_outputs(loaded):
@@ -274,7 +274,7 @@ def test_thresholds_must_cover_exactly_the_labels(tmp_path):
 
     def thresholds(values) -> list[float]:
         _write_json(path, {"tuned_on": "valid", "thresholds": values})
-        return artifacts.read_thresholds(tmp_path, labels)
+        return run_files.read_thresholds(tmp_path, labels)
 
     assert thresholds({"c": 0.3, "a": 0.1, "b": 0.2}) == [0.1, 0.2, 0.3]  # in label order
     for values, words in [
@@ -289,7 +289,7 @@ def test_thresholds_must_cover_exactly_the_labels(tmp_path):
         assert words in str(caught.value)
     _truncate(path)
     with pytest.raises(DataError, match="thresholds.json is not valid JSON"):
-        artifacts.read_thresholds(tmp_path, labels)
+        run_files.read_thresholds(tmp_path, labels)
 
 
 def _unfinished(run: Path) -> None:

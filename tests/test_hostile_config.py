@@ -325,7 +325,7 @@ OLD_RUN_CONFIG = {
 
 
 def test_sanity_limits_apply_to_new_configs_not_to_run_directories(tmp_path):
-    from seqcls import artifacts
+    from seqcls import artifacts, run_files
 
     path = write(tmp_path, yaml.safe_dump(OLD_RUN_CONFIG))
     message, _ = refused(path)
@@ -334,7 +334,7 @@ def test_sanity_limits_apply_to_new_configs_not_to_run_directories(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / artifacts.CONFIG_FILE).write_text(yaml.safe_dump(OLD_RUN_CONFIG))
-    config = artifacts.read_run_config(run_dir)
+    config = run_files.read_run_config(run_dir)
     assert config.model.encoder.units == 100_000
     assert config.training.class_weight == {"refund": 1e7}
 
@@ -354,7 +354,7 @@ def test_hard_limits_apply_to_run_directories_too():
 
 
 def test_yaml_limits_are_yaml_errors_for_readers_of_run_files():
-    # artifacts.read_run_yaml turns a yaml.YAMLError into "damaged run file" advice.
+    # run_files.read_run_yaml turns a yaml.YAMLError into "damaged run file" advice.
     from seqcls.config import yaml_load
 
     for text in (f"text_column: {bomb(9)}\n", "epochs: 1\nepochs: 2\n"):

@@ -22,7 +22,7 @@ import pytest
 from conftest import cli_train, write_tiny_project
 from typer.testing import CliRunner
 
-from seqcls import artifacts, outputs
+from seqcls import artifacts, outputs, run_directory, run_files
 from seqcls.cli import app
 from seqcls.errors import UsageError
 
@@ -316,10 +316,10 @@ def test_force_refuses_while_a_previous_run_is_set_aside(tmp_path):
     must not delete it, and says how to put it back."""
     config = write_tiny_project(tmp_path)
     run_dir = previous_run(tmp_path / "run")
-    prepared = outputs.prepare_run_dir(run_dir, force=True)
+    prepared = run_directory.prepare_run_dir(run_dir, force=True)
     os.close(prepared.lock.descriptor)  # ... and the process dies: its lock goes, the file stays
     before = snapshot(run_dir)
-    before.pop(outputs.LOCK_FILE)  # the stale lock file: taken and removed, nothing else
+    before.pop(run_directory.LOCK_FILE)  # the stale lock file: taken and removed, nothing else
     result = cli_train(config, run_dir, options=("--force",))
     assert result.exit_code == 2 and "interrupted `train --force`" in result.output
     assert snapshot(run_dir) == before
@@ -365,7 +365,7 @@ def test_a_failed_start_leaves_nothing_behind(tmp_path):
 def test_prepare_run_dir_rollback_and_commit(tmp_path):
     run_dir = previous_run(tmp_path / "run")
     before = snapshot(run_dir)
-    started = outputs.prepare_run_dir(run_dir, force=True)
+    started = run_directory.prepare_run_dir(run_dir, force=True)
     assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".seqcls")) == [
         ".config.yaml.swp",
         "checkpoints",
@@ -375,7 +375,7 @@ def test_prepare_run_dir_rollback_and_commit(tmp_path):
     (run_dir / "config.yaml").write_text("new\n", encoding="utf-8")
     started.rollback()
     assert snapshot(run_dir) == before
-    started = outputs.prepare_run_dir(run_dir, force=True)
+    started = run_directory.prepare_run_dir(run_dir, force=True)
     started.commit()
     started.release()
     assert sorted(p.name for p in run_dir.iterdir()) == [
@@ -384,11 +384,11 @@ def test_prepare_run_dir_rollback_and_commit(tmp_path):
         "notes.txt",
     ]
     with pytest.raises(UsageError, match="not empty"):
-        outputs.prepare_run_dir(previous_run(tmp_path / "other"), force=False)
+        run_directory.prepare_run_dir(previous_run(tmp_path / "other"), force=False)
     afile = tmp_path / "afile"
     afile.write_text("x", encoding="utf-8")
     with pytest.raises(UsageError, match="is a file"):
-        outputs.prepare_run_dir(afile / "run", force=False)
+        run_directory.prepare_run_dir(afile / "run", force=False)
 
 
 # ------------------------------------------------ the machine's errors, not tracebacks
@@ -492,7 +492,7 @@ def test_files_a_run_was_trained_from_are_protected_shards_and_vectors_too(own_r
         shutil.copy(data, shards / f"dev-{index}.csv")
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("card 0.1 0.2\n", encoding="utf-8")
-    config = artifacts.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
+    config = run_files.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
     config["data"]["valid"] = str(shards / "dev-*.csv")
     config["model"]["embedding"]["pretrained"] = str(vectors)
     import yaml
@@ -547,7 +547,7 @@ def test_one_training_at_a_time_in_a_run_directory(tmp_path):
     refused and changes nothing; a stale lock file left by a killed run blocks nothing."""
     config = write_tiny_project(tmp_path)
     run_dir = previous_run(tmp_path / "run")
-    held = outputs.RunLock.take(run_dir)  # as a training in another process would
+    held = run_directory.RunLock.take(run_dir)  # as a training in another process would
     try:
         before = snapshot(run_dir)
         result = cli_train(config, run_dir, "training.epochs=1", options=("--force",))
@@ -556,12 +556,12 @@ def test_one_training_at_a_time_in_a_run_directory(tmp_path):
         assert snapshot(run_dir) == before
     finally:
         held.release()
-    assert not (run_dir / outputs.LOCK_FILE).exists()
-    (run_dir / outputs.LOCK_FILE).write_text("pid 1, since long ago", encoding="utf-8")
-    prepared = outputs.prepare_run_dir(run_dir, force=True)
-    assert outputs.LOCK_FILE not in prepared.kept
+    assert not (run_dir / run_directory.LOCK_FILE).exists()
+    (run_dir / run_directory.LOCK_FILE).write_text("pid 1, since long ago", encoding="utf-8")
+    prepared = run_directory.prepare_run_dir(run_dir, force=True)
+    assert run_directory.LOCK_FILE not in prepared.kept
     prepared.rollback()
-    assert not (run_dir / outputs.LOCK_FILE).exists()
+    assert not (run_dir / run_directory.LOCK_FILE).exists()
 
 
 def test_a_run_killed_before_its_first_epoch_can_be_started_again(own_run, tmp_path):
@@ -573,11 +573,11 @@ def test_a_run_killed_before_its_first_epoch_can_be_started_again(own_run, tmp_p
     for name in ("config.yaml", "labels.json", "vocabulary.json"):
         shutil.copy(run_dir / name, killed / name)
     (killed / ".history.csv.8t807xiw.tmp").write_text("epoch,loss\n", encoding="utf-8")
-    (killed / outputs.LOCK_FILE).write_text("pid 1", encoding="utf-8")
+    (killed / run_directory.LOCK_FILE).write_text("pid 1", encoding="utf-8")
     assert outputs.is_run(killed)
     resumed = run_cli("train", "--resume", killed)
     assert resumed.exit_code == 2 and "--force" in resumed.output
-    started = outputs.prepare_run_dir(killed, force=True)
+    started = run_directory.prepare_run_dir(killed, force=True)
     started.commit()
     started.release()
     assert sorted(path.name for path in killed.iterdir()) == []
