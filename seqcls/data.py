@@ -1,98 +1,32 @@
-"""Strict reading of CSV/TSV/JSONL text data, label maps and validation splits.
+"""Labelled data: the splits (train, valid, test), their labels, and the files they come from.
 
-Every cell is read as a string: nothing is guessed to be a number or NA, so the
-label "NA" or the text "null" survive as written. Problems are reported with
-the file and line they come from. No TensorFlow here.
+Rows are read by seqcls.reading (strict CSV/TSV/JSONL, every cell a string). Here a row
+becomes a (text, label) pair or a bad row (`LabelledColumns.read`), the same way for a
+whole file (`labelled_split`) and for files streamed row by row (streaming.labelled_rows),
+and bad rows follow `data.on_bad_rows` (`BadRows`). No TensorFlow here.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import random
-import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqcls.bad_rows import BadRows, Problem
 from seqcls.errors import DataError
-
-FORMATS = ("csv", "tsv", "jsonl")
-MAX_LISTED_PROBLEMS = 20
-SUFFIX_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
-
-
-@dataclass
-class Problem:
-    """One bad row: where it is, a short reason (counted), and the full explanation."""
-
-    where: str
-    reason: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.detail}"
-
-
-def apply_policy(
-    problems: list[Problem],
-    policy: str,
-    name: str,
-    report=None,
-    counts: dict[str, int] | None = None,
-) -> dict[str, int]:
-    """Enforce `data.on_bad_rows` on the problems of one file; return the count per reason.
-
-    error: raise one DataError listing the first problems and the total.
-    skip: the rows are already left out; report the counts.
-    warn: as skip, and list the first problems.
-    `counts` gives the totals when `problems` holds only the first few (a streamed file).
-    """
-    if counts is None:
-        counts = dict(Counter(problem.reason for problem in problems))
-    total = sum(counts.values())
-    if not total:
-        return counts
-    listed = "\n  ".join(str(problem) for problem in problems[:MAX_LISTED_PROBLEMS])
-    more = total - min(len(problems), MAX_LISTED_PROBLEMS)
-    summary = ", ".join(f"{reason}: {count}" for reason, count in sorted(counts.items()))
-    if policy == "error":
-        raise DataError(
-            f"{total} bad row(s) in {name} ({summary}):\n  {listed}"
-            + (f"\n  ... and {more} more" if more > 0 else "")
-            + "\nfix the rows, or set data.on_bad_rows: skip (leave them out, counted) or warn "
-            "(leave them out and list them)"
-        )
-    if report is not None:
-        report(f"{name}: left out {total} bad row(s) ({summary})")
-        if policy == "warn":
-            report("  " + listed + (f"\n  ... and {more} more" if more > 0 else ""))
-    return counts
-
-
-@dataclass
-class Table:
-    """Rows of one file, in order, with the line each row starts on."""
-
-    path: Path | None
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    lines: list[int]
-    # Rows left out while reading (wrong field count), for `apply_policy`.
-    problems: list[Problem] = field(default_factory=list)
-
-    def where(self, index: int) -> str:
-        return f"{self.path or '<stdin>'}, line {self.lines[index]}"
+from seqcls.reading import (
+    NOT_TEXT,
+    Table,
+    cell_text,
+    column_list,
+    first_cell_problem,
+    read_table,
+    require_columns,
+)
 
 
 @dataclass
@@ -116,302 +50,75 @@ class Split:
             self.name, self.texts[:rows], self.labels[:rows], self.source, self.lines[:rows]
         )
 
-
-def detect_format(path: Path, declared: str = "auto") -> str:
-    if declared != "auto":
-        return declared
-    # `data.csv.gz`-style double suffixes are not supported; the last suffix decides.
-    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(
-            f"{path}: cannot tell the format from the suffix {path.suffix!r}; "
-            f"use .csv, .tsv or .jsonl, or set data.format to one of {', '.join(FORMATS)}"
+    def take(self, rows: list[int], name: str, source: str, problems: bool = True) -> Split:
+        """The rows at these indices, as split `name` from `source` (problems: keep ours)."""
+        return Split(
+            name,
+            [self.texts[i] for i in rows],
+            [self.labels[i] for i in rows],
+            source,
+            [self.lines[i] for i in rows] if self.lines else [],
+            list(self.problems) if problems else [],
         )
-    return fmt
-
-
-def codec_for(encoding: str) -> str:
-    """The codec to read `data.encoding` with: a UTF-8 byte-order mark (Excel writes one)
-    is accepted and dropped."""
-    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-
-
-def _decode(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
-    codec = codec_for(encoding)
-    return _decoded(
-        raw,
-        codec,
-        str(path),
-        "UTF-8" if codec == "utf-8-sig" else encoding,
-        "re-save the file in that encoding or set data.encoding",
-    )
-
-
-def _decoded(raw: bytes, codec: str, where: str, name: str, advice: str) -> str:
-    """`raw` decoded, or a DataError with the line and byte offset of the first bad byte."""
-    try:
-        return raw.decode(codec)
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"{where}, line {line}: not valid {name} (byte {raw[error.start]:#04x} at byte "
-            f"offset {error.start}); {advice}"
-        ) from None
-
-
-def decode_stdin(raw: bytes) -> str:
-    """Text piped to stdin, which is read as UTF-8 (a byte-order mark is dropped)."""
-    return _decoded(
-        raw,
-        "utf-8-sig",
-        "<stdin>",
-        "UTF-8",
-        "stdin is read as UTF-8: convert the text first (for example `iconv -f latin1 -t "
-        "utf-8`), or pass a CSV/TSV/JSONL file instead of `-` (files are read with the run's "
-        "data.encoding)",
-    )
-
-
-def text_lines(text: str) -> list[str]:
-    """The lines of `text`, split on "\n" only (a "\r" before it is dropped), unlike
-    str.splitlines, which also splits on \f, \v, \x1c-\x1e, \x85, U+2028 and U+2029: those are
-    characters of a text or of a JSON string, not line ends. A final line end ends the
-    last line rather than starting an empty one."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-def _allow_long_fields() -> None:
-    """Lift the csv module's 131,072-character field limit: a long text is valid CSV (and
-    reads from JSONL already). The largest limit the platform's C long holds."""
-    limit = sys.maxsize
-    while limit > csv.field_size_limit():
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 2
-
-
-def _delimited_stream(
-    name: Any, lines: Any, delimiter: str, quoting: bool = True
-) -> tuple[list[str], Iterator[tuple[int, dict[str, str]] | Problem]]:
-    """The header of a CSV/TSV stream and an iterator over its rows: (line, row) for a
-    good row, a Problem for a row with the wrong field count. `lines` is any iterable of
-    lines (a file opened with newline="", or io.StringIO); nothing is read ahead."""
-    _allow_long_fields()
-    reader = csv.reader(
-        lines,
-        delimiter=delimiter,
-        strict=True,
-        quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
-    )
-
-    def malformed(error: Exception, line: int) -> DataError:
-        return DataError(
-            f"{name}, line {line}: malformed row ({error}); a quote that is never closed "
-            "swallows the rest of the file: check the quotes from this line on"
-        )
-
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise malformed(error, 1) from None
-    if header is None:
-        raise DataError(f"{name}: the file is empty; expected a header row and data rows")
-    columns = [column.strip() for column in header]
-    duplicates = sorted(c for c, n in Counter(columns).items() if n > 1)
-    if duplicates:
-        raise DataError(f"{name}, line 1: duplicate column names {duplicates} in the header")
-
-    def rows() -> Iterator[tuple[int, dict[str, str]] | Problem]:
-        start = reader.line_num + 1
-        try:
-            for record in reader:
-                if not record:
-                    start = reader.line_num + 1
-                    continue  # a blank line
-                if len(record) != len(columns):
-                    hint = "quote fields that contain the delimiter"
-                    if delimiter == ",":
-                        hint += " (is this a TSV file? set data.format: tsv)"
-                    yield Problem(
-                        f"{name}, line {start}",
-                        "wrong field count",
-                        f"expected {len(columns)} fields ({', '.join(columns)}) but found "
-                        f"{len(record)}; {hint}",
-                    )
-                else:
-                    yield start, dict(zip(columns, record))
-                start = reader.line_num + 1
-        except csv.Error as error:
-            raise malformed(error, start) from None
-
-    return columns, rows()
-
-
-def _read_delimited(path: Path | None, text: str, delimiter: str, quoting: bool = True) -> Table:
-    columns, stream = _delimited_stream(
-        path or "<stdin>", io.StringIO(text, newline=""), delimiter, quoting
-    )
-    rows, lines, problems = [], [], []
-    for item in stream:
-        if isinstance(item, Problem):
-            problems.append(item)
-        else:
-            lines.append(item[0])
-            rows.append(item[1])
-    return Table(path, columns, rows, lines, problems)
-
-
-def _jsonl_stream(name: Any, lines: Any) -> Iterator[tuple[int, dict[str, Any]] | Problem]:
-    """(line, object) for each JSON object line, a Problem for any other non-blank line."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield Problem(f"{name}, line {number}", "invalid JSON", f"not valid JSON: {error.msg}")
-            continue
-        if not isinstance(row, dict):
-            yield Problem(
-                f"{name}, line {number}",
-                "not a JSON object",
-                f"expected a JSON object per line, got {type(row).__name__}",
-            )
-            continue
-        yield number, row
-
-
-def _read_jsonl(path: Path | None, text: str) -> Table:
-    rows, lines, columns, problems = [], [], {}, []
-    for item in _jsonl_stream(path or "<stdin>", text_lines(text)):
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        columns.update(dict.fromkeys(item[1]))
-        lines.append(item[0])
-        rows.append(item[1])
-    return Table(path, list(columns), rows, lines, problems)
-
-
-def parse_table(text: str, fmt: str, path: Path | None = None, tsv_quoting: bool = False) -> Table:
-    if fmt == "jsonl":
-        return _read_jsonl(path, text)
-    if fmt == "tsv":
-        # TSV exports rarely quote; a literal '"' in a text must not swallow lines.
-        return _read_delimited(path, text, "\t", quoting=tsv_quoting)
-    return _read_delimited(path, text, ",")
-
-
-def read_table(
-    path: str | Path, fmt: str = "auto", encoding: str = "utf-8", tsv_quoting: bool = False
-) -> Table:
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(
-            f"{path} is a folder, not a data file; name a file, or the files in it with a "
-            f"pattern such as {path / '*.csv'}"
-        )
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
-    fmt = detect_format(path, fmt)
-    table = parse_table(_decode(path, path.read_bytes(), encoding), fmt, path, tsv_quoting)
-    if not table.rows and not table.problems:
-        raise DataError(f"{path}: no data rows (only a header or blank lines)")
-    return table
-
-
-NOT_TEXT = "cell not text"
-
-
-def cell_text(row: dict[str, Any], column: str) -> str | None:
-    """One cell as a string, or None when it holds no text. JSONL integer or boolean labels
-    are labels, not numbers; a float (1.0 or 1?), null, list or object, or a key the row
-    lacks, is not text."""
-    value = row.get(column)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return None
-
-
-def cell_problem(row: dict[str, Any], column: str) -> str | None:
-    """Why a cell holds no text (the explanation of a NOT_TEXT bad row), or None."""
-    if cell_text(row, column) is not None:
-        return None
-    if column not in row:
-        what = "missing from this row"
-    elif row[column] is None:
-        what = "null"
-    else:
-        value = row[column]
-        kind = {list: "a JSON array", dict: "a JSON object"}.get(type(value), "a number")
-        what = f"{kind} ({json.dumps(value, ensure_ascii=False)[:40]})"
-    return (
-        f"column '{column}' is {what}; expected a string (or a whole number or true/false); "
-        "fix the row or write the value as a JSON string"
-    )
-
-
-def first_cell_problem(row: dict[str, Any], columns: list[str]) -> str | None:
-    return next(filter(None, (cell_problem(row, column) for column in columns)), None)
-
-
-def cell_string(row: dict[str, Any], column: str, where: str) -> str:
-    """One cell as a string (see cell_text); a DataError naming `where` when it is not text."""
-    text = cell_text(row, column)
-    if text is None:
-        raise DataError(f"{where}: {cell_problem(row, column)}")
-    return text
-
-
-def _cell_as_string(table: Table, index: int, column: str) -> str:
-    return cell_string(table.rows[index], column, table.where(index))
-
-
-def require_column(table: Table, column: str, config_key: str) -> None:
-    require_in(table.columns, column, config_key, table.path or "<stdin>")
-
-
-def require_in(columns: list[str], column: str, config_key: str, source: Any) -> None:
-    if column not in columns:
-        raise DataError(
-            f"{config_key.split('.')[-1].replace('_', ' ')} '{column}' not found in "
-            f"{source}; columns are {columns}; set {config_key}"
-        )
-
-
-def texts_of(
-    table: Table,
-    column: str | list[str],
-    config_key: str = "data.text_column",
-    separator: str = " ",
-) -> list[str]:
-    """The text of every row; several columns are joined with `separator`."""
-    columns = [column] if isinstance(column, str) else list(column)
-    for name in columns:
-        require_column(table, name, config_key)
-    return [
-        separator.join(_cell_as_string(table, i, name) for name in columns)
-        for i in range(len(table.rows))
-    ]
 
 
 def parse_labels(raw: str, task: str, delimiter: str = "|") -> list[str]:
-    """The labels in one label cell: one (multiclass, binary), delimiter-separated
-    (multilabel) or whitespace-separated tags (tagging)."""
-    if task == "multilabel":
-        return [label.strip() for label in raw.split(delimiter) if label.strip()]
-    if task == "tagging":
-        return raw.split()
-    return [raw.strip()] if raw.strip() else []
+    """The labels in one label cell as `task` (a task name or the config's `auto`) reads
+    them: one (multiclass, binary), delimiter-separated (multilabel) or whitespace-separated
+    tags (tagging)."""
+    from seqcls.tasks import reading_task
+
+    return reading_task(task).parse_labels(raw, delimiter)
+
+
+def label_counts(raw_labels: Iterable[str], task: str, delimiter: str = "|") -> Counter:
+    """How often each label (or tag) occurs in these label cells."""
+    return Counter(label for raw in raw_labels for label in parse_labels(raw, task, delimiter))
+
+
+def checked_labels(counts: Iterable[str], source: Any) -> list[str]:
+    """The label vocabulary of train (the labels `counts` holds), sorted so indices are
+    stable; a DataError naming `source` when there are fewer than two."""
+    labels = sorted(counts)
+    if len(labels) < 2:
+        raise DataError(
+            f"{source}: found {len(labels)} distinct label(s) {labels}; "
+            "a classifier needs at least two"
+        )
+    return labels
+
+
+@dataclass(frozen=True)
+class LabelledColumns:
+    """Which cells of a row make its text and its label, and how they are read."""
+
+    text: list[str]
+    label: str
+    task: str = "multiclass"
+    delimiter: str = "|"
+    separator: str = " "  # between the cells of several text columns
+
+    @classmethod
+    def of(cls, data: Any, task: str) -> LabelledColumns:
+        """The columns the `data` config section names."""
+        text = column_list(data.text_column)
+        return cls(text, data.label_column, task, data.label_delimiter, data.text_separator)
+
+    def needed(self) -> list[tuple[str, str]]:
+        """(column, config key) for each column a file must have."""
+        return [(c, "data.text_column") for c in self.text] + [(self.label, "data.label_column")]
+
+    def read(self, row: dict[str, Any], where: str) -> tuple[str, str] | Problem:
+        """(text, label) of one row, or the Problem that makes it a bad row (see row_problem)."""
+        # A JSONL cell that is null, a float, a list or missing is a bad row like any other.
+        unreadable = first_cell_problem(row, [*self.text, self.label])
+        if unreadable:
+            return Problem(where, NOT_TEXT, unreadable)
+        text = self.separator.join(cell_text(row, column) for column in self.text)
+        label = cell_text(row, self.label).strip()
+        shown = "+".join(self.text)
+        problem = row_problem(text, label, self.task, self.delimiter, shown, self.label)
+        return Problem(where, *problem) if problem else (text, label)
 
 
 def row_problem(
@@ -423,13 +130,9 @@ def row_problem(
         return ("empty label", f"the label ('{label_column}') is empty; every row needs a label")
     if not text.strip():
         return ("empty text", f"the text ('{shown}') is empty; remove the row")
-    if task == "tagging" and len(parsed) != len(text.split()):
-        return (
-            "tag count mismatch",
-            f"{len(text.split())} tokens in '{shown}' but {len(parsed)} tags in "
-            f"'{label_column}'; tagging needs exactly one tag per whitespace-separated token",
-        )
-    return None
+    from seqcls.tasks import reading_task
+
+    return reading_task(task).row_problem(text, parsed, shown, label_column)
 
 
 def labelled_split(
@@ -441,30 +144,24 @@ def labelled_split(
     delimiter: str = "|",
     text_separator: str = " ",
 ) -> Split:
-    """Texts and labels of a table. Rows with an empty label or text, a cell that holds
-    no text (JSONL null, float, list, or a missing key), or (tagging) a tag count that
-    differs from the token count, are left out and recorded as problems that name their
-    line, with the table's own reading problems."""
-    columns = [text_column] if isinstance(text_column, str) else list(text_column)
-    for column in columns:
-        require_column(table, column, "data.text_column")
-    require_column(table, label_column, "data.label_column")
-    shown = "+".join(columns)
+    """Texts and labels of a table. Bad rows (see LabelledColumns.read) are left out and
+    recorded as problems that name their line, with the table's own reading problems."""
+    columns = LabelledColumns(
+        column_list(text_column), label_column, task, delimiter, text_separator
+    )
+    return _labelled_table(name, table, columns)
+
+
+def _labelled_table(name: str, table: Table, columns: LabelledColumns) -> Split:
+    require_columns(table.columns, columns.needed(), table.path or "<stdin>")
     kept_texts, labels, lines, problems = [], [], [], list(table.problems)
     for index, row in enumerate(table.rows):
-        # A JSONL cell that is null, a float, a list or missing is a bad row like any other.
-        unreadable = first_cell_problem(row, [*columns, label_column])
-        if unreadable:
-            problems.append(Problem(table.where(index), NOT_TEXT, unreadable))
+        item = columns.read(row, table.where(index))
+        if isinstance(item, Problem):
+            problems.append(item)
             continue
-        text = text_separator.join(cell_text(row, column) for column in columns)
-        label = cell_text(row, label_column).strip()
-        problem = row_problem(text, label, task, delimiter, shown, label_column)
-        if problem:
-            problems.append(Problem(table.where(index), *problem))
-            continue
-        kept_texts.append(text)
-        labels.append(label)
+        kept_texts.append(item[0])
+        labels.append(item[1])
         lines.append(table.lines[index])
     return Split(name, kept_texts, labels, str(table.path), lines, problems)
 
@@ -527,18 +224,9 @@ def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Sp
     A path that does not exist but is a glob pattern reads every matching file (shards),
     in sorted order; the split's notes say which."""
     shards = expand_paths(path, f"data.{name}")
-    parts = [
-        labelled_split(
-            name,
-            read_table(shard, data.format, data.encoding, data.tsv_quoting),
-            data.text_column,
-            data.label_column,
-            task,
-            data.label_delimiter,
-            data.text_separator,
-        )
-        for shard in shards
-    ]
+    columns = LabelledColumns.of(data, task)
+    tables = (read_table(shard, data.format, data.encoding, data.tsv_quoting) for shard in shards)
+    parts = [_labelled_table(name, table, columns) for table in tables]
     note = match_note(f"data.{name}", path, shards)
     notes = [note] if note else []
     if len(parts) == 1:
@@ -574,20 +262,15 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
 
     def subset(name: str, keep: bool) -> Split:
         chosen = [i for i in range(len(split)) if (i in held_out) != keep]
-        return Split(
-            name,
-            [split.texts[i] for i in chosen],
-            [split.labels[i] for i in chosen],
-            f"{split.source} ({'held out' if name == 'valid' else 'kept'}, seed {seed})",
-            [split.lines[i] for i in chosen],
-        )
+        how = "held out" if name == "valid" else "kept"
+        return split.take(chosen, name, f"{split.source} ({how}, seed {seed})", problems=False)
 
     return subset("train", True), subset("valid", False)
 
 
 def label_list(train: Split, task: str = "multiclass", delimiter: str = "|") -> list[str]:
     """The label vocabulary: train's labels (or tags), sorted, so indices are stable."""
-    return sorted({label for raw in train.labels for label in parse_labels(raw, task, delimiter)})
+    return sorted(label_counts(train.labels, task, delimiter))
 
 
 def unknown_label_problems(
@@ -610,18 +293,7 @@ def unknown_label_problems(
                 "predict a label it never saw; fix the label or add training rows",
             )
         )
-    return _subset(split, keep), problems
-
-
-def _subset(split: Split, keep: list[int]) -> Split:
-    return Split(
-        split.name,
-        [split.texts[i] for i in keep],
-        [split.labels[i] for i in keep],
-        split.source,
-        [split.lines[i] for i in keep] if split.lines else [],
-        list(split.problems),
-    )
+    return split.take(keep, split.name, split.source), problems
 
 
 def file_sha256(path: str | Path) -> str:
@@ -634,6 +306,7 @@ def file_sha256(path: str | Path) -> str:
 
 @dataclass
 class Splits:
+    # A streamed run's train split is a streaming.StreamedSplit: its row count only.
     train: Split
     valid: Split
     test: Split | None
@@ -641,6 +314,14 @@ class Splits:
     notes: list[str] = field(default_factory=list)
     # Rows left out under data.on_bad_rows skip/warn: split -> reason -> count.
     bad_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def read_enforced(name: str, path: Any, data: Any, task: str, bad_rows: BadRows) -> Split:
+    """read_split, its notes reported and its reading problems under data.on_bad_rows."""
+    split = read_split(name, path, data, task)
+    bad_rows.notes.extend(split.notes)
+    bad_rows.enforce(split.name, split.source, split.problems)
+    return split
 
 
 def load_splits(
@@ -656,40 +337,36 @@ def load_splits(
     whose label train lacks are left out whatever the policy (a smoke run checks
     the artifacts, not the data).
     """
-    notes: list[str] = []
-    bad_rows: dict[str, dict[str, int]] = {}
-    delimiter = data.label_delimiter
-
-    def enforce(split: Split, problems: list[Problem]) -> None:
-        counts = apply_policy(problems, data.on_bad_rows, split.source, notes.append)
-        if counts:
-            merged = bad_rows.setdefault(split.name, {})
-            for reason, count in counts.items():
-                merged[reason] = merged.get(reason, 0) + count
-
-    train = read_split("train", data.train, data, task)
-    notes.extend(train.notes)
-    enforce(train, train.problems)
+    bad_rows = BadRows(data.on_bad_rows)
+    train = read_enforced("train", data.train, data, task, bad_rows)
     if smoke_rows:
         train = train.head(smoke_rows)
     if data.valid is not None:
-        valid = read_split("valid", data.valid, data, task)
-        notes.extend(valid.notes)
-        enforce(valid, valid.problems)
+        valid = read_enforced("valid", data.valid, data, task, bad_rows)
     else:
         train, valid = stratified_split(train, data.valid_split, seed)
-        notes.append(f"valid: {len(valid)} rows held out of train (valid_split {data.valid_split})")
+        bad_rows.notes.append(
+            f"valid: {len(valid)} rows held out of train (valid_split {data.valid_split})"
+        )
     test = None
     if data.test is not None:
-        test = read_split("test", data.test, data, task)
-        notes.extend(test.notes)
-        enforce(test, test.problems)
-    labels = label_list(train, task, delimiter)
-    if len(labels) < 2:
-        raise DataError(
-            f"{data.train}: found {len(labels)} distinct label(s) {labels}; "
-            "a classifier needs at least two"
-        )
+        test = read_enforced("test", data.test, data, task, bad_rows)
+    labels = checked_labels(label_counts(train.labels, task, data.label_delimiter), data.train)
+    return with_known_labels(train, valid, test, labels, data, task, bad_rows, smoke_rows)
+
+
+def with_known_labels(
+    train: Any,
+    valid: Split,
+    test: Split | None,
+    labels: list[str],
+    data: Any,
+    task: str,
+    bad_rows: BadRows,
+    smoke_rows: int | None = None,
+) -> Splits:
+    """The splits, valid and test without the rows whose labels train never saw (bad rows
+    under data.on_bad_rows; a smoke run leaves them out whatever the policy)."""
     checked = []
     for split in (valid, test):
         if split is None:
@@ -697,17 +374,17 @@ def load_splits(
             continue
         if smoke_rows:
             split = split.head(smoke_rows)
-        kept, problems = unknown_label_problems(split, labels, task, delimiter)
+        kept, problems = unknown_label_problems(split, labels, task, data.label_delimiter)
         if not smoke_rows:
-            enforce(split, problems)
+            bad_rows.enforce(split.name, split.source, problems)
         checked.append(kept)
     valid, test = checked
     if len(valid) == 0 and smoke_rows:
         valid = train
-        notes.append("smoke: no valid row has a train label; validating on train rows")
+        bad_rows.notes.append("smoke: no valid row has a train label; validating on train rows")
     if len(valid) == 0:
         raise DataError(
             f"{data.valid or data.train}: no validation rows left; provide data.valid with rows "
             "whose labels occur in train (with valid_split, every label may have a single row)"
         )
-    return Splits(train, valid, test, labels, notes, bad_rows)
+    return Splits(train, valid, test, labels, bad_rows.notes, bad_rows.counts)

@@ -9,8 +9,10 @@ are never loaded whole:
    histogram of text lengths. Memory is bounded by the number of distinct tokens, and
    that is capped too: past SCAN_TOKEN_CAP distinct tokens the rarest are dropped
    (lossy counting), which can only affect tokens too rare to enter the vocabulary.
-   The vocabulary, `max_length`, the length buckets and the batches per epoch follow
-   from these counts exactly as they would from the whole data in memory.
+   These are the counts (text.TextCounts) the in-memory path builds from its texts, and
+   the vocabulary, `max_length`, the length buckets and the batches per epoch follow
+   from them by the same functions (seqcls.text), so they are what the whole data in
+   memory would give.
 2. Training reads the shards again through tf.data: shard order shuffled per epoch,
    rows interleaved across shards, a shuffle buffer (`data.shuffle_buffer` rows),
    tokenization in batches, then the same length bucketing as in memory.
@@ -20,137 +22,74 @@ Valid and test files are read whole (they are evaluated row by row anyway).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from seqcls.bad_rows import MAX_LISTED_PROBLEMS, BadRows, Problem
 from seqcls.data import (
-    MAX_LISTED_PROBLEMS,
-    NOT_TEXT,
-    Problem,
-    Split,
+    LabelledColumns,
     Splits,
-    _delimited_stream,
-    _jsonl_stream,
-    apply_policy,
-    cell_text,
-    codec_for,
-    detect_format,
+    checked_labels,
     expand_paths,
-    first_cell_problem,
+    label_counts,
     match_note,
-    parse_labels,
-    read_split,
-    require_in,
-    row_problem,
-    unknown_label_problems,
+    read_enforced,
+    with_known_labels,
 )
 from seqcls.errors import DataError
+from seqcls.reading import stream_file
+from seqcls.text import (
+    COUNT_CHUNK_ROWS,
+    TextCounts,
+    batch_by_length,
+    bucket_boundaries,
+    clip_ids,
+    clipped_lengths,
+    steps_per_epoch,
+    vocabulary_from_counts,
+)
 
-CHUNK_ROWS = 4096
 SCAN_TOKEN_CAP = 2_000_000
 TOKENIZE_BATCH = 512
 
 
-class StreamedSplit(Split):
-    """The training split of a streamed run: counts only, no texts in memory."""
+def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str, str] | Problem]:
+    """(text, label) for each usable row of the files, in order, read as they stream; a
+    Problem for each bad one, as `labelled_split` finds them in a whole table."""
+    columns = LabelledColumns.of(data, task)
+    for path in paths:
+        for item in stream_file(path, data, columns.needed()):
+            yield item if isinstance(item, Problem) else columns.read(item[1], item[0])
+
+
+class StreamedSplit:
+    """The training split of a streamed run: how many rows it has, never the rows (they
+    are read from the files by Streamed.dataset). Not a Split: it has no texts or labels
+    to hand out, and asking for them is an error rather than an empty list."""
 
     def __init__(self, name: str, source: str, rows: int):
-        super().__init__(name, [], [], source)
-        self.rows = rows
+        self.name, self.source, self.rows = name, source, rows
 
     def __len__(self) -> int:
         return self.rows
 
+    def _not_in_memory(self, what: str) -> TypeError:
+        return TypeError(
+            f"the streamed {self.name} split ({self.source}) is not held in memory and has "
+            f"no .{what}: Streamed.dataset reads its rows, len() counts them, and "
+            "Streamed.label_counts counts its labels"
+        )
 
-def labelled_rows(paths: list[Path], data: Any, task: str) -> Iterator[tuple[str, str] | Problem]:
-    """(text, label) for each usable row of the files, in order; a Problem for each bad one
-    (as the in-memory reader: a JSONL cell that holds no text is a bad row, not the end)."""
-    text_columns = [data.text_column] if isinstance(data.text_column, str) else data.text_column
-    needed = [*text_columns, data.label_column]
-    shown = "+".join(text_columns)
-    codec = codec_for(data.encoding)
-    for path in paths:
-        fmt = detect_format(path, data.format)
-        if not path.is_file():
-            raise DataError(f"data file not found: {path}")
-        # CSV: the csv module finds the line ends (a quoted field may hold any); JSONL: a
-        # line ends at "\n" only, so a "\r", \x85 or U+2028 inside a line stays in it.
-        with open(path, encoding=codec, newline="\n" if fmt == "jsonl" else "") as handle:
-            line = 0
-            # JSONL has no header: a column no row has is reported as the header would be.
-            seen: dict[str, None] | None = {} if fmt == "jsonl" else None
-            try:
-                if fmt == "jsonl":
-                    stream = _jsonl_stream(path, handle)
-                else:
-                    delimiter = "\t" if fmt == "tsv" else ","
-                    quoting = data.tsv_quoting if fmt == "tsv" else True
-                    columns, stream = _delimited_stream(path, handle, delimiter, quoting)
-                    for column in text_columns:
-                        require_in(columns, column, "data.text_column", path)
-                    require_in(columns, data.label_column, "data.label_column", path)
-                for item in stream:
-                    if isinstance(item, Problem):
-                        yield item
-                        continue
-                    line, row = item
-                    where = f"{path}, line {line}"
-                    if seen is not None:
-                        seen.update(dict.fromkeys(row))
-                    unreadable = first_cell_problem(row, needed)
-                    if unreadable:
-                        yield Problem(where, NOT_TEXT, unreadable)
-                        continue
-                    text = data.text_separator.join(cell_text(row, c) for c in text_columns)
-                    label = cell_text(row, data.label_column).strip()
-                    problem = row_problem(
-                        text, label, task, data.label_delimiter, shown, data.label_column
-                    )
-                    if problem:
-                        yield Problem(where, *problem)
-                    else:
-                        yield text, label
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    f"{path}, after line {line}: not valid {data.encoding} "
-                    f"(byte {error.object[error.start]:#04x}); re-save the file in that "
-                    "encoding or set data.encoding"
-                ) from None
-            if seen:
-                columns = list(seen)
-                for column in text_columns:
-                    require_in(columns, column, "data.text_column", path)
-                require_in(columns, data.label_column, "data.label_column", path)
+    @property
+    def texts(self) -> list[str]:
+        raise self._not_in_memory("texts")
 
-
-def histogram_percentile(histogram: dict[int, int], q: float) -> float:
-    """np.percentile(values, q) (linear interpolation) of the values a histogram counts."""
-    keys = np.array(sorted(histogram), dtype=np.float64)
-    counts = np.array([histogram[int(k)] for k in keys], dtype=np.int64)
-    total = int(counts.sum())
-    position = (total - 1) * q / 100.0
-    below, fraction = int(math.floor(position)), position - math.floor(position)
-    ends = np.cumsum(counts)  # the value at sorted index i is keys[searchsorted(ends, i + 1)]
-
-    def value(index: int) -> float:
-        return float(keys[np.searchsorted(ends, index + 1)])
-
-    low = value(below)
-    return low if fraction == 0 else low + (value(min(below + 1, total - 1)) - low) * fraction
-
-
-def histogram_boundaries(histogram: dict[int, int], num_buckets: int) -> list[int]:
-    """text.bucket_boundaries for the lengths a histogram counts."""
-    quantiles = [
-        histogram_percentile(histogram, 100 * q) for q in np.linspace(0, 1, num_buckets + 1)[1:-1]
-    ]
-    return sorted({int(q) + 1 for q in quantiles if q >= 1})
+    @property
+    def labels(self) -> list[str]:
+        raise self._not_in_memory("labels")
 
 
 @dataclass
@@ -158,106 +97,39 @@ class Scan:
     """What one pass over the training files found."""
 
     paths: list[Path]
-    rows: int = 0
-    label_counts: Counter = field(default_factory=Counter)
-    token_counts: Counter = field(default_factory=Counter)  # UTF-8 bytes -> count
-    lengths: Counter = field(default_factory=Counter)  # tokens per text -> texts
+    counts: TextCounts
     problems: list[Problem] = field(default_factory=list)  # the first few
     problem_counts: Counter = field(default_factory=Counter)
-    pruned_at: int = 0  # counts at or below this were dropped (lossy counting)
-
-    def add_texts(self, texts: list[str], preprocessing: Any) -> None:
-        from seqcls.text import standardized_tokens
-
-        tokens = standardized_tokens(texts, preprocessing)
-        self.lengths.update(tokens.row_lengths().numpy().tolist())
-        flat = tokens.flat_values.numpy()
-        if flat.size:
-            unique, counts = np.unique(flat, return_counts=True)
-            self.token_counts.update(dict(zip(unique.tolist(), counts.tolist())))
-        if len(self.token_counts) > SCAN_TOKEN_CAP:
-            self._prune()
-
-    def _prune(self) -> None:
-        while len(self.token_counts) > SCAN_TOKEN_CAP // 2:
-            self.pruned_at += 1
-            for token in [t for t, c in self.token_counts.items() if c <= self.pruned_at]:
-                del self.token_counts[token]
 
 
 def scan(paths: list[Path], data: Any, preprocessing: Any, task: str) -> Scan:
-    result = Scan(paths)
-    chunk: list[str] = []
+    """Count the rows of the files in chunks: tokens, lengths and labels (TextCounts, with
+    its lossy-count cap), and the bad rows."""
+    result = Scan(paths, TextCounts(cap=SCAN_TOKEN_CAP))
+    texts: list[str] = []
+    labels: list[str] = []
+
+    def count() -> None:
+        result.counts.add_texts(texts, preprocessing)
+        result.counts.labels.update(label_counts(labels, task, data.label_delimiter))
+        texts.clear()
+        labels.clear()
+
     for item in labelled_rows(paths, data, task):
         if isinstance(item, Problem):
             result.problem_counts[item.reason] += 1
             if len(result.problems) < MAX_LISTED_PROBLEMS:
                 result.problems.append(item)
             continue
-        text, label = item
-        result.rows += 1
-        result.label_counts.update(parse_labels(label, task, data.label_delimiter))
-        chunk.append(text)
-        if len(chunk) >= CHUNK_ROWS:
-            result.add_texts(chunk, preprocessing)
-            chunk = []
-    if chunk:
-        result.add_texts(chunk, preprocessing)
-    if not result.rows and not result.problem_counts:
+        texts.append(item[0])
+        labels.append(item[1])
+        if len(texts) >= COUNT_CHUNK_ROWS:
+            count()
+    if texts:
+        count()
+    if not result.counts.rows and not result.problem_counts:
         raise DataError(f"{data.train}: no data rows (only a header or blank lines)")
     return result
-
-
-def vocabulary_from_scan(result: Scan, preprocessing: Any):
-    """The Vocabulary text.build_vocabulary would build from the same rows in memory."""
-    from seqcls.text import Vocabulary
-
-    candidates = [
-        (count, token.decode("utf-8"))
-        for token, count in result.token_counts.items()
-        if count >= preprocessing.min_frequency
-    ]
-    candidates.sort(key=lambda item: (-item[0], item[1]))
-    kept = candidates[: preprocessing.max_tokens - 2]
-    tokens = ["", "[UNK]", *(token for _, token in kept)]
-    lengths = result.lengths
-    percentiles = {f"p{q}": int(histogram_percentile(lengths, q)) for q in (50, 90, 95, 99, 100)}
-    if preprocessing.max_length == "auto":
-        max_length = max(
-            1, math.ceil(histogram_percentile(lengths, preprocessing.length_percentile))
-        )
-        source = f"auto: {preprocessing.length_percentile:g}th percentile of train lengths"
-    else:
-        max_length, source = preprocessing.max_length, "config"
-    total_tokens = sum(length * count for length, count in lengths.items())
-    in_vocabulary = sum(count for count, _ in kept)
-    truncated = sum(count for length, count in lengths.items() if length > max_length)
-    return Vocabulary(
-        tokens=tokens,
-        max_length=int(max_length),
-        max_length_source=source,
-        train_length_percentiles=percentiles,
-        train_oov_rate=float(1.0 - in_vocabulary / total_tokens) if total_tokens else 0.0,
-        train_truncated_share=float(truncated / result.rows) if result.rows else 0.0,
-        tokens_seen=len(result.token_counts),
-    )
-
-
-def clipped_lengths(result: Scan, max_length: int) -> Counter:
-    """Lengths as the model sees them: cut at max_length, at least one token."""
-    clipped: Counter = Counter()
-    for length, count in result.lengths.items():
-        clipped[max(1, min(length, max_length))] += count
-    return clipped
-
-
-def steps_per_epoch(lengths: dict[int, int], batch_size: int, boundaries: list[int] | None) -> int:
-    if boundaries is None:
-        return math.ceil(sum(lengths.values()) / batch_size)
-    per_bucket: Counter = Counter()
-    for length, count in lengths.items():
-        per_bucket[int(np.searchsorted(np.asarray(boundaries), length, side="right"))] += count
-    return int(sum(math.ceil(count / batch_size) for count in per_bucket.values()))
 
 
 @dataclass
@@ -269,45 +141,29 @@ class Streamed:
     vocabulary: Any
     label_counts: dict[str, int]
 
-    def boundaries(self, bucketing: bool) -> list[int] | None:
-        from seqcls.text import NUM_BUCKETS
-
-        lengths = clipped_lengths(self.scan, self.vocabulary.max_length)
-        return histogram_boundaries(lengths, NUM_BUCKETS) if bucketing else None
+    def lengths(self) -> Counter:
+        """The train length histogram as the model sees the texts (clipped)."""
+        return clipped_lengths(self.scan.counts.lengths, self.vocabulary.max_length)
 
     def steps(self, batch_size: int, bucketing: bool) -> int:
-        lengths = clipped_lengths(self.scan, self.vocabulary.max_length)
-        return steps_per_epoch(lengths, batch_size, self.boundaries(bucketing))
+        return steps_per_epoch(self.lengths(), batch_size, bucketing)
 
     def dataset(self, config: Any, vectorizer: Any, task: str):
         """Batches of (ids, targets), read from the files again every epoch."""
         import tensorflow as tf
 
-        from seqcls.text import OOV_ID, batch_by_length
+        from seqcls.tasks import get_task
 
         data, labels = config.data, self.splits.labels
         index = {label: i for i, label in enumerate(labels)}
         max_length = self.vocabulary.max_length
-        if task == "multilabel":
-            target_spec = tf.TensorSpec((len(labels),), tf.float32)
-        elif task == "binary":
-            target_spec = tf.TensorSpec((1,), tf.float32)
-        else:
-            target_spec = tf.TensorSpec((), tf.int64)
-
-        def target(label: str):
-            if task == "multilabel":
-                vector = np.zeros(len(labels), dtype=np.float32)
-                vector[[index[x] for x in parse_labels(label, task, data.label_delimiter)]] = 1
-                return vector
-            if task == "binary":
-                return np.array([index[label]], dtype=np.float32)
-            return np.int64(index[label])
+        kind = get_task(task)
+        target_spec = tf.TensorSpec(kind.target_shape(len(labels)), kind.target_dtype())
 
         def rows(path: bytes):
             for item in labelled_rows([Path(path.decode())], data, task):
                 if not isinstance(item, Problem):  # the scan already applied the policy
-                    yield item[0], target(item[1])
+                    yield item[0], kind.encode_target(item[1], index, data.label_delimiter)
 
         seed = config.seed
         signature = (tf.TensorSpec((), tf.string), target_spec)
@@ -323,24 +179,17 @@ class Streamed:
         dataset = dataset.shuffle(data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         dataset = (
             dataset.batch(TOKENIZE_BATCH)
-            .map(lambda texts, targets: (vectorizer(texts), targets))
+            .map(lambda texts, targets: (clip_ids(vectorizer(texts), max_length), targets))
             .unbatch()
+            # A row of a ragged batch is a dense tensor; padded batching needs it typed so.
+            .map(lambda ids, targets: (tf.convert_to_tensor(ids), targets))
         )
-
-        def clip(ids, targets):
-            ids = ids[:max_length]
-            ids = tf.cond(
-                tf.size(ids) > 0, lambda: ids, lambda: tf.constant([OOV_ID], dtype=ids.dtype)
-            )
-            return ids, targets
-
-        dataset = dataset.map(clip)
-        shapes = ([None], list(target_spec.shape))
+        bucketing = config.training.bucketing
         return batch_by_length(
             dataset,
-            self.boundaries(config.training.bucketing),
+            bucket_boundaries(self.lengths()) if bucketing else None,
             config.training.batch_size,
-            shapes,
+            ([None], list(target_spec.shape)),
             seed,
         )
 
@@ -351,50 +200,26 @@ def prepare(config: Any, task_setting: str, report: Any = None) -> Streamed:
     paths = expand_paths(data.train, "data.train")
     parse_task = task_setting if task_setting in ("multilabel", "tagging") else "multiclass"
     result = scan(paths, data, config.preprocessing, parse_task)
-    notes: list[str] = []
-    bad_rows: dict[str, dict[str, int]] = {}
-    counts = apply_policy(
-        result.problems,
-        data.on_bad_rows,
-        str(data.train),
-        notes.append,
-        dict(result.problem_counts),
-    )
-    if counts:
-        bad_rows["train"] = counts
-    labels = sorted(result.label_counts)
-    if len(labels) < 2:
-        raise DataError(
-            f"{data.train}: found {len(labels)} distinct label(s) {labels}; "
-            "a classifier needs at least two"
-        )
-    checked = {}
-    for name, path in (("valid", data.valid), ("test", data.test)):
-        if path is None:
-            checked[name] = None
-            continue
-        split = read_split(name, path, data, parse_task)
-        notes.extend(split.notes)
-        problems = list(split.problems)
-        kept, unknown = unknown_label_problems(split, labels, parse_task, data.label_delimiter)
-        found = apply_policy(problems + unknown, data.on_bad_rows, split.source, notes.append)
-        if found:
-            bad_rows[name] = found
-        checked[name] = kept
-    if not len(checked["valid"]):
-        raise DataError(f"{data.valid}: no validation rows whose labels occur in train")
+    counts = result.counts
     shards = f" in {len(paths)} files" if len(paths) > 1 else ""
-    notes.insert(0, f"train: {result.rows:,} rows streamed{shards} (data.streaming)")
+    notes = [f"train: {counts.rows:,} rows streamed{shards} (data.streaming)"]
     matched = match_note("data.train", data.train, paths)
     if matched:
-        notes.insert(1, matched)
-    if result.pruned_at:
-        notes.append(
+        notes.append(matched)
+    bad_rows = BadRows(data.on_bad_rows, notes)
+    bad_rows.enforce("train", str(data.train), result.problems, dict(result.problem_counts))
+    labels = checked_labels(counts.labels, data.train)
+    valid = read_enforced("valid", data.valid, data, parse_task, bad_rows)
+    test = None
+    if data.test is not None:
+        test = read_enforced("test", data.test, data, parse_task, bad_rows)
+    train = StreamedSplit("train", str(data.train), counts.rows)
+    splits = with_known_labels(train, valid, test, labels, data, parse_task, bad_rows)
+    if counts.pruned_at:
+        splits.notes.append(
             f"train: over {SCAN_TOKEN_CAP:,} distinct tokens; counts of tokens seen at most "
-            f"{result.pruned_at} time(s) were dropped while scanning"
+            f"{counts.pruned_at} time(s) were dropped while scanning"
         )
-    train = StreamedSplit("train", str(data.train), result.rows)
-    splits = Splits(train, checked["valid"], checked["test"], labels, notes, bad_rows)
-    vocabulary = vocabulary_from_scan(result, config.preprocessing)
+    vocabulary = vocabulary_from_counts(counts, config.preprocessing)
     # Multilabel counts are per label occurrence; class weights apply to single labels only.
-    return Streamed(splits, result, vocabulary, dict(result.label_counts))
+    return Streamed(splits, result, vocabulary, dict(counts.labels))

@@ -9,18 +9,17 @@ from conftest import labelled_rows, write_csv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqcls.bad_rows import apply_policy
 from seqcls.config import DataConfig
 from seqcls.data import (
     Split,
-    apply_policy,
     labelled_split,
-    parse_table,
     read_split,
-    read_table,
     stratified_split,
     unknown_label_problems,
 )
 from seqcls.errors import DataError
+from seqcls.reading import parse_table, read_table
 
 
 def test_data_reads_csv_with_quoted_commas_and_newlines_and_tracks_lines(tmp_path):

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import TINY_CONFIG, labelled_rows, write_csv
 
+from seqcls.bad_rows import apply_policy
 from seqcls.config import DataConfig, load_config
-from seqcls.data import apply_policy, expand_paths, load_splits, parse_table, read_split
+from seqcls.data import expand_paths, load_splits, read_split
 from seqcls.errors import DataError
 from seqcls.predict import format_rows, read_input
+from seqcls.reading import parse_table
 from seqcls.streaming import labelled_rows as streamed_rows
 
 BAD = Path(__file__).parent / "bad_data"

@@ -9,7 +9,7 @@ from conftest import TINY_CONFIG, cli_train, labelled_rows, write_csv
 
 from seqcls import streaming, text
 from seqcls.config import load_config
-from seqcls.data import expand_paths, load_splits
+from seqcls.data import expand_paths, label_counts, load_splits
 from seqcls.errors import ConfigError, DataError
 
 
@@ -58,7 +58,17 @@ def test_streamed_scan_builds_the_in_memory_vocabulary(sharded, overrides):
     streamed = streaming.prepare(streamed_config, streamed_config.task)
     assert streamed.vocabulary == expected
     assert streamed.splits.labels == splits.labels
-    assert len(streamed.splits.train) == 90 and streamed.splits.train.texts == []
+    assert len(streamed.splits.train) == 90
+    # Not a Split: the rows are never in memory, and asking for them says so.
+    for missing in ("texts", "labels"):
+        with pytest.raises(TypeError, match=f"not held in memory and has no .{missing}"):
+            getattr(streamed.splits.train, missing)
+    # The same counts as in memory (the lossy-count cap was never reached).
+    in_memory = text.TextCounts.of_texts(splits.train.texts, config.preprocessing)
+    assert streamed.scan.counts.tokens == in_memory.tokens
+    assert streamed.scan.counts.lengths == in_memory.lengths
+    assert streamed.scan.counts.rows == in_memory.rows == 90
+    assert streamed.label_counts == label_counts(splits.train.labels, "multiclass")
     # The batch count the display is sized by matches what the dataset yields.
     vectorizer = text.make_vectorizer(config.preprocessing, expected.tokens, ragged=True)
     dataset = streamed.dataset(streamed_config, vectorizer, "multiclass")
@@ -71,15 +81,23 @@ def test_streamed_scan_builds_the_in_memory_vocabulary(sharded, overrides):
         assert ids.shape[1] <= expected.max_length and np.all(ids[:, 0] != 0)
 
 
-def test_histogram_percentile_matches_numpy():
-    generator = np.random.default_rng(0)
-    values = generator.integers(1, 60, size=501)
-    histogram = dict(zip(*np.unique(values, return_counts=True)))
-    for q in (0, 10, 50, 90, 95, 99, 99.5, 100):
-        assert streaming.histogram_percentile(histogram, q) == pytest.approx(
-            np.percentile(values, q)
-        )
-    assert streaming.histogram_boundaries(histogram, 8) == text.bucket_boundaries(values)
+def test_streamed_scan_counts_every_chunk_and_caps_distinct_tokens(monkeypatch, sharded):
+    folder, config_path = sharded
+    config = load_config(config_path, [f"data.train={folder / 'data' / 'part-*.csv'}"])
+    splits = load_splits(config.data, config.seed, task=config.task)
+    paths = expand_paths(config.data.train)
+    exact = text.TextCounts.of_texts(splits.train.texts, config.preprocessing)
+    # Chunks of 7 rows: the counts do not depend on the chunking.
+    monkeypatch.setattr(streaming, "COUNT_CHUNK_ROWS", 7)
+    result = streaming.scan(paths, config.data, config.preprocessing, "multiclass")
+    assert (result.counts.tokens, result.counts.lengths) == (exact.tokens, exact.lengths)
+    assert result.counts.labels == label_counts(splits.train.labels, "multiclass")
+    # Past the cap, the rarest tokens go and the note says from which count.
+    monkeypatch.setattr(streaming, "SCAN_TOKEN_CAP", 10)
+    capped = streaming.scan(paths, config.data, config.preprocessing, "multiclass")
+    assert capped.counts.pruned_at >= 1 and len(capped.counts.tokens) <= 10
+    assert capped.counts.lengths == exact.lengths  # lengths are never lossy
+    assert all(count <= exact.tokens[token] for token, count in capped.counts.tokens.items())
 
 
 def test_streamed_bad_rows_follow_the_policy_with_true_totals(sharded):

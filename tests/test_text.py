@@ -1,5 +1,8 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from seqcls import text
 from seqcls.config import PreprocessingConfig
 from seqcls.text import build_vocabulary, encode, make_vectorizer, training_dataset
 
@@ -51,12 +54,16 @@ def test_text_encode_truncates_and_never_yields_empty_rows():
     assert ids.to_list() == [[2, 2], [1], [1]]
 
 
-def test_text_training_batches_are_bucketed_and_right_padded():
+def encoded_rows(texts, max_length=100):
+    """Ids of `texts` under their own vocabulary, and three targets in turn."""
     preprocessing = PreprocessingConfig()
-    texts = [("w " * (1 + i % 30)).strip() for i in range(200)]
     vocabulary = build_vocabulary(texts, preprocessing)
-    ids = encode(make_vectorizer(preprocessing, vocabulary.tokens, ragged=True), texts, 100)
-    targets = np.arange(200) % 3
+    vectorizer = make_vectorizer(preprocessing, vocabulary.tokens, ragged=True)
+    return encode(vectorizer, texts, max_length), np.arange(len(texts)) % 3
+
+
+def test_text_training_batches_are_bucketed_and_right_padded():
+    ids, targets = encoded_rows([("w " * (1 + i % 30)).strip() for i in range(200)])
     seen_targets = []
     widths = []
     for batch_ids, batch_targets in training_dataset(ids, targets, 16, seed=0):
@@ -128,11 +135,7 @@ def test_text_scripts_beyond_ascii_tokenize_consistently():
 
 
 def test_text_without_bucketing_batches_are_still_right_padded_and_complete():
-    preprocessing = PreprocessingConfig()
-    texts = [("w " * (1 + i % 30)).strip() for i in range(100)]
-    vocabulary = build_vocabulary(texts, preprocessing)
-    ids = encode(make_vectorizer(preprocessing, vocabulary.tokens, ragged=True), texts, 100)
-    targets = np.arange(100) % 3
+    ids, targets = encoded_rows([("w " * (1 + i % 30)).strip() for i in range(100)])
     spreads, seen = [], 0
     for batch_ids, batch_targets in training_dataset(ids, targets, 16, seed=0, bucketing=False):
         lengths = (batch_ids.numpy() != 0).sum(axis=1)
@@ -141,3 +144,61 @@ def test_text_without_bucketing_batches_are_still_right_padded_and_complete():
         seen += len(batch_targets)
     assert seen == 100
     assert np.median(spreads) > 6  # unbucketed batches mix short and long texts
+
+
+def test_text_vocabulary_is_built_from_counts_and_leaves_out_the_reserved_tokens():
+    preprocessing = PreprocessingConfig(lowercase=False, strip_punctuation=False)
+    texts = ["[UNK] b [UNK]", "a b", "", "b"]
+    counts = text.TextCounts.of_texts(texts, preprocessing)
+    assert counts.tokens == {b"[UNK]": 2, b"b": 3, b"a": 1}
+    assert counts.lengths == {3: 1, 2: 1, 0: 1, 1: 1} and counts.rows == 4
+    vocabulary = text.vocabulary_from_counts(counts, preprocessing)
+    assert vocabulary == build_vocabulary(texts, preprocessing)
+    # "[UNK]" written in a text is out of the vocabulary, as TextVectorization maps it.
+    assert vocabulary.tokens == ["", "[UNK]", "b", "a"] and vocabulary.tokens_seen == 2
+    assert vocabulary.train_oov_rate == 1.0 - 4 / 6  # [UNK] twice of six tokens
+
+
+def test_text_clipping_rule_is_one_for_ids_and_for_lengths():
+    import tensorflow as tf
+
+    preprocessing = PreprocessingConfig()
+    texts = ["a b c d e", "", "?!", "a", "a b c"]
+    vectorizer = make_vectorizer(preprocessing, ["", "[UNK]", "a", "b"], ragged=True)
+    raw = text.length_histogram(vectorizer(texts).row_lengths().numpy())
+    ids = encode(vectorizer, texts, 3)
+    assert ids.to_list() == [[2, 3, 1], [1], [1], [2], [2, 3, 1]]
+    assert text.clipped_lengths(raw, 3) == text.length_histogram(ids.row_lengths().numpy())
+    # The same rule inside tf.data (as the streamed dataset applies it).
+    dataset = tf.data.Dataset.from_tensor_slices(texts).batch(2)
+    dataset = dataset.map(lambda batch: text.clip_ids(vectorizer(batch), 3)).unbatch()
+    assert [row.numpy().tolist() for row in dataset] == ids.to_list()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 400), min_size=1, max_size=300),
+    st.floats(0, 100, allow_nan=False),
+)
+def test_text_histogram_quantiles_are_numpys_bit_for_bit(lengths, q):
+    values = np.asarray(lengths)
+    histogram = text.length_histogram(values)
+    for percent in (q, 50, 90, 95, 99, 99.5, 100):
+        assert text.histogram_percentile(histogram, percent) == np.percentile(values, percent)
+    quantiles = np.quantile(values, np.linspace(0, 1, text.NUM_BUCKETS + 1)[1:-1])
+    expected = sorted({int(value) + 1 for value in quantiles if value >= 1})
+    assert text.bucket_boundaries(histogram) == text.bucket_boundaries(values) == expected
+    for batch_size in (1, 8, 32):
+        for bucketing in (True, False):
+            steps = text.steps_per_epoch(values, batch_size, bucketing)
+            assert text.steps_per_epoch(histogram, batch_size, bucketing) == steps
+
+
+def test_text_steps_per_epoch_is_what_the_training_dataset_yields():
+    texts = [("w " * (1 + (i * 7) % 45)).strip() for i in range(300)] + ["", "?"]
+    ids, targets = encoded_rows(texts, max_length=30)
+    lengths = text.length_histogram(ids.row_lengths().numpy())
+    for batch_size in (8, 32):
+        for bucketing in (True, False):
+            batches = training_dataset(ids, targets, batch_size, seed=0, bucketing=bucketing)
+            assert len(list(batches)) == text.steps_per_epoch(lengths, batch_size, bucketing)
