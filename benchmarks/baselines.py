@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, emit, json_destination
 
-from seqcls.evaluate import classification_metrics
+from seqcls.tasks.metrics import classification_metrics
 
 
 def load(name: str, split: str) -> tuple[list[str], list[str]]:

@@ -202,16 +202,14 @@ def write_visual_reports(
         written += [path.name for path in images]
     if config.output.html_report:
         mistakes, why = None, ""
-        if task in ("multiclass", "binary") and valid_probabilities is not None:
-            from seqcls.tasks import label_probabilities
+        from seqcls.tasks import get_task
 
+        kind = get_task(task)
+        why = kind.mistakes_note() or ""
+        if not why and valid_probabilities is not None:
             mistakes = confident_mistakes(
-                valid_texts, valid_labels, label_probabilities(valid_probabilities), labels
+                valid_texts, valid_labels, kind.probabilities(valid_probabilities), labels
             )
-        elif task == "multilabel":
-            why = "Multilabel runs have no single predicted label to be confidently wrong about."
-        else:
-            why = "Tagging runs are judged per token; see the per-tag table and span F1."
         config_text = (run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8")
         page = html_page(run_dir, config.name, task, metrics, config_text, images, mistakes, why)
         artifacts.write_text(run_dir / REPORT_FILE, page)

@@ -29,11 +29,8 @@ from seqcls.layers import (
     SequenceClip,
     TimeDistributed,
 )
-from seqcls.tasks import output_activation
-
-PROBABILITIES = "probabilities"
-ATTENTION_WEIGHTS = "attention_weights"
-TOKEN_IDS = "token_ids"
+from seqcls.output_names import ATTENTION_WEIGHTS, PROBABILITIES, TOKEN_IDS
+from seqcls.tasks import get_task
 
 
 def _recurrent_layer(
@@ -148,7 +145,7 @@ def build_core_model(
         x = layers.Dropout(model_config.embedding.dropout, name="embedding_dropout")(x)
 
     attention = model_config.attention
-    if task == "tagging":
+    if get_task(task).per_token:
         streams = _encode(x, mask, model_config.encoder, last_step_only=False)
         # merge_mode none: the two directions side by side at every step.
         x = streams[0] if len(streams) == 1 else layers.Concatenate(name="directions")(streams)
@@ -193,7 +190,7 @@ def build_core_model(
         x = layers.Dense(width, activation=head.activation, name=f"hidden_{index + 1}")(x)
         if head.dropout:
             x = layers.Dropout(head.dropout, name=f"hidden_dropout_{index + 1}")(x)
-    activation = output_activation(task)
+    activation = get_task(task).activation
     probabilities = layers.Dense(
         num_outputs, activation=activation, dtype="float32", name=PROBABILITIES
     )(x)

@@ -20,9 +20,10 @@ from seqcls.artifacts import (
     VOCABULARY_FILE,
 )
 from seqcls.errors import DataError
+from seqcls.tasks import TASK_NAMES, get_task
 
 # The tasks a run's labels.json may name (config.yaml's task `auto` resolves to one of them).
-RUN_TASKS = ("multiclass", "binary", "multilabel", "tagging")
+RUN_TASKS = TASK_NAMES
 
 
 def _is_int(value: Any) -> bool:
@@ -177,9 +178,11 @@ def read_labels(run_dir: str | Path) -> dict[str, Any]:
         raise DataError(
             f"{path}: label {repeated[0]!r} appears more than once; labels must be distinct; {fix}"
         )
-    if task == "binary" and len(labels) != 2:
+    expected = get_task(task).expected_labels
+    if expected is not None and len(labels) != expected:
         raise DataError(
-            f"{path}: task is binary but there are {len(labels)} labels, expected 2; {fix}"
+            f"{path}: task is {task} but there are {len(labels)} labels, expected {expected}; "
+            f"{fix}"
         )
     return data
 

@@ -97,12 +97,10 @@ def summarize(config: Config, vocab_size: int, num_classes: int) -> dict[str, An
     import keras
 
     from seqcls.model import build_core_model
-    from seqcls.tasks import output_units
+    from seqcls.tasks import get_task, resolved_name
 
-    task = config.task
-    if task == "auto":
-        task = "binary" if num_classes == 2 else "multiclass"
-    core = build_core_model(config, vocab_size, output_units(task, num_classes), task)
+    task = resolved_name(config.task, num_classes)
+    core = build_core_model(config, vocab_size, get_task(task).output_units(num_classes), task)
     layers, recurrent, merges = [], [], []
     for layer in core.layers:
         if isinstance(layer, keras.layers.InputLayer):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seqcls.evaluate import classification_metrics
+from seqcls.tasks.metrics import classification_metrics
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 

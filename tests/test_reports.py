@@ -2,8 +2,8 @@ import csv
 
 import numpy as np
 
-from seqcls.evaluate import classification_metrics
 from seqcls.reports import confused_pairs, per_class_rows, write_reports
+from seqcls.tasks.metrics import classification_metrics
 
 
 def metrics_example():

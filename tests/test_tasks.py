@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 
+from seqcls.bad_rows import apply_policy
 from seqcls.config import DataConfig
-from seqcls.data import apply_policy, read_split
+from seqcls.data import read_split
 from seqcls.errors import DataError
-from seqcls.tasks import bio_spans, multilabel_metrics, tagging_metrics, tune_thresholds
+from seqcls.tasks.multilabel import multilabel_metrics, tune_thresholds
+from seqcls.tasks.tagging import bio_spans, tagging_metrics
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -65,3 +67,69 @@ def test_tasks_multilabel_cells_split_on_the_delimiter(tmp_path):
 
     split = read_split("train", path, DataConfig(train=path), "multilabel")
     assert label_list(split, "multilabel", "|") == ["a", "b"]
+
+
+def _split(labels: list[str]):
+    from seqcls.data import Split
+
+    return Split("train", [f"text {i}" for i in range(len(labels))], labels, "t.csv")
+
+
+@pytest.mark.parametrize(
+    "name, cells, labels",
+    [
+        ("multiclass", ["b", "a", "c", "b"], ["a", "b", "c"]),
+        ("binary", ["no", "yes", "yes"], ["no", "yes"]),
+        ("multilabel", ["a|c", "b", "c|a|b"], ["a", "b", "c"]),
+    ],
+)
+def test_task_objects_encode_streamed_rows_as_in_memory_targets(name, cells, labels):
+    """A streamed row's target (encode_target, with its declared shape and dtype) is the
+    in-memory split's target for the same label cell, for every text-level task."""
+    from seqcls.tasks import get_task
+
+    task = get_task(name)
+    in_memory = task.targets(_split(cells), labels, "|")
+    index = {label: i for i, label in enumerate(labels)}
+    for row, cell in zip(in_memory, cells):
+        streamed = np.asarray(task.encode_target(cell, index, "|"))
+        assert streamed.shape == task.target_shape(len(labels))
+        assert streamed.dtype == np.dtype(task.target_dtype())
+        np.testing.assert_array_equal(streamed, row)
+
+
+def test_task_objects_decide_and_evaluate_from_model_outputs():
+    from seqcls.output_names import PROBABILITIES, TOKEN_IDS
+    from seqcls.tasks import get_task
+
+    binary = get_task("binary")
+    outputs = {PROBABILITIES: np.array([[0.8], [0.3]])}  # P(second label)
+    decided = binary.decide(outputs, ["no", "yes"], "|", None, top_k=2)
+    assert [row["predicted_label"] for row in decided] == ["yes", "no"]
+    assert decided[1]["top2_label"] == "yes" and decided[1]["top2_probability"] == 0.3
+    metrics = binary.evaluate(outputs, _split(["yes", "yes"]), ["no", "yes"], "|")
+    assert metrics["accuracy"] == 0.5
+
+    multilabel = get_task("multilabel")
+    outputs = {PROBABILITIES: np.array([[0.9, 0.2, 0.6]])}
+    decided = multilabel.decide(outputs, ["a", "b", "c"], "|", [0.5, 0.1, 0.7])
+    assert decided == [{"predicted_labels": "a|b"}]
+
+    tagging = get_task("tagging")
+    outputs = {
+        PROBABILITIES: np.array([[[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]]),
+        TOKEN_IDS: np.array([[5, 7, 0]]),  # two real tokens, one padding step
+    }
+    assert tagging.decide(outputs, ["O", "B-X"], "|", None) == [{"predicted_tags": "O B-X"}]
+
+
+def test_task_objects_refuse_what_they_cannot_train():
+    from seqcls.tasks import get_task, resolve_task
+
+    with pytest.raises(DataError, match="task is binary but train has 3 labels"):
+        resolve_task("binary", ["a", "b", "c"], "train.csv")
+    assert resolve_task("auto", ["a", "b"], "train.csv") == "binary"
+    assert resolve_task("auto", ["a", "b", "c"], "train.csv") == "multiclass"
+    assert not get_task("tagging").supports_distribution
+    assert get_task("binary").output_units(2) == 1
+    assert get_task("multilabel").output_units(5) == 5

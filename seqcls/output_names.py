@@ -1,0 +1,6 @@
+"""The names of the models' outputs, shared by the model builder, the tasks that read
+the outputs, and the commands that show them."""
+
+PROBABILITIES = "probabilities"
+ATTENTION_WEIGHTS = "attention_weights"
+TOKEN_IDS = "token_ids"

@@ -1,0 +1,134 @@
+"""Multilabel: any number of labels per text; one sigmoid per label, and a decision
+threshold per label tuned on the validation split to maximise that label's F1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from seqcls.output_names import PROBABILITIES
+from seqcls.tasks.base import Task, top_labels
+from seqcls.tasks.classification import sigmoid_correct_per_row
+from seqcls.tasks.metrics import per_class_report, precision_recall_f1
+
+DEFAULT_THRESHOLD = 0.5
+PREDICTED_LABELS = "predicted_labels"
+
+
+class Multilabel(Task):
+    name = "multilabel"
+    activation = "sigmoid"
+    loss = "binary_crossentropy"
+    supports_class_weight = False
+    tuned_thresholds = True
+
+    def parse_labels(self, raw: str, delimiter: str = "|") -> list[str]:
+        return [label.strip() for label in raw.split(delimiter) if label.strip()]
+
+    def targets(self, split: Any, labels: list[str], delimiter: str) -> np.ndarray:
+        targets = np.zeros((len(split), len(labels)), dtype=np.float32)
+        for row, columns in enumerate(self.label_indices(split, labels, delimiter)):
+            targets[row, columns] = 1.0
+        return targets
+
+    def target_shape(self, num_labels: int) -> tuple[int, ...]:
+        return (num_labels,)
+
+    def target_dtype(self) -> str:
+        return "float32"
+
+    def encode_target(self, raw: str, index: dict[str, int], delimiter: str) -> np.ndarray:
+        vector = np.zeros(len(index), dtype=np.float32)
+        vector[[index[label] for label in self.parse_labels(raw, delimiter)]] = 1
+        return vector
+
+    def loss_object(self) -> Any:
+        import keras
+
+        return keras.losses.BinaryCrossentropy(reduction=None)
+
+    def correct_per_row(self, probabilities: Any, targets: Any) -> Any:
+        return sigmoid_correct_per_row(probabilities, targets)
+
+    def tune(self, outputs: dict[str, Any], split: Any, labels: list[str], delimiter: str):
+        """Per label, the threshold with the best F1 on the (validation) outputs."""
+        probabilities = self.probabilities(outputs[PROBABILITIES])
+        return tune_thresholds(probabilities, self.targets(split, labels, delimiter))
+
+    def evaluate(self, outputs, split, labels, delimiter, decisions=None) -> dict[str, Any]:
+        truth = self.targets(split, labels, delimiter)
+        cut = np.asarray(decisions if decisions is not None else [DEFAULT_THRESHOLD] * len(labels))
+        probabilities = self.probabilities(outputs[PROBABILITIES])
+        metrics = multilabel_metrics(truth, probabilities >= cut, labels)
+        metrics["thresholds"] = dict(zip(labels, map(float, cut)))
+        return metrics
+
+    def prediction_columns(self) -> list[str]:
+        return [PREDICTED_LABELS]
+
+    def check_prediction_options(self, top_k: int, threshold: float | None) -> None:
+        pass  # --threshold replaces the tuned thresholds
+
+    def decide(self, outputs, labels, delimiter, decisions, top_k=0) -> list[dict[str, Any]]:
+        """Every label at or above its threshold, joined by the run's delimiter."""
+        rows = []
+        for scores in self.probabilities(outputs[PROBABILITIES]):
+            chosen = [label for label, p, t in zip(labels, scores, decisions) if p >= t]
+            rows.append(
+                {PREDICTED_LABELS: delimiter.join(chosen), **top_labels(scores, labels, top_k)}
+            )
+        return rows
+
+    def mistakes_note(self) -> str | None:
+        return "Multilabel runs have no single predicted label to be confidently wrong about."
+
+
+def tune_thresholds(probabilities: np.ndarray, truth: np.ndarray) -> list[float]:
+    """Per label, the threshold that maximises F1 on (validation) data.
+
+    Candidates are the midpoints between consecutive distinct predicted
+    probabilities; a label with no positive example keeps 0.5.
+    """
+    thresholds = []
+    for column in range(truth.shape[1]):
+        scores, positives = probabilities[:, column], truth[:, column] > 0
+        if not positives.any():
+            thresholds.append(DEFAULT_THRESHOLD)
+            continue
+        distinct = np.unique(scores)
+        candidates = np.concatenate([[distinct[0] / 2], (distinct[:-1] + distinct[1:]) / 2])
+        best_f1, best = -1.0, DEFAULT_THRESHOLD
+        for threshold in candidates:
+            predicted = scores >= threshold
+            true_positive = np.sum(predicted & positives)
+            f1 = 2 * true_positive / max(predicted.sum() + positives.sum(), 1)
+            if f1 > best_f1:
+                best_f1, best = f1, float(threshold)
+        thresholds.append(best)
+    return thresholds
+
+
+def multilabel_metrics(
+    truth: np.ndarray, predicted: np.ndarray, labels: list[str]
+) -> dict[str, Any]:
+    truth, predicted = truth.astype(bool), predicted.astype(bool)
+    true_positive = (truth & predicted).sum(axis=0).astype(float)
+    predicted_count = predicted.sum(axis=0).astype(float)
+    support = truth.sum(axis=0).astype(float)
+    precision, recall, f1 = precision_recall_f1(true_positive, predicted_count, support)
+    present = (support > 0) | (predicted_count > 0)
+    micro_denominator = predicted_count.sum() + support.sum()
+    return {
+        "rows": int(len(truth)),
+        # Exact match: every label of the row right (scikit-learn's subset accuracy).
+        "accuracy": float(np.mean(np.all(truth == predicted, axis=1))) if len(truth) else 0.0,
+        "hamming_loss": float(np.mean(truth != predicted)) if truth.size else 0.0,
+        "micro_f1": float(2 * true_positive.sum() / micro_denominator)
+        if micro_denominator
+        else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "weighted_f1": float((f1 * support).sum() / max(support.sum(), 1.0)),
+        "per_class": per_class_report(labels, precision, recall, f1, support),
+        "labels": list(labels),
+    }
