@@ -1,6 +1,5 @@
-"""The training loop's bookkeeping: per-epoch report and history, best checkpoint, early
-stopping, NaN guard, interrupt handling, and the resumable state written after every
-epoch.
+"""The run directory's training files, resuming, and signals: what the training loop's
+callbacks (seqcls.callbacks) write, and what a resume reads back.
 
 Everything is written atomically. The resumable state is a checkpoint of the training
 model with its optimizer (`checkpoints/epoch-NNNN.keras`) plus `checkpoints/state.json`,
@@ -21,7 +20,6 @@ import io
 import math
 import shutil
 import signal
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,7 +70,9 @@ def _history_rows(run_dir: Path) -> list[dict[str, str]]:
         return []
 
 
-def _improves(value: Any, best: float | None, monitor: str) -> bool:
+def improves(value: Any, best: float | None, monitor: str) -> bool:
+    """Whether `value` of `monitor` beats `best` (None: any finite value does): lower is
+    better for a loss, higher for anything else; a missing or non-finite value never."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -116,64 +116,85 @@ def reconcile(
         if path.name != checkpoint.name:
             path.unlink(missing_ok=True)
 
-    completed = state["completed_epochs"]
-    rows = state["rows"]
     on_disk = _history_rows(run_dir)
-    write_history(run_dir, rows)
-
-    changed = False
-    best = run_dir / artifacts.BEST_CHECKPOINT_FILE
+    write_history(run_dir, state["rows"])
     best_epoch = state.get("best_epoch")
-    recorded = state.get("best_sha256")
     if best_epoch is None:
         # No epoch so far had a finite monitor value: a best file is a later epoch's.
-        best.unlink(missing_ok=True)
-    elif best_epoch == completed:
-        # The state's checkpoint was saved at the same moment as the best: same weights.
-        wanted = file_sha256(checkpoint)
-        if not best.is_file() or file_sha256(best) != wanted:
-            copy_file(checkpoint, best)
-            # An older state (no sha256) had its best saved separately: other bytes, the
-            # same weights, unless a later epoch had started writing (a history row).
-            if recorded is not None or len(on_disk) > completed:
-                notes.append(
-                    f"{artifacts.BEST_CHECKPOINT_FILE} did not hold epoch {best_epoch}'s "
-                    "weights (a crash left a later epoch's, or stopped its copy); restored it "
-                    f"from {state['checkpoint']}"
-                )
-        changed = recorded != wanted
-        state["best_sha256"] = wanted
+        (run_dir / artifacts.BEST_CHECKPOINT_FILE).unlink(missing_ok=True)
+        changed = False
+    elif best_epoch == state["completed_epochs"]:
+        changed = _best_is_the_state_epoch(run_dir, state, on_disk, notes)
     else:
-        if recorded is not None:
-            verified = best.is_file() and file_sha256(best) == recorded
-        else:
-            later = on_disk[completed] if len(on_disk) > completed else {}
-            verified = best.is_file() and not _improves(
-                later.get(monitor), state.get("best_value"), monitor
-            )
-        if not verified:
-            # The best epoch's weights are gone; the state's own epoch is what is left.
-            value = rows[-1].get(monitor) if rows else None
-            notes.append(
-                f"warning: {artifacts.BEST_CHECKPOINT_FILE} does not hold the weights of the "
-                f"best epoch ({best_epoch}); they cannot be recovered, so epoch {completed}, "
-                "the last completed one, counts as the best from now on"
-            )
-            if _improves(value, None, monitor):
-                copy_file(checkpoint, best)
-                state.update(
-                    best_epoch=completed, best_value=float(value), best_sha256=file_sha256(best)
-                )
-            else:
-                best.unlink(missing_ok=True)
-                state.update(best_epoch=None, best_value=None, best_sha256=None)
-            changed = True
-        elif recorded is None:
-            state["best_sha256"] = file_sha256(best)
-            changed = True
+        changed = _best_is_earlier(run_dir, state, on_disk, monitor, notes)
     if changed:
         artifacts.write_json(run_dir / artifacts.STATE_FILE, state)
     return state, notes
+
+
+def _best_is_the_state_epoch(
+    run_dir: Path, state: dict[str, Any], on_disk: list[dict[str, str]], notes: list[str]
+) -> bool:
+    """reconcile, the best epoch being the state's own: best.keras becomes a copy of the
+    state's checkpoint (saved at the same moment as the best: the same weights). Returns
+    whether the state changed."""
+    checkpoint = run_dir / state["checkpoint"]
+    best = run_dir / artifacts.BEST_CHECKPOINT_FILE
+    recorded = state.get("best_sha256")
+    wanted = file_sha256(checkpoint)
+    if not best.is_file() or file_sha256(best) != wanted:
+        copy_file(checkpoint, best)
+        # An older state (no sha256) had its best saved separately: other bytes, the
+        # same weights, unless a later epoch had started writing (a history row).
+        if recorded is not None or len(on_disk) > state["completed_epochs"]:
+            notes.append(
+                f"{artifacts.BEST_CHECKPOINT_FILE} did not hold epoch {state['best_epoch']}'s "
+                "weights (a crash left a later epoch's, or stopped its copy); restored it "
+                f"from {state['checkpoint']}"
+            )
+    state["best_sha256"] = wanted
+    return recorded != wanted
+
+
+def _best_is_earlier(
+    run_dir: Path,
+    state: dict[str, Any],
+    on_disk: list[dict[str, str]],
+    monitor: str,
+    notes: list[str],
+) -> bool:
+    """reconcile, the best epoch being before the state's: best.keras is verified (by its
+    sha256, or for an older state without one by history.csv showing no later
+    improvement); when its weights are gone, the state's own epoch becomes the best.
+    Returns whether the state changed."""
+    best = run_dir / artifacts.BEST_CHECKPOINT_FILE
+    completed, recorded = state["completed_epochs"], state.get("best_sha256")
+    if recorded is not None:
+        verified = best.is_file() and file_sha256(best) == recorded
+    else:
+        later = on_disk[completed] if len(on_disk) > completed else {}
+        verified = best.is_file() and not improves(
+            later.get(monitor), state.get("best_value"), monitor
+        )
+    if verified:
+        if recorded is None:
+            state["best_sha256"] = file_sha256(best)
+        return recorded is None
+    # The best epoch's weights are gone; the state's own epoch is what is left.
+    rows = state["rows"]
+    value = rows[-1].get(monitor) if rows else None
+    notes.append(
+        f"warning: {artifacts.BEST_CHECKPOINT_FILE} does not hold the weights of the "
+        f"best epoch ({state['best_epoch']}); they cannot be recovered, so epoch {completed}, "
+        "the last completed one, counts as the best from now on"
+    )
+    if improves(value, None, monitor):
+        copy_file(run_dir / state["checkpoint"], best)
+        state.update(best_epoch=completed, best_value=float(value), best_sha256=file_sha256(best))
+    else:
+        best.unlink(missing_ok=True)
+        state.update(best_epoch=None, best_value=None, best_sha256=None)
+    return True
 
 
 def _check_archive(path: Path, run_dir: Path) -> None:
@@ -294,150 +315,3 @@ def signals_handled(handler: Callable[[int, Any], None]):
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
-
-
-def make_epoch_log(
-    *,
-    run_dir: Path,
-    model: Any,
-    epochs: int,
-    monitor: str,
-    patience: int | None,
-    report: Report,
-    interrupt: Interrupt,
-    state: dict[str, Any] | None = None,
-    best_weights: list[np.ndarray] | None = None,
-    display: Any = None,
-):
-    import keras
-
-    from seqcls.display import Display
-
-    display = display if display is not None else Display(report)
-
-    lower_is_better = monitor.endswith("loss")
-
-    class EpochLog(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            previous = state or {}
-            self.rows: list[dict[str, Any]] = list(previous.get("rows", []))
-            self.best_value: float | None = previous.get("best_value")
-            self.best_epoch: int | None = previous.get("best_epoch")
-            self.best_weights = best_weights
-            self.checkpoint: str | None = previous.get("checkpoint")
-            # sha256 of checkpoints/best.keras: lets a resume tell it is the best epoch's.
-            self.best_sha256: str | None = previous.get("best_sha256")
-            self.stopped_early = False
-            self.started = time.perf_counter()
-            self.epoch = 0
-            self.steps = 0
-            self.diverged: tuple[int, int, float] | None = None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-            self.epoch = epoch + 1
-            self.steps = 0
-            display.epoch_begin(epoch + 1)
-
-        def on_train_batch_end(self, batch, logs=None):
-            # The NaN guard: stop at the first non-finite loss (Keras' TerminateOnNaN
-            # stops quietly, and fit then returns as if all were well).
-            loss = float((logs or {}).get("loss", 0.0))
-            if not math.isfinite(loss) and self.diverged is None:
-                self.diverged = (self.epoch, batch + 1, loss)
-                self.model.stop_training = True
-            if interrupt.signal is not None:
-                self.model.stop_training = True
-            self.steps = batch + 1
-            display.batch_end(batch + 1, logs or {})
-
-        def on_epoch_end(self, epoch, logs=None):
-            if self.diverged is not None or interrupt.signal is not None:
-                return  # a partial epoch: nothing of it is recorded or saved
-            logs = {key: float(value) for key, value in (logs or {}).items()}
-            seconds = time.perf_counter() - self.started
-            self.rows.append({"epoch": epoch + 1, **logs, "seconds": round(seconds, 3)})
-            self._write_history()
-            value = logs.get(monitor)
-            improved = (
-                value is not None
-                and math.isfinite(value)
-                and (
-                    self.best_value is None
-                    or (value < self.best_value if lower_is_better else value > self.best_value)
-                )
-            )
-            if improved:
-                self.best_value, self.best_epoch = value, epoch + 1
-                self.best_weights = [w.copy() for w in model.get_weights()]
-            if (
-                patience is not None
-                and self.best_epoch is not None
-                and epoch + 1 - self.best_epoch >= patience
-                and epoch + 1 < epochs
-            ):
-                self.stopped_early = True
-                self.model.stop_training = True
-            self._save_state(epoch + 1, improved=improved)
-            patience_left = (
-                None
-                if patience is None or self.best_epoch is None
-                else max(0, patience - (epoch + 1 - self.best_epoch))
-            )
-            display.epoch_end(
-                self.rows[-1], improved=improved, patience_left=patience_left, steps=self.steps
-            )
-
-        def _write_history(self):
-            write_history(run_dir, self.rows)
-
-        def _save_state(self, completed: int, finished: bool = False, improved: bool = False):
-            previous = self.checkpoint
-            self.checkpoint = None
-            if not finished:
-                self.checkpoint = checkpoint_name(completed)
-                artifacts.save_model(model, run_dir / self.checkpoint)
-                if improved:
-                    self.best_sha256 = file_sha256(run_dir / self.checkpoint)
-            artifacts.write_json(
-                run_dir / artifacts.STATE_FILE,
-                {
-                    "completed_epochs": completed,
-                    "finished": finished,
-                    "checkpoint": self.checkpoint,
-                    "best_value": self.best_value,
-                    "best_epoch": self.best_epoch,
-                    "best_sha256": self.best_sha256,
-                    "stopped_early": self.stopped_early,
-                    "seed_states": seed_states(model),
-                    "rows": self.rows,
-                },
-            )
-            # Committed: the best checkpoint may follow (a crash before it is complete
-            # leaves the state's best epoch == its checkpoint's, which reconcile copies).
-            if improved:
-                copy_file(run_dir / self.checkpoint, run_dir / artifacts.BEST_CHECKPOINT_FILE)
-            # Only now is the previous checkpoint unreferenced.
-            if previous and previous != self.checkpoint:
-                (run_dir / previous).unlink(missing_ok=True)
-
-        def stops_on_resume(self) -> bool:
-            """Resumed where early stopping applies (training stopped there, then crashed
-            before the end; or patience is smaller now): train no further."""
-            done = len(self.rows)
-            if (
-                patience is not None
-                and self.best_epoch is not None
-                and done - self.best_epoch >= patience
-                and done < epochs
-            ):
-                self.stopped_early = True
-            return self.stopped_early
-
-        def mark_finished(self):
-            """Training is over: the state says so (resuming is refused), and the
-            per-epoch checkpoint is no longer needed."""
-            self._save_state(len(self.rows), finished=True)
-
-    return EpochLog()

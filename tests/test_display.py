@@ -121,11 +121,20 @@ def test_cli_train_plain_and_quiet(tiny_config, tmp_path):
     assert "accuracy" in quiet.output  # the final results still print
 
 
-def test_tensorboard_logs_hold_per_epoch_scalars(tiny_config, tmp_path):
+@pytest.mark.parametrize("distribution", ["none", "mirrored"])
+def test_tensorboard_logs_hold_per_epoch_scalars(tiny_config, tmp_path, distribution):
+    """The same scalars from Keras' fit and from the loop that trains under a strategy
+    (it drives the callbacks through a CallbackList, as fit does)."""
     import tensorflow as tf
 
     run_dir = tmp_path / "run"
-    result = cli_train(tiny_config, run_dir, "training.epochs=2", "output.tensorboard=true")
+    result = cli_train(
+        tiny_config,
+        run_dir,
+        "training.epochs=2",
+        "output.tensorboard=true",
+        f"runtime.distribution={distribution}",
+    )
     assert result.exit_code == 0, result.output
     tags: dict[str, dict[str, list[int]]] = {}
     for split in ("train", "validation"):

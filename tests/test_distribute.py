@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqcls import distribute
+from seqcls import distribute, distributed_loop
 from seqcls.config import load_config
 from seqcls.errors import ConfigError, DeviceError
 
@@ -194,7 +194,7 @@ def _update_size(policy):
     rows = np.random.default_rng(0).integers(1, 50, (64, 6)).astype("int32")
     data = tf.data.Dataset.from_tensor_slices((rows, rows[:, 0] % 3)).batch(16)
     before = model.get_weights()[0].copy()
-    distribute.fit_distributed(
+    distributed_loop.fit_distributed(
         strategy=strategy,
         model=model,
         train_data=data,
