@@ -53,23 +53,14 @@ def cpu_peak() -> dict:
 def token_counts() -> dict:
     import tensorflow as tf  # noqa: F401
 
-    from seqcls import text
     from seqcls.config import load_config
-    from seqcls.data import load_splits
+    from seqcls.prepare import prepare
 
-    config = load_config(ROOT / "configs/banking77.yaml")
-    splits = load_splits(config.data, config.seed)
-    vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
-    vectorizer = text.make_vectorizer(config.preprocessing, vocabulary.tokens, ragged=True)
-    ids = text.encode(vectorizer, splits.train.texts, vocabulary.max_length)
-    import numpy as np
-
-    targets = np.zeros(len(splits.train), dtype="int64")
-    padded = sum(
-        int(batch.shape[0]) * int(batch.shape[1])
-        for batch, _ in text.training_dataset(ids, targets, 32, 0)
-    )
-    rows = len(splits.train)
+    # The batches `seqcls train` trains on (the config's batch size, seed and bucketing).
+    prepared = prepare(load_config(ROOT / "configs/banking77.yaml"))
+    ids = prepared.ids["train"]
+    padded = sum(int(batch.shape[0]) * int(batch.shape[1]) for batch, _ in prepared.train_data)
+    rows = len(prepared.splits.train)
     return {
         "rows": rows,
         "real_tokens_per_text": float(ids.row_lengths().numpy().mean()),

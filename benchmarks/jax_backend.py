@@ -49,17 +49,13 @@ print("RESULT " + json.dumps({"backend": keras.backend.backend(), "seconds": sec
 def make_batches(path: Path) -> None:
     import numpy as np
 
-    from seqcls import text
     from seqcls.config import load_config
-    from seqcls.data import load_splits
+    from seqcls.prepare import prepare
 
-    config = load_config(ROOT / "configs/banking77.yaml")
-    splits = load_splits(config.data, config.seed)
-    vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
-    vectorizer = text.make_vectorizer(config.preprocessing, vocabulary.tokens, ragged=True)
-    ids = text.encode(vectorizer, splits.train.texts, vocabulary.max_length).to_list()
-    index = {label: i for i, label in enumerate(splits.labels)}
-    labels = np.array([index[label] for label in splits.train.labels])
+    # The token ids and targets `seqcls train` trains on.
+    prepared = prepare(load_config(ROOT / "configs/banking77.yaml"))
+    ids = prepared.ids["train"].to_list()
+    labels = np.asarray(prepared.targets["train"])
     order = np.random.default_rng(0).permutation(len(ids))
     batches, targets = [], []
     for start in range(0, len(order), 32 * 16):  # sort by length within chunks of 16 batches
@@ -77,7 +73,11 @@ def make_batches(path: Path) -> None:
     target_holder = np.empty(len(targets), dtype=object)
     target_holder[:] = targets
     np.savez(
-        path, ids=holder, targets=target_holder, vocab=vocabulary.size, labels=len(splits.labels)
+        path,
+        ids=holder,
+        targets=target_holder,
+        vocab=prepared.vocabulary.size,
+        labels=len(prepared.labels),
     )
     shapes = sorted({b.shape[1] for b in batches})
     print(f"{len(batches)} batches, padded widths {shapes}", flush=True)

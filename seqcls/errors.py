@@ -39,3 +39,23 @@ class DeviceError(SeqclsError):
     """The machine lacks what the config asks for: a GPU, a cluster, a device name."""
 
     exit_code = 5
+
+
+class TrainingFailed(SeqclsError):
+    """Training ran but produced no usable model, or a smoke check failed."""
+
+    exit_code = 1
+
+
+class TrainingDiverged(TrainingFailed):
+    """The loss became NaN or infinite: exit code 4, distinct from other failures."""
+
+    exit_code = 4
+
+
+class TrainingInterrupted(SeqclsError):
+    """SIGINT or SIGTERM: the last completed epoch is saved and can be resumed."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

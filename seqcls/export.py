@@ -35,6 +35,7 @@ import numpy as np
 
 from seqcls import artifacts, run_files
 from seqcls.errors import ConfigError, SeqclsError, UsageError
+from seqcls.messages import note
 from seqcls.outputs import EXPORT_FILE, ONNX_FILE, check_export_destination, export_files
 
 FORMATS = ("saved_model", "onnx")
@@ -68,7 +69,7 @@ def parity_texts(run: Any, report: Any) -> tuple[list[str], str]:
             for _ in range(200)
         ]
         source = "probe texts from the vocabulary (the run's data files are not readable)"
-        report(f"note: {source}")
+        report(note(source))
     longest = " ".join(texts[:50]) if texts else "text"
     return [*texts, "", longest], source
 

@@ -17,23 +17,13 @@ from typing import Any
 import numpy as np
 
 from seqcls import artifacts, run_files
+from seqcls.bad_rows import apply_policy
 from seqcls.config import Config
-from seqcls.data import (
-    FORMATS,
-    SUFFIX_FORMATS,
-    Table,
-    apply_policy,
-    labelled_split,
-    read_table,
-    texts_of,
-    unknown_label_problems,
-)
+from seqcls.data import labelled_split, unknown_label_problems
 from seqcls.errors import DataError, UsageError
+from seqcls.reading import FORMATS, SUFFIX_FORMATS, Table, read_table, texts_of
+from seqcls.tasks import AUTO, AUTO_TASKS, get_task, resolved_name
 
-PREDICTED_LABEL = "predicted_label"
-PREDICTED_PROBABILITY = "predicted_probability"
-PREDICTED_LABELS = "predicted_labels"  # multilabel
-PREDICTED_TAGS = "predicted_tags"  # tagging
 PREDICT_BATCH_SIZE = 256
 
 
@@ -66,7 +56,8 @@ def load_run(run_dir: str | Path) -> Run:
     check_run_task(run_dir, config, task, labels)
     vocabulary = run_files.read_vocabulary(run_dir)
     # Multilabel runs always have their tuned thresholds; other tasks have none.
-    thresholds = run_files.read_thresholds(run_dir, labels) if task == "multilabel" else None
+    tuned = get_task(task).tuned_thresholds
+    thresholds = run_files.read_thresholds(run_dir, labels) if tuned else None
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     check_run_model(run_dir, model, task, labels, vocabulary)
     return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)
@@ -83,12 +74,10 @@ def check_run_task(run_dir: Path, config: Config, task: str, labels: list[str]) 
     """labels.json's task is the task config.yaml asks for (`auto`: binary for two labels,
     else multiclass, as training resolves it)."""
     labels_path, config_path = run_dir / artifacts.LABELS_FILE, run_dir / artifacts.CONFIG_FILE
-    expected = config.task
-    if expected == "auto":
-        expected = "binary" if len(labels) == 2 else "multiclass"
+    expected = resolved_name(config.task, len(labels))
     if task == expected:
         return
-    if config.task == "auto" and task in ("binary", "multiclass"):
+    if config.task == AUTO and task in AUTO_TASKS:
         # The label count decides: a label was added or removed, or the task edited.
         problem = (
             f"{labels_path} lists {len(labels)} labels with task {task!r}, but {config_path} "
@@ -96,7 +85,7 @@ def check_run_task(run_dir: Path, config: Config, task: str, labels: list[str]) 
         )
     else:
         said = f"{config.task!r}" + (
-            " (binary for two labels, else multiclass)" if config.task == "auto" else ""
+            " (binary for two labels, else multiclass)" if config.task == AUTO else ""
         )
         problem = f"{labels_path} says the task is {task!r} but {config_path} says {said}"
     raise DataError(f"{problem}; " + _from_different_runs(run_dir, artifacts.LABELS_FILE))
@@ -117,8 +106,7 @@ def check_run_model(
     import keras
 
     from seqcls.layers import SequenceClip
-    from seqcls.model import PROBABILITIES
-    from seqcls.tasks import output_units
+    from seqcls.output_names import PROBABILITIES
 
     model_path = run_dir / artifacts.MODEL_FILE
     labels_path = run_dir / artifacts.LABELS_FILE
@@ -130,12 +118,13 @@ def check_run_model(
             f"output); {_from_different_runs(run_dir, artifacts.MODEL_FILE)}"
         )
     width = outputs[PROBABILITIES].shape[-1]
-    expected = output_units(task, len(labels))
+    kind = get_task(task)
+    expected = kind.output_units(len(labels))
     if width != expected:
-        binary = " (a binary run has one sigmoid output for its two labels)"
+        why = f" (a {task} run has {kind.outputs_meaning})" if kind.outputs_meaning else ""
         raise DataError(
             f"{labels_path} lists {len(labels)} labels for task {task} but {model_path} has "
-            f"{width} outputs, expected {expected}{binary if task == 'binary' else ''}; "
+            f"{width} outputs, expected {expected}{why}; "
             + _from_different_runs(run_dir, artifacts.LABELS_FILE)
         )
     tokens = vocabulary["tokens"]
@@ -203,8 +192,6 @@ def evaluate_file(
     report: Any = None,
 ) -> dict[str, Any]:
     """Metrics of the run's model on a labelled CSV/TSV/JSONL file."""
-    from seqcls.tasks import evaluate_outputs
-
     data = run.config.data
     text_column, label_column = text_column or data.text_column, label_column or data.label_column
     texts = [text_column] if isinstance(text_column, str) else text_column
@@ -229,7 +216,8 @@ def evaluate_file(
     if not len(split):
         raise DataError(f"{data_file}: no usable rows left to evaluate")
     outputs = predict_outputs(run.model, split.texts)
-    metrics = evaluate_outputs(run.task, outputs, split, run.labels, run.delimiter, run.thresholds)
+    task = get_task(run.task)
+    metrics = task.evaluate(outputs, split, run.labels, run.delimiter, run.thresholds)
     result = {"file": str(data_file), "task": run.task, **metrics}
     if bad_rows:
         result["bad_rows"] = bad_rows
@@ -243,7 +231,8 @@ def read_input(source: str, text_column: str, data: Any = None, report: Any = No
     U+2028 or U+2029 inside a line is part of its text, so N lines give N rows.
     A file's rows whose text cell holds no text (JSONL null, float, or a missing key)
     follow the run's data.on_bad_rows, as rows with the wrong field count do."""
-    from seqcls.data import NOT_TEXT, Problem, cell_problem, decode_stdin, text_lines
+    from seqcls.bad_rows import Problem
+    from seqcls.reading import NOT_TEXT, cell_problem, decode_stdin, text_lines
 
     if source == "-":
         buffer = getattr(sys.stdin, "buffer", None)
@@ -282,7 +271,7 @@ def read_input(source: str, text_column: str, data: Any = None, report: Any = No
 
 def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
     """Output column name for each attention-weight output of the model."""
-    from seqcls.model import ATTENTION_WEIGHTS
+    from seqcls.output_names import ATTENTION_WEIGHTS
 
     return {
         key: "attention" + key.removeprefix(ATTENTION_WEIGHTS)
@@ -311,19 +300,15 @@ def predict_table(
     above its threshold (joined by the run's delimiter); tagging: one tag per token.
     Optionally the top k labels, and each token's attention weight as [token, weight].
     """
-    from seqcls.model import PROBABILITIES, TOKEN_IDS
-    from seqcls.tasks import label_probabilities, tags_from_outputs
+    from seqcls.output_names import PROBABILITIES, TOKEN_IDS
     from seqcls.text import display_tokens
 
-    tagging = run.task == "tagging"
-    if top_k and tagging:
-        raise UsageError("--top-k applies to text-level tasks, not tagging")
+    task = get_task(run.task)
+    task.check_prediction_options(top_k, threshold)
     if top_k < 0 or top_k > len(run.labels):
         raise UsageError(
             f"--top-k must be between 1 and the number of labels ({len(run.labels)}), got {top_k}"
         )
-    if threshold is not None and run.task != "multilabel":
-        raise UsageError(f"--threshold applies to multilabel runs; this run's task is {run.task}")
     texts = texts_of(table, text_column, separator=run.config.data.text_separator)
     outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: [], TOKEN_IDS: []}
     attention = attention_columns(outputs) if with_attention else {}
@@ -334,12 +319,7 @@ def predict_table(
             "multihead attention give one weight per token; a multihead run trained by an "
             "earlier seqcls lacks them: retrain it)"
         )
-    if tagging:
-        added = [PREDICTED_TAGS]
-    elif run.task == "multilabel":
-        added = [PREDICTED_LABELS]
-    else:
-        added = [PREDICTED_LABEL, PREDICTED_PROBABILITY]
+    added = task.prediction_columns()
     for rank in range(1, top_k + 1):
         added += [f"top{rank}_label", f"top{rank}_probability"]
     added += list(attention.values())
@@ -350,28 +330,13 @@ def predict_table(
             "overwrite; rename them"
         )
     tokens = display_tokens(texts, run.config.preprocessing, run.max_length) if attention else []
-    probabilities = [] if tagging else label_probabilities(outputs[PROBABILITIES])
-    cut = None
-    if run.task == "multilabel":
-        cut = np.full(len(run.labels), threshold) if threshold is not None else run.thresholds
+    decisions = run.thresholds
+    if threshold is not None:
+        decisions = np.full(len(run.labels), threshold)
+    predicted = task.decide(outputs, run.labels, run.delimiter, decisions, top_k) if texts else []
     rows = []
     for index, row in enumerate(table.rows):
-        result = dict(row)
-        if tagging:
-            tags = tags_from_outputs(outputs[PROBABILITIES][index], outputs[TOKEN_IDS][index])
-            result[PREDICTED_TAGS] = " ".join(run.labels[tag] for tag in tags)
-        else:
-            scores = probabilities[index]
-            if cut is not None:
-                chosen = [label for label, p, t in zip(run.labels, scores, cut) if p >= t]
-                result[PREDICTED_LABELS] = run.delimiter.join(chosen)
-            else:
-                best = int(scores.argmax())
-                result[PREDICTED_LABEL] = run.labels[best]
-                result[PREDICTED_PROBABILITY] = round(float(scores[best]), 6)
-            for rank, label_index in enumerate(np.argsort(-scores, kind="stable")[:top_k], 1):
-                result[f"top{rank}_label"] = run.labels[int(label_index)]
-                result[f"top{rank}_probability"] = round(float(scores[label_index]), 6)
+        result = {**row, **predicted[index]}
         for key, column in attention.items():
             weights = outputs[key][index]
             result[column] = [

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from seqcls import artifacts
+from seqcls import artifacts, messages
 from seqcls.errors import UsageError
 from seqcls.outputs import config_files, inside, is_run, refuse_under_a_file, same_file
 
@@ -300,8 +300,10 @@ def new_run(
     started = prepare_run_dir(run_dir, force, inputs)
     if started.kept:
         note(
-            f"note: {started.path} also holds files that are not a seqcls run's; they are "
-            "kept: " + ", ".join(started.kept)
+            messages.note(
+                f"{started.path} also holds files that are not a seqcls run's; they are "
+                "kept: " + ", ".join(started.kept)
+            )
         )
     try:
         yield started.path

@@ -33,7 +33,7 @@ CUDNN_CONDITIONS = (
 )
 
 
-def check_environment(config: Any, smoke: bool = False) -> None:
+def check_environment(config: Any) -> None:
     """What the config needs from the machine (optional packages, a GPU), checked before
     anything is written."""
     if config.output.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -44,7 +44,7 @@ def check_environment(config: Any, smoke: bool = False) -> None:
     from seqcls import plots
 
     plots.wanted(config.output.plots)  # output.plots: on without matplotlib is an error
-    if config.runtime.device == "gpu" and not smoke and not physical_gpus():
+    if config.runtime.device == "gpu" and not physical_gpus():
         raise DeviceError(NO_GPU)
 
 
@@ -188,6 +188,53 @@ def precision_policy(name: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@contextmanager
+def process_settings():
+    """Restore, after a run, the process-wide state a run sets: the Python, NumPy,
+    TensorFlow and Keras random seeds (`seed_run`), TensorFlow's op determinism
+    (training.deterministic) and Keras' dtype policy. A library caller that trains a
+    run and then does other work finds these as they were. Visible devices cannot be
+    restored: TensorFlow fixes them when its runtime starts (runtime.device applies to
+    the rest of the process)."""
+    import random
+
+    import keras
+    import numpy as np
+    from keras.src.backend.common import global_state
+    from tensorflow.python.eager import context
+    from tensorflow.python.framework import config as tf_framework
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    tf_seed = context.global_seed()
+    keras_seed = global_state.get_global_attribute("global_random_seed")
+    keras_generator = global_state.get_global_attribute("global_seed_generator")
+    determinism = tf_framework.is_op_determinism_enabled()
+    policy = keras.config.dtype_policy().name
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        context.set_global_seed(tf_seed)
+        global_state.set_global_attribute("global_random_seed", keras_seed)
+        global_state.set_global_attribute("global_seed_generator", keras_generator)
+        if not determinism and tf_framework.is_op_determinism_enabled():
+            # No public switch back (tf.config.experimental has enable_ only).
+            tf_framework.disable_op_determinism()
+        keras.config.set_dtype_policy(policy)
+
+
+def seed_run(config: Any) -> None:
+    """Seed every random generator from config.seed, and turn on TensorFlow's op
+    determinism when training.deterministic asks (process_settings restores both)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    if config.training.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def mixed_precision_advice(gpus_details: list[dict[str, Any]]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from seqcls.config import Config
-from seqcls.data import Split, load_splits, parse_labels
+from seqcls.data import Split, label_counts
 
 # Thresholds above which the report warns (warnings never fail validation).
 IMBALANCE_WARNING = 10.0
@@ -46,43 +46,61 @@ def leaks(train: Split, other: Split) -> int:
     return sum(1 for text in other.texts if _normalised(text) in seen)
 
 
+def split_lengths(split: Split, vectorizer: Any, max_length: int) -> tuple[dict, float, float]:
+    """Length percentiles of a split's texts in tokens, the share longer than max_length,
+    and the share of its tokens outside the vocabulary."""
+    from seqcls import text
+
+    ids = vectorizer(split.texts)
+    lengths = text.length_histogram(ids.row_lengths().numpy())
+    flat = ids.flat_values.numpy()
+    truncated = sum(texts for length, texts in lengths.items() if length > max_length)
+    oov = float((flat == text.OOV_ID).mean()) if flat.size else 0.0
+    return text.length_percentiles(lengths), truncated / len(split), oov
+
+
+def pretrained_coverage(config: Config, vocabulary: Any) -> float | None:
+    """The share of the vocabulary the pretrained vectors cover (None without them)."""
+    from seqcls.model import load_pretrained_vectors
+
+    embedding = config.model.embedding
+    if embedding.pretrained is None:
+        return None
+    initial = np.zeros((vocabulary.size, embedding.dim), dtype=np.float32)
+    _, coverage = load_pretrained_vectors(
+        embedding.pretrained, vocabulary.tokens, embedding.dim, initial
+    )
+    return coverage
+
+
 def data_report(config: Config) -> dict[str, Any]:
     from seqcls import text
-    from seqcls.model import load_pretrained_vectors
+    from seqcls.prepare import read_data
     from seqcls.runtime import cudnn_blockers
-    from seqcls.tasks import class_weights, resolve_task
+    from seqcls.tasks import class_weights, get_task
 
-    splits = load_splits(config.data, config.seed, task=config.task)
-    parse_task = config.task if config.task in ("multilabel", "tagging") else "multiclass"
-    task = resolve_task(config.task, splits.labels, config.data.train)
+    data = read_data(config, stream=False)
+    splits, task, vocabulary = data.splits, data.task, data.vocabulary
     named = [s for s in (splits.train, splits.valid, splits.test) if s is not None]
     warnings: list[str] = [f"{note}" for note in splits.notes if "left out" in note]
 
-    label_counts = Counter(
-        label
-        for raw in splits.train.labels
-        for label in parse_labels(raw, parse_task, config.data.label_delimiter)
-    )
-    imbalance = max(label_counts.values()) / min(label_counts.values())
+    counts = label_counts(splits.train.labels, config.task, config.data.label_delimiter)
+    imbalance = max(counts.values()) / min(counts.values())
     if imbalance > IMBALANCE_WARNING:
         warnings.append(
             f"train labels are imbalanced: the most frequent has {imbalance:.1f}x the rows of the "
             "least; consider training.class_weight: balanced"
         )
 
-    vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
     vectorizer = text.make_vectorizer(config.preprocessing, vocabulary.tokens, ragged=True)
     lengths, truncated, oov = {}, {}, {}
     for split in named:
-        ids = vectorizer(split.texts)
-        row_lengths = ids.row_lengths().numpy()
-        flat = ids.flat_values.numpy()
-        lengths[split.name] = {
-            f"p{q}": int(np.percentile(row_lengths, q)) for q in (50, 90, 95, 99, 100)
-        }
-        truncated[split.name] = float((row_lengths > vocabulary.max_length).mean())
-        oov[split.name] = float((flat == text.OOV_ID).mean()) if flat.size else 0.0
-        if truncated[split.name] > TRUNCATION_WARNING and task != "tagging":
+        lengths[split.name], truncated[split.name], oov[split.name] = split_lengths(
+            split, vectorizer, vocabulary.max_length
+        )
+        # A per-token task keeps every token at prediction time: nothing is cut.
+        cuts = get_task(task).inference_max_length(vocabulary.max_length) is not None
+        if truncated[split.name] > TRUNCATION_WARNING and cuts:
             warnings.append(
                 f"{split.name}: {truncated[split.name]:.1%} of texts are longer than max_length "
                 f"{vocabulary.max_length} and will be cut"
@@ -105,18 +123,12 @@ def data_report(config: Config) -> dict[str, Any]:
                 f"{name}: {count} text(s) also occur in train (a leak that inflates {name} scores)"
             )
 
-    coverage = None
-    embedding = config.model.embedding
-    if embedding.pretrained is not None:
-        initial = np.zeros((vocabulary.size, embedding.dim), dtype=np.float32)
-        _, coverage = load_pretrained_vectors(
-            embedding.pretrained, vocabulary.tokens, embedding.dim, initial
-        )
-        if coverage < COVERAGE_WARNING:
-            warnings.append(f"pretrained vectors cover only {coverage:.1%} of the vocabulary")
+    coverage = pretrained_coverage(config, vocabulary)
+    if coverage is not None and coverage < COVERAGE_WARNING:
+        warnings.append(f"pretrained vectors cover only {coverage:.1%} of the vocabulary")
 
     weights = None
-    if task in ("multiclass", "binary"):
+    if get_task(task).supports_class_weight:
         weights = class_weights(config.training.class_weight, splits.train, splits.labels)
 
     return {
@@ -125,7 +137,7 @@ def data_report(config: Config) -> dict[str, Any]:
         "rows": {split.name: len(split) for split in named},
         "bad_rows": splits.bad_rows,
         "notes": splits.notes,
-        "labels": dict(sorted(label_counts.items(), key=lambda item: (-item[1], item[0]))),
+        "labels": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
         "imbalance_ratio": imbalance,
         "class_weight": weights,
         "max_length": vocabulary.max_length,

@@ -220,3 +220,16 @@ def test_config_scientific_notation_is_a_number(tmp_path):
     # Integers stay integers, and strings stay strings.
     assert load_config(path, ["training.epochs=12"]).training.epochs == 12
     assert load_config(path, ["name=1e3x"]).name == "1e3x"
+
+
+def test_a_strategy_refuses_tagging_before_anything_is_written(tiny_config):
+    """Per-token loss weights are not in the distributed loop: refused by the config
+    validator, with the key to change."""
+    overrides = [
+        "task=tagging",
+        "model.attention.type=none",
+        "preprocessing.strip_punctuation=false",
+        "runtime.distribution=mirrored",
+    ]
+    with pytest.raises(ConfigError, match="runtime.distribution mirrored.*not tagging"):
+        load_config(tiny_config, overrides)

@@ -23,7 +23,7 @@ import yaml
 from seqcls import artifacts, run_files
 from seqcls.errors import DataError, UsageError
 from seqcls.predict import check_run_model, load_run
-from seqcls.train import resume_config
+from seqcls.resume import resume_config
 
 
 @pytest.fixture
@@ -213,8 +213,8 @@ def test_damaged_run_files_are_reported_before_the_model_is_loaded(run_copy, cas
 
 def test_the_undamaged_copy_loads_and_predicts(run_copy):
     """The copy the other tests damage is a working run: they fail for the damage alone."""
-    from seqcls.data import Table
     from seqcls.predict import predict_table
+    from seqcls.reading import Table
 
     run = load_run(run_copy)
     assert run.task == "multiclass" and run.labels == ["card_lost", "exchange_rate", "top_up"]

@@ -137,3 +137,33 @@ def test_mixed_precision_advice_follows_compute_capability():
         "mixed_float16"
     )
     assert runtime.mixed_precision_advice([{"compute_capability": (6, 1)}]).startswith("none")
+
+
+def test_a_run_puts_process_wide_settings_back(tiny_config, tmp_path):
+    """A library caller who trains a deterministic mixed-precision run finds the seeds,
+    op determinism and dtype policy as they were (only visible devices stay set)."""
+    import random
+
+    from tensorflow.python.framework import config as tf_framework
+
+    from seqcls.train import train
+
+    random.seed(1234)
+    np.random.seed(4321)
+    expected = random.random(), np.random.random()
+    random.seed(1234)
+    np.random.seed(4321)
+    keras.config.set_dtype_policy("float32")
+    assert not tf_framework.is_op_determinism_enabled()
+    config = load_config(
+        tiny_config,
+        [
+            "training.epochs=1",
+            "training.deterministic=true",
+            "runtime.mixed_precision=mixed_bfloat16",
+        ],
+    )
+    train(config, tmp_path / "run", report=lambda message: None)
+    assert not tf_framework.is_op_determinism_enabled()
+    assert keras.config.dtype_policy().name == "float32"
+    assert (random.random(), np.random.random()) == expected
