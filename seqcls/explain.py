@@ -5,11 +5,13 @@ self-contained HTML page (`predict --html FILE`).
 The rows come from predict_table(..., with_attention=True): every attention column
 holds [token, weight] pairs. Shading is relative to the row's largest weight, so
 short and long texts read alike; the weights themselves are printed for the top tokens.
+`write_page` writes the page for a run (with a note on what multi-head weights mean).
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 TOP_TOKENS = 5
@@ -147,3 +149,24 @@ def html_page(
         legend=legend,
         rows="\n".join(parts),
     )
+
+
+MULTIHEAD_NOTE = (
+    "Multi-head attention: the attention each token receives, averaged over heads "
+    "and over the text's tokens."
+)
+
+
+def write_page(
+    path: Path,
+    rows: list[dict[str, Any]],
+    text_column: str,
+    attention: list[str],
+    run_dir: str | Path,
+    config: Any,
+) -> None:
+    """Write html_page for predictions of the run in `run_dir` (trained with `config`)."""
+    from seqcls.artifacts import write_text
+
+    note = MULTIHEAD_NOTE if config.model.attention.type == "multihead" else ""
+    write_text(path, html_page(rows, text_column, attention, str(run_dir), note))

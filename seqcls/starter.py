@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from seqcls.data import cell_text, read_table
+from seqcls.reading import cell_text, read_table
 
 TEXT_NAMES = ("text", "sentence", "utterance", "query", "content", "body", "review", "document")
 LABEL_NAMES = ("label", "labels", "intent", "class", "category", "target", "tags", "tag", "y")
@@ -203,3 +203,25 @@ def starter_config(data: Path | None, output: Path, task: str | None = None) -> 
         "    patience: 3",
     ]
     return "\n".join(lines) + "\n"
+
+
+def write_starter_config(
+    output: Path, data: Path | None = None, task: str | None = None, force: bool = False
+) -> None:
+    """`seqcls init`: write starter_config to `output` (not over an existing file without
+    `force`, nor over `data`); a config fitted to `data` is validated once written."""
+    from seqcls.artifacts import write_text
+    from seqcls.config import load_config
+    from seqcls.errors import UsageError
+    from seqcls.outputs import check_destination
+    from seqcls.tasks import AUTO, TASK_NAMES
+
+    tasks = (AUTO, *TASK_NAMES)
+    if task is not None and task not in tasks:
+        raise UsageError(f"--task must be one of {', '.join(tasks)}, got {task!r}")
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists; choose another --output or pass --force")
+    check_destination(output, "--output", [("data file", data)] if data else [])
+    write_text(output, starter_config(data, output, task))
+    if data is not None:
+        load_config(output)  # what init writes must validate

@@ -126,6 +126,30 @@ def test_cli_smoke_run_checks_every_artifact(tiny_config, tmp_path):
     assert "epochs: 1" in saved
 
 
+def test_cli_non_chief_worker_writes_and_names_no_run_directory(tiny_config, monkeypatch):
+    """Another worker of a multi_worker run trains, but only the chief writes the run: the
+    worker says so, creates no run directory and prints no "run directory:" line (it used
+    to print a runs/<name>-worker that was never created)."""
+    import seqcls.train
+    from seqcls import distribute
+    from seqcls.finish import TrainResult
+
+    given = []
+
+    def train(config, run_dir, **options):  # train() trains a worker in a scratch directory
+        given.append(run_dir)
+        return TrainResult(run_dir, {"valid": {"rows": 2, "accuracy": 1.0}}, 1, 1, 0.0)
+
+    monkeypatch.setattr(distribute, "is_chief", lambda runtime: False)
+    monkeypatch.setattr(seqcls.train, "train", train)
+    monkeypatch.chdir(tiny_config.parent)
+    result = invoke("train", tiny_config)
+    assert result.exit_code == 0, result.output
+    assert "not the chief" in result.output and "chief writes the run directory" in result.output
+    assert "run directory:" not in result.output and "accuracy" in result.output
+    assert len(given) == 1 and not given[0].exists() and not (tiny_config.parent / "runs").exists()
+
+
 def test_cli_smoke_run_with_several_text_columns(tmp_path):
     """The smoke check predicts the run's own (joined) texts; it used to build a table
     keyed by the list of columns and fail after training (unhashable type: 'list')."""

@@ -1,0 +1,46 @@
+"""`seqcls eval`: parse, evaluate_run (seqcls.session), print the metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from seqcls.cli.app import app, err, handle_errors, out
+from seqcls.cli.tables import metrics_table, print_details
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    data_file: Annotated[Path, typer.Argument(help="Labelled CSV/TSV/JSONL file.")],
+    output: Annotated[
+        Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the metrics JSON (default: RUN_DIR/eval-<file>.json).",
+        ),
+    ] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+    label_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+) -> None:
+    """Evaluate a trained run on a labelled file: print a table, write JSON."""
+    from seqcls.session import evaluate_run
+
+    def show(metrics: dict, run) -> None:
+        split = {data_file.name: metrics}
+        out.print(metrics_table(split, f"{run.directory.name} on {data_file}"))
+        print_details(split, data_file.name)
+
+    evaluate_run(
+        run_dir,
+        data_file,
+        output=output,
+        text_column=text_column,
+        label_column=label_column,
+        show=show,
+        report=lambda message: err.print(message, soft_wrap=True),
+    )

@@ -1,0 +1,80 @@
+"""`seqcls predict`: parse, predict_run (seqcls.session), say where the rows went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from seqcls.cli.app import app, err, handle_errors, out
+
+
+@app.command()
+@handle_errors
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    input_: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT", help="CSV/TSV/JSONL file, or - for one text per line on stdin."
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output file (.csv/.tsv/.jsonl) or - for stdout.")
+    ] = "-",
+    output_format: Annotated[
+        Optional[str],  # noqa: UP045 -- typer needs Optional on older Pythons
+        typer.Option(
+            "--format", help="csv, tsv or jsonl (default: from --output's suffix; csv for -)."
+        ),
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="Also write the K most probable labels.")] = 0,
+    with_attention: Annotated[
+        bool,
+        typer.Option(help="Add each token's attention weight: a JSON list of [token, weight]."),
+    ] = False,
+    threshold: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Multilabel: one decision threshold for every label instead of the tuned ones.",
+        ),
+    ] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Show each text with its tokens shaded by attention weight and the prediction "
+            "(instead of CSV on stdout; with --output FILE, both)."
+        ),
+    ] = False,
+    html_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--html", help="Write the same explanation as a self-contained HTML page."),
+    ] = None,
+) -> None:
+    """Predict labels for a file or stdin with a trained run."""
+    from seqcls.session import predict_run
+
+    def show(rows: list, text_column: str, attention: list[str]) -> None:
+        from seqcls.explain import render_terminal
+
+        render_terminal(out, rows, text_column, attention)
+
+    written = predict_run(
+        run_dir,
+        input_,
+        output=output,
+        output_format=output_format,
+        top_k=top_k,
+        with_attention=with_attention,
+        threshold=threshold,
+        text_column=text_column,
+        explain=show if explain else None,
+        html_file=html_file,
+        report=lambda message: err.print(message, soft_wrap=True),
+    )
+    if written is not None and output != "-":
+        err.print(f"{written} predictions written to {output}")

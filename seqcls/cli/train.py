@@ -1,0 +1,103 @@
+"""`seqcls train`: parse, start_training (seqcls.session), print the results."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from seqcls.cli.app import app, err, handle_errors, out
+from seqcls.cli.tables import metrics_table, print_details
+
+
+class ProgressMode(str, Enum):
+    auto = "auto"
+    rich = "rich"
+    plain = "plain"
+
+
+@app.command()
+@handle_errors
+def train(
+    config: Annotated[
+        Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
+        typer.Argument(help="The YAML config file (optional with --resume)."),
+    ] = None,
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="Override a config value: --set model.encoder.units=64."),
+    ] = [],  # noqa: B006 -- typer reads the default, never mutates it
+    output_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Run directory (default: runs/<name>-<timestamp>)."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the previous run in --output-dir (its files only; others are kept)."
+        ),
+    ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            help="CI check: a few dozen rows, one epoch, CPU; then reload, evaluate and predict."
+        ),
+    ] = False,
+    resume: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Continue this run directory from its last completed epoch (with its own "
+            "config, or CONFIG if given; only training.epochs and patience may change)."
+        ),
+    ] = None,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option(
+            help="Per-epoch display: rich (live bar and table), plain (a line per epoch), or "
+            "auto (rich on a terminal, plain otherwise).",
+        ),
+    ] = ProgressMode.auto,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only warnings and the final results."),
+    ] = False,
+) -> None:
+    """Train a model as CONFIG describes and write a self-contained run directory."""
+    from seqcls.display import choose_mode, make_display
+    from seqcls.messages import severity
+    from seqcls.session import start_training
+
+    mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
+
+    def report(message: str) -> None:
+        if mode != "quiet" or severity(message) != "info":
+            err.print(message, soft_wrap=True, markup=False)
+
+    def note(message: str) -> None:  # shown even with --quiet
+        err.print(message, soft_wrap=True, markup=False)
+
+    training = start_training(
+        config,
+        set_,
+        output_dir=output_dir,
+        force=force,
+        smoke=smoke,
+        resume=resume,
+        report=report,
+        display=make_display(mode, report, err),
+        note=note,
+        command=sys.argv,
+    )
+    result = training.result
+    out.print(
+        metrics_table(
+            result.metrics,
+            f"{training.name}: {result.epochs_run} epoch(s), {result.wall_seconds:.0f}s",
+        )
+    )
+    print_details(result.metrics, "test" if "test" in result.metrics else "valid")
+    if training.run_dir is not None:  # not on another worker: the chief wrote the run
+        out.print(f"run directory: {training.run_dir}")

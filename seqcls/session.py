@@ -1,0 +1,327 @@
+"""What a command does between parsing its arguments and printing its results, as one
+library call per command: `start_training` (train), `evaluate_run` (eval) and
+`predict_run` (predict).
+
+Each takes the user's inputs as given (paths, overrides, options), checks them before
+anything slow or written happens, starts TensorFlow quietly and calls the library.
+Messages go to `report` (library convention: seqcls.messages); results are returned, so
+a front end decides how to show them. Nothing here is imported at module level but the
+standard library: `seqcls --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from seqcls.config import Config
+    from seqcls.finish import TrainResult
+    from seqcls.predict import Run
+
+Report = Callable[[str], None]
+
+__all__ = [
+    "Training",
+    "evaluate_run",
+    "import_tensorflow_quietly",
+    "predict_run",
+    "start_training",
+    "training_config",
+]
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe for GPUs with the C++ stderr silenced.
+
+    Recent TensorFlow writes start-up lines (oneDNN, CUDA probing) from C++ before
+    its log level applies; they say nothing actionable. Python exceptions still
+    propagate. Set SEQCLS_TF_LOGS=1 to see them.
+    """
+    if os.environ.get("SEQCLS_TF_LOGS") or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        # Probes CUDA (which logs now) without starting the runtime, so that
+        # runtime.device can still hide or configure GPUs afterwards.
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+# ------------------------------------------------------------------------------ train
+
+
+@dataclass
+class Training:
+    """A finished `start_training`: the config's name, train()'s result, and whether this
+    process is the chief. Only the chief writes a run directory; on another worker of a
+    multi_worker run, `run_dir` is None (the chief's machine has the run)."""
+
+    name: str
+    result: TrainResult
+    chief: bool
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.result.run_dir if self.chief else None
+
+
+def training_config(
+    config_path: Path | None,
+    overrides: Sequence[str] = (),
+    *,
+    resume: Path | None = None,
+    smoke: bool = False,
+    output_dir: Path | None = None,
+) -> Config:
+    """The config a training runs with: CONFIG with --set overrides, or a resumed run's
+    own (see resume.resume_config); a smoke run's is cut down (train.smoke_config).
+    No TensorFlow."""
+    from seqcls.config import load_config
+    from seqcls.errors import UsageError
+
+    if resume is not None:
+        if output_dir is not None or smoke:
+            raise UsageError("--resume continues RUN_DIR in place; drop --output-dir/--smoke")
+        from seqcls.resume import resume_config
+
+        return resume_config(resume, config_path, list(overrides))
+    if config_path is None:
+        raise UsageError("missing CONFIG: seqcls train CONFIG, or seqcls train --resume RUN_DIR")
+    config = load_config(config_path, list(overrides))
+    if smoke:
+        from seqcls.train import smoke_config
+
+        config = smoke_config(config)  # CPU only, one short epoch
+    return config
+
+
+def start_training(
+    config_path: Path | None,
+    overrides: Sequence[str] = (),
+    *,
+    output_dir: Path | None = None,
+    force: bool = False,
+    smoke: bool = False,
+    resume: Path | None = None,
+    report: Report = print,
+    display: Any = None,
+    note: Report | None = None,
+    command: list[str] | None = None,
+) -> Training:
+    """`seqcls train`: load the config (training_config), check the machine, decide
+    chief or worker once, hold the run directory, and train (or smoke-test).
+
+    The chief creates and locks the run directory: `output_dir`, a temporary one for a
+    smoke run, or runs/<name>-<timestamp>; with `resume`, that run directory. Another
+    worker of a multi_worker run creates nothing (train() trains it in a scratch
+    directory). `note` gets what is shown even when `report` filters (the run directory,
+    the worker's role, files kept in --output-dir); default: `report`. A smoke run hides
+    the GPUs from this process (CUDA_VISIBLE_DEVICES=-1) before TensorFlow starts.
+    """
+    from seqcls import distribute
+    from seqcls.runtime import check_environment
+
+    note = note or report
+    config = training_config(
+        config_path, overrides, resume=resume, smoke=smoke, output_dir=output_dir
+    )
+    if smoke:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts
+    import_tensorflow_quietly()
+    check_environment(config)  # packages, a GPU if required: before writing
+    distribute.check_runtime(config.runtime, resume is not None)
+    chief = distribute.is_chief(config.runtime)  # smoke_config sets distribution none
+    if not chief:
+        note(
+            "this worker is not the chief: it trains, and the chief writes the run directory "
+            "(this worker writes none)"
+        )
+    holding = _run_directory(config, config_path, chief, output_dir, force, smoke, resume, note)
+    with holding as run_dir:
+        if chief:
+            note(f"run directory: {run_dir}")
+        if smoke:
+            from seqcls.train import smoke_test
+
+            result = smoke_test(config, run_dir, report=report)
+        else:
+            from seqcls.train import train
+
+            result = train(
+                config,
+                run_dir,
+                command=command,
+                report=report,
+                resume=resume is not None,
+                display=display,
+            )
+    return Training(config.name, result, chief)
+
+
+def _run_directory(
+    config: Config,
+    config_path: Path | None,
+    chief: bool,
+    output_dir: Path | None,
+    force: bool,
+    smoke: bool,
+    resume: Path | None,
+    note: Report,
+) -> AbstractContextManager[Path]:
+    """The run directory, held for the training (see start_training)."""
+    from contextlib import nullcontext
+
+    from seqcls import run_directory
+
+    if not chief:
+        # train() gives a worker's result this path, as where the chief writes the run;
+        # nothing is created here.
+        return nullcontext(output_dir or Path("runs") / f"{config.name}-worker")
+    if resume is not None:
+        return run_directory.locked(resume)
+    if smoke and output_dir is None:
+        import tempfile
+
+        output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{config.name}-"))
+    if output_dir is None:
+        from seqcls.artifacts import default_run_dir
+
+        output_dir = default_run_dir(config.name)
+    inputs = run_directory.run_inputs(config_path, config)
+    return run_directory.new_run(output_dir, force, inputs, note=note)
+
+
+# ------------------------------------------------------------------------------- eval
+
+
+def evaluate_run(
+    run_dir: Path,
+    data_file: Path,
+    *,
+    output: Path | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    show: Callable[[dict, Run], None] | None = None,
+    report: Report = print,
+) -> Path:
+    """`seqcls eval`: evaluate a finished run on a labelled file and write the metrics
+    JSON (default: RUN_DIR/eval-<file>.json) and, where the run plots, the confusion
+    matrix next to it. `show(metrics, run)` is called before anything is written, so a
+    write that fails loses nothing shown. Returns where the metrics were written."""
+    from seqcls.artifacts import require_run_dir, write_json
+    from seqcls.outputs import check_destination
+    from seqcls.predict import evaluate_file, load_run
+
+    # Where the results go is checked first: never over the data, the run's own files or
+    # a directory, and before minutes of evaluation.
+    destination = output or require_run_dir(run_dir) / f"eval-{data_file.stem}.json"
+    image = destination.with_suffix(".confusion_matrix.png")
+    for option, path in (("--output", destination), ("--output (its plot)", image)):
+        check_destination(path, option, [("data file", data_file)], run_dir)
+    import_tensorflow_quietly()
+    run = load_run(run_dir)
+    metrics = evaluate_file(run, data_file, text_column, label_column, report=report)
+    if show is not None:
+        show(metrics, run)
+    write_json(destination, metrics)
+    report(f"metrics written to {destination}")
+    from seqcls import plots
+
+    if (
+        metrics.get("confusion_matrix")
+        and run.config.output.plots is not False
+        and plots.available()
+    ):
+        plots.confusion_matrix_png(
+            image,
+            metrics["labels"],
+            metrics["confusion_matrix"],
+            f"{run.directory.name} on {data_file.name} (row-normalised)",
+        )
+        report(f"confusion matrix plotted in {image}")
+    return destination
+
+
+# ---------------------------------------------------------------------------- predict
+
+# explain(rows, text column, attention columns): show the rows' attention weights.
+Explain = Callable[[list[dict[str, Any]], str, list[str]], None]
+
+
+def predict_run(
+    run_dir: Path,
+    source: str,
+    *,
+    output: str = "-",
+    output_format: str | None = None,
+    top_k: int = 0,
+    with_attention: bool = False,
+    threshold: float | None = None,
+    text_column: str | None = None,
+    explain: Explain | None = None,
+    html_file: Path | None = None,
+    report: Report = print,
+) -> int | None:
+    """`seqcls predict`: predict `source` (a file, or - for one text per line on stdin)
+    with a finished run and write the rows to `output` (a file, or - for stdout).
+
+    With `explain`, it is called with the rows and their attention weights before
+    anything is written, and the rows go to `output` only when it is a file. With
+    `html_file`, the same explanation is written as a page (seqcls.explain). The
+    attention columns stay in the rows written only with `with_attention`. Returns how
+    many rows were written, or None when none were (explained on stdout instead)."""
+    from seqcls.artifacts import require_run_dir
+    from seqcls.outputs import check_destination, check_distinct
+    from seqcls.predict import load_run, predict_table, read_input, write_rows
+    from seqcls.predict import output_format as pick_format
+
+    fmt = pick_format(output, output_format)
+    # Never over the input, the run's own files or its training data; checked first.
+    require_run_dir(run_dir)
+    check_distinct(("--output", output), ("--html", html_file))
+    for option, path in (("--output", output), ("--html", html_file)):
+        if path is not None and path != "-":
+            check_destination(path, option, [("input file", source)], run_dir)
+    import_tensorflow_quietly()
+    run = load_run(run_dir)
+    column = text_column or run.config.data.text_column
+    column_name = column if isinstance(column, str) else column[0]
+    if source == "-":
+        column = column_name  # stdin: one text per line, whatever the training columns were
+    table = read_input(source, column_name, run.config.data, report=report)
+    explaining = explain is not None or html_file is not None
+    columns, rows = predict_table(
+        run, table, column, top_k, with_attention or explaining, threshold
+    )
+    if explaining:
+        from seqcls.explain import write_page
+        from seqcls.predict import attention_column_names
+
+        attention = attention_column_names(columns[len(table.columns) :])
+        if explain is not None:
+            explain(rows, column_name, attention)
+        if html_file is not None:
+            write_page(html_file, rows, column_name, attention, run_dir, run.config)
+            report(f"explanations written to {html_file}")
+        if not with_attention:  # the weights were added for the explanation only
+            columns = [name for name in columns if name not in attention]
+            rows = [{k: v for k, v in row.items() if k not in attention} for row in rows]
+    if explain is not None and output == "-":
+        return None
+    write_rows(columns, rows, output, fmt)
+    return len(rows)
