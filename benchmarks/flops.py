@@ -54,7 +54,7 @@ def token_counts() -> dict:
     import tensorflow as tf  # noqa: F401
 
     from seqcls.config import load_config
-    from seqcls.prepare import prepare
+    from seqcls.training.prepare import prepare
 
     # The batches `seqcls train` trains on (the config's batch size, seed and bucketing).
     prepared = prepare(load_config(ROOT / "configs/banking77.yaml"))

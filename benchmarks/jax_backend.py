@@ -1,6 +1,6 @@
 """Does KERAS_BACKEND=jax train seqcls's model faster than TensorFlow on this CPU?
 
-Trains the same core model (seqcls.model.build_core_model on configs/banking77.yaml:
+Trains the same core model (seqcls.modeling.build.build_core_model on configs/banking77.yaml:
 embedding 128, Bi-LSTM 128 concat, additive attention) on the same BANKING77 batches
 under each backend, each in its own process, and prints samples/s per epoch. Batches
 are built once with NumPy: shuffled, grouped by length, padded to a multiple of 8 tokens
@@ -26,7 +26,7 @@ import json, sys, time
 import numpy as np
 import keras
 from seqcls.config import load_config
-from seqcls import model as model_lib
+from seqcls.modeling import build as model_lib
 epochs = int(sys.argv[2])
 data = np.load(sys.argv[1], allow_pickle=True)
 batches, targets, vocab, labels = data["ids"], data["targets"], int(data["vocab"]), int(data["labels"])
@@ -50,7 +50,7 @@ def make_batches(path: Path) -> None:
     import numpy as np
 
     from seqcls.config import load_config
-    from seqcls.prepare import prepare
+    from seqcls.training.prepare import prepare
 
     # The token ids and targets `seqcls train` trains on.
     prepared = prepare(load_config(ROOT / "configs/banking77.yaml"))

@@ -45,7 +45,7 @@ def main(run_dir: Path, quick: bool, destination: Path | None) -> None:
         repeats=min(cli_repeats, 3),
     )
     start = time.perf_counter()
-    from seqcls.predict import load_run, predict_outputs
+    from seqcls.inference.predict import load_run, predict_outputs
 
     run = load_run(run_dir)
     load_seconds = time.perf_counter() - start

@@ -1,8 +1,8 @@
 """Peak memory of reading a large labelled CSV the way `seqcls train` does.
 
 Writes a CSV of about SIZE_MB megabytes (BANKING77 rows repeated with a row number
-appended), then reads it in a fresh process with seqcls.reading.read_table and
-seqcls.data.labelled_split and reports peak resident memory against the file size.
+appended), then reads it in a fresh process with seqcls.data.reading.read_table and
+seqcls.data.splits.labelled_split and reports peak resident memory against the file size.
 
     python benchmarks/read_memory.py [SIZE_MB] [--json OUT]
 """
@@ -20,8 +20,8 @@ from common import ROOT, emit, json_destination  # noqa: E402
 
 READER = """
 import json, resource, sys, time
-from seqcls.data import labelled_split
-from seqcls.reading import read_table
+from seqcls.data.splits import labelled_split
+from seqcls.data.reading import read_table
 start = time.perf_counter()
 table = read_table(sys.argv[1])
 split = labelled_split("train", table, "text", "label")
@@ -32,7 +32,7 @@ print(json.dumps({"rows": len(split), "seconds": seconds, "peak_mb": peak_kb / 1
 
 BASELINE = """
 import json, resource
-import seqcls.data
+import seqcls.data.splits
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 

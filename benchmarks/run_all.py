@@ -452,7 +452,7 @@ def speed_section(results: dict) -> list[str]:
         f"| `seqcls predict RUN_DIR -`, {f['texts']:,} texts on stdin, whole command "
         f"| {f['stdin_command_seconds']:.2f} s = {f['texts'] / f['stdin_command_seconds']:,.0f} texts/s |",
         f"| `seqcls predict RUN_DIR test.csv`, whole command | {f['file_command_seconds']:.2f} s |",
-        f"| of which importing seqcls.predict (TensorFlow) and loading the run "
+        f"| of which importing seqcls.inference.predict (TensorFlow) and loading the run "
         f"| {f['load_seconds']:.2f} s |",
         "",
         "A single-text command is dominated by importing TensorFlow and loading the model;",

@@ -89,7 +89,7 @@ def seqcls_run(
 
     from seqcls import text
     from seqcls.config import Config
-    from seqcls.model import build_core_model, training_model
+    from seqcls.modeling.build import build_core_model, training_model
 
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()

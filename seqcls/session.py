@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from seqcls.config import Config
-    from seqcls.finish import TrainResult
-    from seqcls.predict import Run
+    from seqcls.inference.predict import Run
+    from seqcls.training.finish import TrainResult
 
 Report = Callable[[str], None]
 
@@ -97,14 +97,14 @@ def training_config(
     if resume is not None:
         if output_dir is not None or smoke:
             raise UsageError("--resume continues RUN_DIR in place; drop --output-dir/--smoke")
-        from seqcls.resume import resume_config
+        from seqcls.training.resume import resume_config
 
         return resume_config(resume, config_path, list(overrides))
     if config_path is None:
         raise UsageError("missing CONFIG: seqcls train CONFIG, or seqcls train --resume RUN_DIR")
     config = load_config(config_path, list(overrides))
     if smoke:
-        from seqcls.train import smoke_config
+        from seqcls.training.train import smoke_config
 
         config = smoke_config(config)  # CPU only, one short epoch
     return config
@@ -133,8 +133,8 @@ def start_training(
     the worker's role, files kept in --output-dir); default: `report`. A smoke run hides
     the GPUs from this process (CUDA_VISIBLE_DEVICES=-1) before TensorFlow starts.
     """
-    from seqcls import distribute
-    from seqcls.runtime import check_environment
+    from seqcls.training import distribute
+    from seqcls.training.runtime import check_environment
 
     note = note or report
     config = training_config(
@@ -156,11 +156,11 @@ def start_training(
         if chief:
             note(f"run directory: {run_dir}")
         if smoke:
-            from seqcls.train import smoke_test
+            from seqcls.training.train import smoke_test
 
             result = smoke_test(config, run_dir, report=report)
         else:
-            from seqcls.train import train
+            from seqcls.training.train import train
 
             result = train(
                 config,
@@ -186,7 +186,7 @@ def _run_directory(
     """The run directory, held for the training (see start_training)."""
     from contextlib import nullcontext
 
-    from seqcls import run_directory
+    from seqcls.run import directory as run_directory
 
     if not chief:
         # train() gives a worker's result this path, as where the chief writes the run;
@@ -199,7 +199,7 @@ def _run_directory(
 
         output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{config.name}-"))
     if output_dir is None:
-        from seqcls.artifacts import default_run_dir
+        from seqcls.run.artifacts import default_run_dir
 
         output_dir = default_run_dir(config.name)
     inputs = run_directory.run_inputs(config_path, config)
@@ -223,9 +223,9 @@ def evaluate_run(
     JSON (default: RUN_DIR/eval-<file>.json) and, where the run plots, the confusion
     matrix next to it. `show(metrics, run)` is called before anything is written, so a
     write that fails loses nothing shown. Returns where the metrics were written."""
-    from seqcls.artifacts import require_run_dir, write_json
-    from seqcls.outputs import check_destination
-    from seqcls.predict import evaluate_file, load_run
+    from seqcls.inference.predict import evaluate_file, load_run
+    from seqcls.run.artifacts import require_run_dir, write_json
+    from seqcls.run.destinations import check_destination
 
     # Where the results go is checked first: never over the data, the run's own files or
     # a directory, and before minutes of evaluation.
@@ -240,7 +240,7 @@ def evaluate_run(
         show(metrics, run)
     write_json(destination, metrics)
     report(f"metrics written to {destination}")
-    from seqcls import plots
+    from seqcls.reporting import plots
 
     if (
         metrics.get("confusion_matrix")
@@ -282,13 +282,13 @@ def predict_run(
 
     With `explain`, it is called with the rows and their attention weights before
     anything is written, and the rows go to `output` only when it is a file. With
-    `html_file`, the same explanation is written as a page (seqcls.explain). The
+    `html_file`, the same explanation is written as a page (seqcls.reporting.explain). The
     attention columns stay in the rows written only with `with_attention`. Returns how
     many rows were written, or None when none were (explained on stdout instead)."""
-    from seqcls.artifacts import require_run_dir
-    from seqcls.outputs import check_destination, check_distinct
-    from seqcls.predict import load_run, predict_table, read_input, write_rows
-    from seqcls.predict import output_format as pick_format
+    from seqcls.inference.predict import load_run, predict_table, read_input, write_rows
+    from seqcls.inference.predict import output_format as pick_format
+    from seqcls.run.artifacts import require_run_dir
+    from seqcls.run.destinations import check_destination, check_distinct
 
     fmt = pick_format(output, output_format)
     # Never over the input, the run's own files or its training data; checked first.
@@ -309,8 +309,8 @@ def predict_run(
         run, table, column, top_k, with_attention or explaining, threshold
     )
     if explaining:
-        from seqcls.explain import write_page
-        from seqcls.predict import attention_column_names
+        from seqcls.inference.predict import attention_column_names
+        from seqcls.reporting.explain import write_page
 
         attention = attention_column_names(columns[len(table.columns) :])
         if explain is not None:

@@ -91,7 +91,7 @@ training:
   batch_size: 16
   learning_rate: 0.01
 output:
-  plots: false  # drawing costs seconds per run; tests/test_plots.py turns it on
+  plots: false  # drawing costs seconds per run; tests/reporting/test_plots.py turns it on
 """
 
 

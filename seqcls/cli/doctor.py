@@ -1,4 +1,4 @@
-"""`seqcls doctor`: doctor_report (seqcls.runtime), printed as a table or JSON."""
+"""`seqcls doctor`: doctor_report (seqcls.training.runtime), printed as a table or JSON."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def doctor(
     import json
 
     import_tensorflow_quietly()
-    from seqcls.runtime import doctor_report
+    from seqcls.training.runtime import doctor_report
 
     facts = doctor_report()
     if as_json:

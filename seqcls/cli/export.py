@@ -1,4 +1,4 @@
-"""`seqcls export`: parse, export_run (seqcls.export), print the parity check."""
+"""`seqcls export`: parse, export_run (seqcls.inference.export), print the parity check."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def export(
 ) -> None:
     """Export a run's model (Keras model.export) and check it reproduces the run's model."""
     import_tensorflow_quietly()
-    from seqcls.export import export_run
+    from seqcls.inference.export import export_run
 
     summary = export_run(
         run_dir, format_, output, force, report=lambda m: err.print(m, soft_wrap=True)

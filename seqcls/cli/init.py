@@ -1,4 +1,4 @@
-"""`seqcls init`: parse, write_starter_config (seqcls.starter), say what was written."""
+"""`seqcls init`: parse, write_starter_config (seqcls.config.starter), say what was written."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config; with --data, fitted to that file."""
-    from seqcls.starter import write_starter_config
+    from seqcls.config.starter import write_starter_config
 
     write_starter_config(output, data, task, force)
     err.print(f"wrote {output}; check it with: seqcls validate {output}")

@@ -59,7 +59,7 @@ def predict(
     from seqcls.session import predict_run
 
     def show(rows: list, text_column: str, attention: list[str]) -> None:
-        from seqcls.explain import render_terminal
+        from seqcls.reporting.explain import render_terminal
 
         render_terminal(out, rows, text_column, attention)
 

@@ -1,4 +1,4 @@
-"""`seqcls summary`: parse, summarize (seqcls.summary), print the model's tables."""
+"""`seqcls summary`: parse, summarize (seqcls.modeling.summary), print the model's tables."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def summary(
 
     loaded = load_config(config, set_)
     import_tensorflow_quietly()
-    from seqcls.summary import summarize
+    from seqcls.modeling.summary import summarize
 
     result = summarize(loaded, vocab_size or loaded.preprocessing.max_tokens, num_classes)
     if as_json:

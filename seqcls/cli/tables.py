@@ -33,7 +33,7 @@ def metrics_table(metrics: dict, title: str) -> RichTable:
 
 def print_details(metrics: dict, split: str, worst: int = 10) -> None:
     """The worst classes of one split and its most confused label pairs."""
-    from seqcls.reports import confused_pairs, per_class_rows
+    from seqcls.reporting.tables import confused_pairs, per_class_rows
 
     values = metrics.get(split)
     if not isinstance(values, dict) or "per_class" not in values:

@@ -66,8 +66,8 @@ def train(
     ] = False,
 ) -> None:
     """Train a model as CONFIG describes and write a self-contained run directory."""
-    from seqcls.display import choose_mode, make_display
     from seqcls.messages import severity
+    from seqcls.reporting.display import choose_mode, make_display
     from seqcls.session import start_training
 
     mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)

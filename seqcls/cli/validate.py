@@ -30,7 +30,7 @@ def validate(
     import json
 
     from seqcls.config import config_to_yaml, load_config
-    from seqcls.runtime import cudnn_line
+    from seqcls.training.runtime import cudnn_line
 
     loaded = load_config(config, set_)
     if config_only:
@@ -39,7 +39,7 @@ def validate(
         err.print(f"{config}: config valid")
         return
     import_tensorflow_quietly()
-    from seqcls.validation import data_report
+    from seqcls.data.checks import data_report
 
     report = data_report(loaded)
     if as_json:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from seqcls.errors import DataError
-from seqcls.output_names import PROBABILITIES
+from seqcls.modeling.outputs import PROBABILITIES
 
 # Columns predict adds for text-level tasks; multilabel and tagging add their own.
 PREDICTED_LABEL = "predicted_label"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from seqcls.output_names import PROBABILITIES
+from seqcls.modeling.outputs import PROBABILITIES
 from seqcls.tasks.base import Task, top_labels
 from seqcls.tasks.classification import sigmoid_correct_per_row
 from seqcls.tasks.metrics import per_class_report, precision_recall_f1

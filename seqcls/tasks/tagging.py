@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from seqcls.errors import UsageError
-from seqcls.output_names import PROBABILITIES, TOKEN_IDS
+from seqcls.modeling.outputs import PROBABILITIES, TOKEN_IDS
 from seqcls.tasks.base import Task, data_error
 from seqcls.tasks.metrics import classification_metrics
 

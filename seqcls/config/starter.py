@@ -1,0 +1,227 @@
+"""`seqcls init`: write a commented starter config, optionally fitted to a data file.
+
+With a data file, the columns, the task and `max_length` are picked from the data and
+each choice is explained in a comment. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+from seqcls.data.reading import cell_text, read_table
+
+TEXT_NAMES = ("text", "sentence", "utterance", "query", "content", "body", "review", "document")
+LABEL_NAMES = ("label", "labels", "intent", "class", "category", "target", "tags", "tag", "y")
+SPLIT_NAMES = {"valid": ("dev", "valid", "validation", "val"), "test": ("test",)}
+
+
+def _pick(columns: list[str], preferred: tuple[str, ...]) -> str | None:
+    lowered = {column.lower(): column for column in columns}
+    return next((lowered[name] for name in preferred if name in lowered), None)
+
+
+def _siblings(train: Path) -> dict[str, Path]:
+    """dev/valid/test files next to the train file, same suffix."""
+    found = {}
+    for split, names in SPLIT_NAMES.items():
+        for name in names:
+            candidate = train.with_name(f"{name}{train.suffix}")
+            if candidate.is_file() and candidate != train:
+                found[split] = candidate
+                break
+    return found
+
+
+def _run_name(data: Path) -> str:
+    """A run-directory prefix from the data's folder name (letters, digits, . _ - only)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", data.resolve().parent.name).strip("-._")
+    return name or "run"
+
+
+def _relative(path: Path, config_dir: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), config_dir.resolve())).as_posix()
+
+
+def inspect_data(path: Path, task: str | None) -> dict:
+    table = read_table(path)
+    rows = len(table.rows)
+    text_column = _pick(table.columns, TEXT_NAMES)
+    label_column = _pick(table.columns, LABEL_NAMES)
+    reasons = {}
+    # Each cell as the reader takes it (JSONL whole numbers and true/false are labels);
+    # None where it holds no text (null, a float, a missing key): training counts those
+    # rows as bad rows, so they do not count here.
+    cells = {c: [cell_text(row, c) for row in table.rows] for c in table.columns}
+    values = {c: cells[c] for c in table.columns if None not in cells[c]}
+    if label_column is None:
+        # The column with the fewest distinct values (but at least two) looks like labels.
+        candidates = [c for c in values if c != text_column and 2 <= len(set(values[c])) < rows]
+        label_column = min(candidates, key=lambda c: len(set(values[c])), default=None)
+        reasons["label"] = "fewest distinct values"
+    else:
+        reasons["label"] = "its name"
+    if text_column is None:
+        candidates = [c for c in values if c != label_column]
+        text_column = max(
+            candidates, key=lambda c: sum(map(len, values[c])) / max(rows, 1), default=None
+        )
+        reasons["text"] = "longest values on average"
+    else:
+        reasons["text"] = "its name"
+    if text_column is None or label_column is None:
+        raise_missing(path, table.columns)
+    pairs = [
+        (text, label)
+        for text, label in zip(cells[text_column], cells[label_column])
+        if text is not None and label is not None
+    ]
+    if not pairs:
+        raise_missing(path, table.columns)
+    texts, labels = [text for text, _ in pairs], [label for _, label in pairs]
+    lengths = sorted(len(text.split()) for text in texts)
+    p99 = lengths[min(len(lengths) - 1, math.ceil(0.99 * len(lengths)) - 1)]
+    if task is None:
+        task, reasons["task"] = _guess_task(texts, labels)
+    else:
+        reasons["task"] = "given with --task"
+    return {
+        "rows": rows,
+        "columns": table.columns,
+        "text_column": text_column,
+        "label_column": label_column,
+        "labels": len(set(labels)),
+        "task": task,
+        "p99_tokens": max(p99, 1),
+        "max_tokens": max(lengths) if lengths else 1,
+        "reasons": reasons,
+    }
+
+
+def _guess_task(texts: list[str], labels: list[str]) -> tuple[str, str]:
+    if all(len(label.split()) == len(text.split()) for text, label in zip(texts, labels)) and any(
+        len(label.split()) > 1 for label in labels
+    ):
+        return "tagging", "every row has exactly one label per whitespace-separated token"
+    joined = sum(1 for label in labels if "|" in label)
+    if joined >= max(1, len(labels) // 20):
+        return "multilabel", f"{joined} rows hold several labels joined by '|'"
+    distinct = len(set(labels))
+    if distinct == 2:
+        return "auto", "two labels: binary (one sigmoid unit)"
+    return "auto", f"{distinct} labels: multiclass (softmax)"
+
+
+def raise_missing(path: Path, columns: list[str]) -> None:
+    from seqcls.errors import DataError
+
+    raise DataError(
+        f"{path}: cannot tell the text and label columns apart among {columns}; name them "
+        f"text and label, or edit data.text_column and data.label_column in the config"
+    )
+
+
+def starter_config(data: Path | None, output: Path, task: str | None = None) -> str:
+    config_dir = output.resolve().parent
+    lines = [
+        "# seqcls config -- written by `seqcls init`; every key is explained in README's",
+        "# config reference. Check it with `seqcls validate`, then train:",
+        f"#   seqcls train {output}",
+    ]
+    if data is None:
+        lines += [
+            "name: my-classifier",
+            "seed: 0",
+            "data:",
+            "  train: data/train.csv    # CSV/TSV/JSONL with a text and a label column",
+            "  valid_split: 0.1         # or valid: data/dev.csv",
+            "  # test: data/test.csv",
+        ]
+        found = None
+    else:
+        found = inspect_data(data, task)
+        reasons = found["reasons"]
+        siblings = _siblings(data)
+        lines += [
+            f"# Fitted to {data}: {found['rows']:,} rows, columns {found['columns']}.",
+            f"name: {_run_name(data)}",
+            "seed: 0",
+        ]
+        if found["task"] != "auto":
+            lines.append(f"task: {found['task']}    # {reasons['task']}")
+        else:
+            lines.append(f"# task: auto -- {reasons['task']}")
+        lines += ["data:", f"  train: {_relative(data, config_dir)}"]
+        if "valid" in siblings:
+            lines.append(f"  valid: {_relative(siblings['valid'], config_dir)}")
+        else:
+            lines.append("  valid_split: 0.1         # no dev/valid file next to train was found")
+        if "test" in siblings:
+            lines.append(f"  test: {_relative(siblings['test'], config_dir)}")
+        lines += [
+            f"  text_column: {found['text_column']}    # picked by {reasons['text']}",
+            f"  label_column: {found['label_column']}    # picked by {reasons['label']}"
+            f"; {found['labels']} distinct values",
+        ]
+    tagging = found is not None and found["task"] == "tagging"
+    max_length = (
+        f"  max_length: {found['p99_tokens']}    # 99% of the texts have at most this many "
+        f"words (longest: {found['max_tokens']})"
+        if found
+        else "  max_length: auto         # the 99th percentile of train lengths, reported"
+    )
+    lines += ["preprocessing:", "  tokenizer: word", "  lowercase: true"]
+    if tagging:
+        lines.append("  strip_punctuation: false    # tags belong to every token, punctuation too")
+    lines += [
+        max_length,
+        "model:",
+        "  embedding:",
+        "    dim: 128",
+        "    dropout: 0.2             # cheap regularisation for small datasets",
+        "  encoder:",
+        "    cell: lstm",
+        "    units: 128",
+        "    bidirectional: true",
+        "    merge_mode: concat       # (batch, time, 256): both directions side by side",
+        "  attention:",
+    ]
+    if tagging:
+        lines.append("    type: none               # tagging keeps one vector per token")
+    else:
+        lines.append("    type: additive           # Zhou et al. 2016, masked before the softmax")
+    lines += [
+        "training:",
+        "  epochs: 20",
+        "  batch_size: 32",
+        "  learning_rate: 0.002",
+        "  clipnorm: 1.0",
+        "  early_stopping:",
+        "    monitor: val_loss",
+        "    patience: 3",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_starter_config(
+    output: Path, data: Path | None = None, task: str | None = None, force: bool = False
+) -> None:
+    """`seqcls init`: write starter_config to `output` (not over an existing file without
+    `force`, nor over `data`); a config fitted to `data` is validated once written."""
+    from seqcls.config import load_config
+    from seqcls.errors import UsageError
+    from seqcls.run.artifacts import write_text
+    from seqcls.run.destinations import check_destination
+    from seqcls.tasks import AUTO, TASK_NAMES
+
+    tasks = (AUTO, *TASK_NAMES)
+    if task is not None and task not in tasks:
+        raise UsageError(f"--task must be one of {', '.join(tasks)}, got {task!r}")
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists; choose another --output or pass --force")
+    check_destination(output, "--output", [("data file", data)] if data else [])
+    write_text(output, starter_config(data, output, task))
+    if data is not None:
+        load_config(output)  # what init writes must validate

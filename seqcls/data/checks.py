@@ -1,0 +1,155 @@
+"""`seqcls validate`: check a config's data without training, and say what training will see.
+
+Reading follows the same strict path as training (so a data error here is a data
+error there, exit 3). Token counts use the same TensorFlow tokenizer the model uses.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from seqcls.config import Config
+from seqcls.data.splits import Split, label_counts
+
+# Thresholds above which the report warns (warnings never fail validation).
+IMBALANCE_WARNING = 10.0
+TRUNCATION_WARNING = 0.05
+OOV_WARNING = 0.10
+COVERAGE_WARNING = 0.5
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def duplicates(train: Split) -> dict[str, int]:
+    """Texts repeated within train, and those repeated with different labels."""
+    labels_of: dict[str, set[str]] = {}
+    counts = Counter()
+    for text, label in zip(train.texts, train.labels):
+        key = _normalised(text)
+        counts[key] += 1
+        labels_of.setdefault(key, set()).add(label)
+    return {
+        "repeated_texts": sum(1 for count in counts.values() if count > 1),
+        "extra_copies": sum(count - 1 for count in counts.values() if count > 1),
+        "with_conflicting_labels": sum(1 for labels in labels_of.values() if len(labels) > 1),
+    }
+
+
+def leaks(train: Split, other: Split) -> int:
+    """Rows of `other` whose text (whitespace and case normalised) also occurs in train."""
+    seen = {_normalised(text) for text in train.texts}
+    return sum(1 for text in other.texts if _normalised(text) in seen)
+
+
+def split_lengths(split: Split, vectorizer: Any, max_length: int) -> tuple[dict, float, float]:
+    """Length percentiles of a split's texts in tokens, the share longer than max_length,
+    and the share of its tokens outside the vocabulary."""
+    from seqcls import text
+
+    ids = vectorizer(split.texts)
+    lengths = text.length_histogram(ids.row_lengths().numpy())
+    flat = ids.flat_values.numpy()
+    truncated = sum(texts for length, texts in lengths.items() if length > max_length)
+    oov = float((flat == text.OOV_ID).mean()) if flat.size else 0.0
+    return text.length_percentiles(lengths), truncated / len(split), oov
+
+
+def pretrained_coverage(config: Config, vocabulary: Any) -> float | None:
+    """The share of the vocabulary the pretrained vectors cover (None without them)."""
+    from seqcls.modeling.build import load_pretrained_vectors
+
+    embedding = config.model.embedding
+    if embedding.pretrained is None:
+        return None
+    initial = np.zeros((vocabulary.size, embedding.dim), dtype=np.float32)
+    _, coverage = load_pretrained_vectors(
+        embedding.pretrained, vocabulary.tokens, embedding.dim, initial
+    )
+    return coverage
+
+
+def data_report(config: Config) -> dict[str, Any]:
+    from seqcls import text
+    from seqcls.tasks import class_weights, get_task
+    from seqcls.training.prepare import read_data
+    from seqcls.training.runtime import cudnn_blockers
+
+    data = read_data(config, stream=False)
+    splits, task, vocabulary = data.splits, data.task, data.vocabulary
+    named = [s for s in (splits.train, splits.valid, splits.test) if s is not None]
+    warnings: list[str] = [f"{note}" for note in splits.notes if "left out" in note]
+
+    counts = label_counts(splits.train.labels, config.task, config.data.label_delimiter)
+    imbalance = max(counts.values()) / min(counts.values())
+    if imbalance > IMBALANCE_WARNING:
+        warnings.append(
+            f"train labels are imbalanced: the most frequent has {imbalance:.1f}x the rows of the "
+            "least; consider training.class_weight: balanced"
+        )
+
+    vectorizer = text.make_vectorizer(config.preprocessing, vocabulary.tokens, ragged=True)
+    lengths, truncated, oov = {}, {}, {}
+    for split in named:
+        lengths[split.name], truncated[split.name], oov[split.name] = split_lengths(
+            split, vectorizer, vocabulary.max_length
+        )
+        # A per-token task keeps every token at prediction time: nothing is cut.
+        cuts = get_task(task).inference_max_length(vocabulary.max_length) is not None
+        if truncated[split.name] > TRUNCATION_WARNING and cuts:
+            warnings.append(
+                f"{split.name}: {truncated[split.name]:.1%} of texts are longer than max_length "
+                f"{vocabulary.max_length} and will be cut"
+            )
+        if split.name != "train" and oov[split.name] > OOV_WARNING:
+            warnings.append(
+                f"{split.name}: {oov[split.name]:.1%} of tokens are outside the vocabulary "
+                "built from train"
+            )
+
+    repeated = duplicates(splits.train)
+    if repeated["with_conflicting_labels"]:
+        warnings.append(
+            f"train: {repeated['with_conflicting_labels']} text(s) occur with different labels"
+        )
+    shared = {split.name: leaks(splits.train, split) for split in named if split.name != "train"}
+    for name, count in shared.items():
+        if count:
+            warnings.append(
+                f"{name}: {count} text(s) also occur in train (a leak that inflates {name} scores)"
+            )
+
+    coverage = pretrained_coverage(config, vocabulary)
+    if coverage is not None and coverage < COVERAGE_WARNING:
+        warnings.append(f"pretrained vectors cover only {coverage:.1%} of the vocabulary")
+
+    weights = None
+    if get_task(task).supports_class_weight:
+        weights = class_weights(config.training.class_weight, splits.train, splits.labels)
+
+    return {
+        "ok": True,
+        "task": task,
+        "rows": {split.name: len(split) for split in named},
+        "bad_rows": splits.bad_rows,
+        "notes": splits.notes,
+        "labels": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+        "imbalance_ratio": imbalance,
+        "class_weight": weights,
+        "max_length": vocabulary.max_length,
+        "max_length_source": vocabulary.max_length_source,
+        "length_percentiles": lengths,
+        "truncated_share": truncated,
+        "vocabulary_size": vocabulary.size,
+        "oov_rate": oov,
+        "duplicates": repeated,
+        "shared_with_train": shared,
+        "pretrained_coverage": coverage,
+        # Settings that keep the recurrent layers off the fused cuDNN kernel on a GPU.
+        "cudnn_blockers": cudnn_blockers(config),
+        "warnings": warnings,
+    }

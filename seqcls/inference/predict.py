@@ -1,0 +1,400 @@
+"""Use a finished run directory: load it, predict texts, evaluate a labelled file, write tables.
+
+Everything comes from the run directory itself (its config, labels and
+`model.keras`); nothing is rebuilt from command-line flags.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqcls.config import Config
+from seqcls.data.bad_rows import apply_policy
+from seqcls.data.reading import FORMATS, SUFFIX_FORMATS, Table, read_table, texts_of
+from seqcls.data.splits import labelled_split, unknown_label_problems
+from seqcls.errors import DataError, UsageError
+from seqcls.run import artifacts
+from seqcls.run import readers as run_files
+from seqcls.tasks import AUTO, AUTO_TASKS, get_task, resolved_name
+
+PREDICT_BATCH_SIZE = 256
+
+
+@dataclass
+class Run:
+    directory: Path
+    config: Config
+    task: str
+    labels: list[str]
+    max_length: int
+    model: Any  # the inference model: strings in, {"probabilities", ...} out
+    thresholds: list[float] | None = None  # multilabel: one per label, tuned on valid
+
+    @property
+    def delimiter(self) -> str:
+        return self.config.data.label_delimiter
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Load a finished run, its files checked on their own and against each other.
+
+    A damaged run (a truncated, emptied or hand-edited file, or files from different
+    runs) is a DataError naming the file, never a traceback or silently wrong labels.
+    The JSON and YAML files are checked before the (slow) model is loaded.
+    """
+    run_dir = artifacts.require_run_dir(run_dir)
+    config = run_files.read_run_config(run_dir)
+    label_file = run_files.read_labels(run_dir)
+    task, labels = label_file["task"], label_file["labels"]
+    check_run_task(run_dir, config, task, labels)
+    vocabulary = run_files.read_vocabulary(run_dir)
+    # Multilabel runs always have their tuned thresholds; other tasks have none.
+    tuned = get_task(task).tuned_thresholds
+    thresholds = run_files.read_thresholds(run_dir, labels) if tuned else None
+    model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    check_run_model(run_dir, model, task, labels, vocabulary)
+    return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)
+
+
+def _from_different_runs(run_dir: Path, name: str) -> str:
+    return (
+        f"the run's files come from different runs, or one was edited; restore {name} from a "
+        f"backup or copy of {run_dir}, or train the run again"
+    )
+
+
+def check_run_task(run_dir: Path, config: Config, task: str, labels: list[str]) -> None:
+    """labels.json's task is the task config.yaml asks for (`auto`: binary for two labels,
+    else multiclass, as training resolves it)."""
+    labels_path, config_path = run_dir / artifacts.LABELS_FILE, run_dir / artifacts.CONFIG_FILE
+    expected = resolved_name(config.task, len(labels))
+    if task == expected:
+        return
+    if config.task == AUTO and task in AUTO_TASKS:
+        # The label count decides: a label was added or removed, or the task edited.
+        problem = (
+            f"{labels_path} lists {len(labels)} labels with task {task!r}, but {config_path} "
+            f"has task 'auto', which trains a {expected} model for {len(labels)} labels"
+        )
+    else:
+        said = f"{config.task!r}" + (
+            " (binary for two labels, else multiclass)" if config.task == AUTO else ""
+        )
+        problem = f"{labels_path} says the task is {task!r} but {config_path} says {said}"
+    raise DataError(f"{problem}; " + _from_different_runs(run_dir, artifacts.LABELS_FILE))
+
+
+def _all_layers(model: Any):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _all_layers(layer)
+
+
+def check_run_model(
+    run_dir: Path, model: Any, task: str, labels: list[str], vocabulary: dict[str, Any]
+) -> None:
+    """The model fits labels.json and vocabulary.json: one output per label (binary: one
+    sigmoid output for its two labels), one embedding row and one vectorizer entry per
+    token, and the vectorizer's tokens and max_length are vocabulary.json's."""
+    import keras
+
+    from seqcls.modeling.layers import SequenceClip
+    from seqcls.modeling.outputs import PROBABILITIES
+
+    model_path = run_dir / artifacts.MODEL_FILE
+    labels_path = run_dir / artifacts.LABELS_FILE
+    vocabulary_path = run_dir / artifacts.VOCABULARY_FILE
+    outputs = model.output if isinstance(model.output, dict) else {}
+    if PROBABILITIES not in outputs:
+        raise DataError(
+            f"{model_path} is not a seqcls inference model (it has no {PROBABILITIES!r} "
+            f"output); {_from_different_runs(run_dir, artifacts.MODEL_FILE)}"
+        )
+    width = outputs[PROBABILITIES].shape[-1]
+    kind = get_task(task)
+    expected = kind.output_units(len(labels))
+    if width != expected:
+        why = f" (a {task} run has {kind.outputs_meaning})" if kind.outputs_meaning else ""
+        raise DataError(
+            f"{labels_path} lists {len(labels)} labels for task {task} but {model_path} has "
+            f"{width} outputs, expected {expected}{why}; "
+            + _from_different_runs(run_dir, artifacts.LABELS_FILE)
+        )
+    tokens = vocabulary["tokens"]
+    layers = list(_all_layers(model))
+    for layer in layers:
+        if isinstance(layer, keras.layers.Embedding) and layer.input_dim != len(tokens):
+            raise DataError(
+                f"{vocabulary_path} has {len(tokens)} tokens but the embedding of "
+                f"{model_path} has {layer.input_dim} rows; "
+                + _from_different_runs(run_dir, artifacts.VOCABULARY_FILE)
+            )
+    for layer in layers:
+        if isinstance(layer, keras.layers.TextVectorization):
+            known = layer.get_vocabulary()
+            if known != tokens:
+                differs = next(
+                    (i for i, (a, b) in enumerate(zip(known, tokens)) if a != b),
+                    min(len(known), len(tokens)),
+                )
+                raise DataError(
+                    f"{vocabulary_path} does not match the vocabulary inside {model_path} "
+                    f"({len(tokens)} tokens against {len(known)}; first difference at entry "
+                    f"{differs}); " + _from_different_runs(run_dir, artifacts.VOCABULARY_FILE)
+                )
+        if (
+            isinstance(layer, SequenceClip)
+            and layer.max_length is not None
+            and layer.max_length != vocabulary["max_length"]
+        ):
+            raise DataError(
+                f"{vocabulary_path} says max_length {vocabulary['max_length']} but "
+                f"{model_path} cuts texts at {layer.max_length} tokens; "
+                + _from_different_runs(run_dir, artifacts.VOCABULARY_FILE)
+            )
+
+
+def predict_outputs(
+    model: Any, texts: list[str], batch_size: int = PREDICT_BATCH_SIZE
+) -> dict[str, list]:
+    """Run the inference model over `texts`; every output as one entry per text, in input order.
+
+    Texts are batched by length (sorted, then restored) so short texts are not
+    padded to the length of long ones; per-step outputs (attention weights,
+    token ids) therefore differ in width from batch to batch.
+    """
+    import tensorflow as tf
+
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    results: dict[str, list] = {}
+    for start in range(0, len(texts), batch_size):
+        rows = order[start : start + batch_size]
+        outputs = model.predict_on_batch(tf.constant([texts[i] for i in rows], dtype=tf.string))
+        for key, values in outputs.items():
+            column = results.setdefault(key, [None] * len(texts))
+            for row, value in zip(rows, np.asarray(values)):
+                column[row] = value
+    return results
+
+
+def evaluate_file(
+    run: Run,
+    data_file: Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    report: Any = None,
+) -> dict[str, Any]:
+    """Metrics of the run's model on a labelled CSV/TSV/JSONL file."""
+    data = run.config.data
+    text_column, label_column = text_column or data.text_column, label_column or data.label_column
+    texts = [text_column] if isinstance(text_column, str) else text_column
+    if label_column in texts:
+        raise UsageError(
+            f"the label column {label_column!r} is also a text column: the model would read "
+            "the answer; give --text-column and --label-column different columns"
+        )
+    table = read_table(data_file, encoding=data.encoding, tsv_quoting=data.tsv_quoting)
+    split = labelled_split(
+        "eval",
+        table,
+        text_column,
+        label_column,
+        run.task,
+        run.delimiter,
+        data.text_separator,
+    )
+    split, unseen = unknown_label_problems(split, run.labels, run.task, run.delimiter)
+    # The run's data.on_bad_rows applies to files evaluated with it too.
+    bad_rows = apply_policy(split.problems + unseen, data.on_bad_rows, str(data_file), report)
+    if not len(split):
+        raise DataError(f"{data_file}: no usable rows left to evaluate")
+    outputs = predict_outputs(run.model, split.texts)
+    task = get_task(run.task)
+    metrics = task.evaluate(outputs, split, run.labels, run.delimiter, run.thresholds)
+    result = {"file": str(data_file), "task": run.task, **metrics}
+    if bad_rows:
+        result["bad_rows"] = bad_rows
+    return result
+
+
+def read_input(source: str, text_column: str, data: Any = None, report: Any = None) -> Table:
+    """A CSV/TSV/JSONL file, or `-`: one text per line on stdin (blank lines are empty texts).
+
+    Stdin is UTF-8 and splits at "\n" (or "\r\n") only: a form feed, \x1c-\x1e, \x85,
+    U+2028 or U+2029 inside a line is part of its text, so N lines give N rows.
+    A file's rows whose text cell holds no text (JSONL null, float, or a missing key)
+    follow the run's data.on_bad_rows, as rows with the wrong field count do."""
+    from seqcls.data.bad_rows import Problem
+    from seqcls.data.reading import NOT_TEXT, cell_problem, decode_stdin, text_lines
+
+    if source == "-":
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is not None:
+            text = decode_stdin(buffer.read())
+        else:  # a text stream without bytes underneath (already decoded)
+            text = sys.stdin.read()
+        lines = text_lines(text)
+        return Table(
+            None,
+            [text_column],
+            [{text_column: line} for line in lines],
+            list(range(1, len(lines) + 1)),
+        )
+    table = read_table(
+        source,
+        encoding=data.encoding if data else "utf-8",
+        tsv_quoting=data.tsv_quoting if data else False,
+    )
+    if text_column in table.columns:  # (a column no row has: predict_table names it)
+        keep = []
+        for index, row in enumerate(table.rows):
+            unreadable = cell_problem(row, text_column)
+            if unreadable:
+                table.problems.append(Problem(table.where(index), NOT_TEXT, unreadable))
+            else:
+                keep.append(index)
+        if len(keep) < len(table.rows):
+            table.rows = [table.rows[i] for i in keep]
+            table.lines = [table.lines[i] for i in keep]
+    # Rows with the wrong number of fields, or no text, cannot be predicted; the run's
+    # policy decides.
+    apply_policy(table.problems, data.on_bad_rows if data else "error", source, report)
+    return table
+
+
+def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
+    """Output column name for each attention-weight output of the model."""
+    from seqcls.modeling.outputs import ATTENTION_WEIGHTS
+
+    return {
+        key: "attention" + key.removeprefix(ATTENTION_WEIGHTS)
+        for key in outputs
+        if key.startswith(ATTENTION_WEIGHTS)
+    }
+
+
+def attention_column_names(columns: list[str]) -> list[str]:
+    """Of the columns predict_table added, the attention ones (attention, or
+    attention_forward/attention_backward)."""
+    return [name for name in columns if name == "attention" or name.startswith("attention_")]
+
+
+def predict_table(
+    run: Run,
+    table: Table,
+    text_column: str | list[str],
+    top_k: int = 0,
+    with_attention: bool = False,
+    threshold: float | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The table's rows with the predictions added.
+
+    multiclass/binary: the label and its probability; multilabel: every label at or
+    above its threshold (joined by the run's delimiter); tagging: one tag per token.
+    Optionally the top k labels, and each token's attention weight as [token, weight].
+    """
+    from seqcls.modeling.outputs import PROBABILITIES, TOKEN_IDS
+    from seqcls.text import display_tokens
+
+    task = get_task(run.task)
+    task.check_prediction_options(top_k, threshold)
+    if top_k < 0 or top_k > len(run.labels):
+        raise UsageError(
+            f"--top-k must be between 1 and the number of labels ({len(run.labels)}), got {top_k}"
+        )
+    texts = texts_of(table, text_column, separator=run.config.data.text_separator)
+    outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: [], TOKEN_IDS: []}
+    attention = attention_columns(outputs) if with_attention else {}
+    if with_attention and not attention:
+        raise UsageError(
+            f"--with-attention/--explain: this run's model has no attention weights "
+            f"(model.attention.type is {run.config.model.attention.type!r}; additive and "
+            "multihead attention give one weight per token; a multihead run trained by an "
+            "earlier seqcls lacks them: retrain it)"
+        )
+    added = task.prediction_columns()
+    for rank in range(1, top_k + 1):
+        added += [f"top{rank}_label", f"top{rank}_probability"]
+    added += list(attention.values())
+    clashes = [column for column in added if column in table.columns]
+    if clashes:
+        raise UsageError(
+            f"{table.path or '<stdin>'} already has column(s) {clashes}, which predict would "
+            "overwrite; rename them"
+        )
+    tokens = display_tokens(texts, run.config.preprocessing, run.max_length) if attention else []
+    decisions = run.thresholds
+    if threshold is not None:
+        decisions = np.full(len(run.labels), threshold)
+    predicted = task.decide(outputs, run.labels, run.delimiter, decisions, top_k) if texts else []
+    rows = []
+    for index, row in enumerate(table.rows):
+        result = {**row, **predicted[index]}
+        for key, column in attention.items():
+            weights = outputs[key][index]
+            result[column] = [
+                [token, round(float(weight), 6)] for token, weight in zip(tokens[index], weights)
+            ]
+        rows.append(result)
+    return table.columns + added, rows
+
+
+def output_format(destination: str, declared: str | None) -> str:
+    if declared:
+        if declared not in FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {declared!r}")
+        return declared
+    if destination == "-":
+        return "csv"
+    fmt = SUFFIX_FORMATS.get(Path(destination).suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"cannot tell the output format from {destination!r}; use a .csv, .tsv or .jsonl "
+            "name or pass --format"
+        )
+    return fmt
+
+
+def format_rows(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
+    buffer = io.StringIO()
+    if fmt == "jsonl":
+        for row in rows:
+            buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return buffer.getvalue()
+    cells = [{key: _cell(value) for key, value in row.items()} for row in rows]
+    # The csv module quotes a field only for the delimiter, the quote or a character of
+    # the line terminator; with "\n" a lone "\r" inside a text would go out unquoted
+    # and read back as a line break. Quote everything when any cell holds one.
+    has_return = any(isinstance(v, str) and "\r" in v for row in cells for v in row.values())
+    writer = csv.DictWriter(
+        buffer,
+        fieldnames=columns,
+        delimiter="\t" if fmt == "tsv" else ",",
+        lineterminator="\n",
+        quoting=csv.QUOTE_ALL if has_return else csv.QUOTE_MINIMAL,
+    )
+    writer.writeheader()
+    writer.writerows(cells)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    # JSONL inputs may carry nested values; keep them readable in a CSV cell.
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+def write_rows(columns: list[str], rows: list[dict[str, Any]], destination: str, fmt: str) -> None:
+    text = format_rows(columns, rows, fmt)
+    if destination == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        artifacts.write_text(destination, text)

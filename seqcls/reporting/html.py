@@ -1,0 +1,220 @@
+"""report.html: one self-contained page per run (no external files, scripts or fonts):
+the metrics, the plots (embedded as data: URIs), the per-class table worst first, the
+most confused pairs, the most confident mistakes on validation, and the config.
+
+Also `write_visual_reports`, the one call training makes after its metrics are written:
+the PNGs (per output.plots) and the page (per output.html_report).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqcls.reporting import plots
+from seqcls.reporting.tables import confused_pairs, per_class_rows
+from seqcls.run import artifacts
+
+REPORT_FILE = "report.html"
+MISTAKES = 20
+HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "micro_f1", "span_f1", "hamming_loss")
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+table { border-collapse: collapse; font-size: .9em; }
+th, td { padding: .25em .6em; border-bottom: 1px solid #e3e3e3; text-align: right; }
+th { background: #f4f4f4; } td.l, th.l { text-align: left; }
+tr.bad td { background: #fff1f0; }
+img { max-width: 100%; border: 1px solid #eee; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
+.muted { color: #777; }
+"""
+
+
+def confident_mistakes(
+    texts: list[str],
+    true_labels: list[str],
+    probabilities: np.ndarray,
+    labels: list[str],
+    most: int = MISTAKES,
+) -> list[dict[str, Any]]:
+    """Wrong predictions, most confident first (text-level single-label tasks)."""
+    predicted = probabilities.argmax(axis=1)
+    rows = []
+    for index, (text, truth) in enumerate(zip(texts, true_labels)):
+        guess = labels[int(predicted[index])]
+        if guess != truth.strip():
+            rows.append(
+                {
+                    "text": text,
+                    "true": truth.strip(),
+                    "predicted": guess,
+                    "probability": float(probabilities[index, predicted[index]]),
+                }
+            )
+    rows.sort(key=lambda row: -row["probability"])
+    return rows[:most]
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _metrics_table(metrics: dict[str, Any]) -> str:
+    splits = {n: v for n, v in metrics.items() if isinstance(v, dict) and "accuracy" in v}
+    columns = [c for c in HEADLINE if any(c in v for v in splits.values())]
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = "".join(
+        f'<tr><td class="l">{html.escape(name)}</td><td>{values.get("rows", "")}</td>'
+        + "".join(
+            f"<td>{values[c]:.4f}</td>" if isinstance(values.get(c), float) else "<td></td>"
+            for c in columns
+        )
+        + "</tr>"
+        for name, values in splits.items()
+    )
+    return f'<table><tr><th class="l">split</th><th>rows</th>{head}</tr>{body}</table>'
+
+
+def _per_class_table(values: dict[str, Any]) -> str:
+    rows = per_class_rows(values)
+    body = "".join(
+        f'<tr{" class=bad" if row["f1"] < 0.5 else ""}><td class="l">{html.escape(row["label"])}</td>'
+        f"<td>{row['precision']:.3f}</td><td>{row['recall']:.3f}</td><td>{row['f1']:.3f}</td>"
+        f"<td>{row['support']}</td></tr>"
+        for row in rows
+    )
+    return (
+        '<table class="per-class"><tr><th class="l">label</th><th>precision</th><th>recall</th>'
+        f"<th>f1</th><th>support</th></tr>{body}</table>"
+    )
+
+
+def _mistakes_table(mistakes: list[dict[str, Any]]) -> str:
+    if not mistakes:
+        return "<p>No wrong predictions on validation.</p>"
+    body = "".join(
+        f'<tr class="mistake"><td>{row["probability"]:.3f}</td>'
+        f'<td class="l">{html.escape(row["predicted"])}</td>'
+        f'<td class="l">{html.escape(row["true"])}</td>'
+        f'<td class="l">{html.escape(row["text"])}</td></tr>'
+        for row in mistakes
+    )
+    return (
+        '<table class="mistakes"><tr><th>probability</th><th class="l">predicted</th>'
+        f'<th class="l">true</th><th class="l">text</th></tr>{body}</table>'
+    )
+
+
+def html_page(
+    run_dir: Path,
+    name: str,
+    task: str,
+    metrics: dict[str, Any],
+    config_text: str,
+    images: list[Path],
+    mistakes: list[dict[str, Any]] | None,
+    why_no_mistakes: str = "",
+) -> str:
+    chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
+    chosen = metrics.get(chosen_name, {})
+    parts = [
+        f"<h1>seqcls run: {html.escape(name)}</h1>",
+        f'<p class="muted">{html.escape(str(run_dir))} · task {html.escape(task)} · report '
+        f"written {datetime.now(timezone.utc).isoformat(timespec='seconds')}</p>",
+        "<h2>Metrics</h2>",
+        _metrics_table(metrics),
+    ]
+    if images:
+        parts.append("<h2>Plots</h2>")
+        parts += [f"<p>{_image(path)}</p>" for path in images]
+    else:
+        parts.append(
+            '<p class="muted">No plots: matplotlib is not installed (pip install '
+            "'seqcls[plots]') or output.plots is off.</p>"
+        )
+    if "per_class" in chosen:
+        parts += [
+            f"<h2>Per class ({chosen_name}), worst F1 first</h2>",
+            _per_class_table(chosen),
+        ]
+        pairs = confused_pairs(chosen, most=10)
+        if pairs:
+            items = "".join(
+                f"<li>{html.escape(true)} → {html.escape(predicted)}: {count}</li>"
+                for true, predicted, count in pairs
+            )
+            parts += [f"<h2>Most confused pairs ({chosen_name})</h2>", f"<ol>{items}</ol>"]
+    parts.append(f"<h2>The {MISTAKES} most confident mistakes on validation</h2>")
+    parts.append(
+        _mistakes_table(mistakes)
+        if mistakes is not None
+        else f'<p class="muted">{html.escape(why_no_mistakes)}</p>'
+    )
+    parts += ["<h2>Config (resolved)</h2>", f"<pre>{html.escape(config_text)}</pre>"]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>seqcls: {html.escape(name)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
+
+
+def write_visual_reports(
+    run_dir: Path,
+    config: Any,
+    metrics: dict[str, Any],
+    *,
+    history: list[dict[str, Any]],
+    best_epoch: int | None,
+    task: str,
+    labels: list[str],
+    valid_texts: list[str],
+    valid_labels: list[str],
+    valid_probabilities: Any,
+    report: Any = print,
+) -> list[str]:
+    """The PNGs and report.html for a finished run; returns the file names written."""
+    written = []
+    images = []
+    if plots.wanted(config.output.plots):
+        chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
+        chosen = metrics.get(chosen_name, {})
+        if chosen.get("confusion_matrix"):
+            path = run_dir / plots.CONFUSION_PNG
+            plots.confusion_matrix_png(
+                path,
+                chosen["labels"],
+                chosen["confusion_matrix"],
+                f"{config.name}: {chosen_name} confusion matrix (row-normalised)",
+            )
+            images.append(path)
+        if history:
+            path = run_dir / plots.CURVES_PNG
+            plots.training_curves_png(path, history, best_epoch)
+            images.append(path)
+        written += [path.name for path in images]
+    if config.output.html_report:
+        mistakes, why = None, ""
+        from seqcls.tasks import get_task
+
+        kind = get_task(task)
+        why = kind.mistakes_note() or ""
+        if not why and valid_probabilities is not None:
+            mistakes = confident_mistakes(
+                valid_texts, valid_labels, kind.probabilities(valid_probabilities), labels
+            )
+        config_text = (run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8")
+        page = html_page(run_dir, config.name, task, metrics, config_text, images, mistakes, why)
+        artifacts.write_text(run_dir / REPORT_FILE, page)
+        written.append(REPORT_FILE)
+    if written:
+        report(f"reports: {', '.join(written)}")
+    return written

@@ -1,0 +1,193 @@
+"""Training, stage 4: from the fitted model to a finished run directory.
+
+The model keeps the best epoch's weights (early_stopping.restore_best), is saved as the
+inference model (`model.keras`: raw strings in), reloaded from that file the way `eval`
+and `predict` load it, and evaluated on valid and test; multilabel thresholds are tuned
+on valid. Then the metrics, the reports and the manifest are written, and the resumable
+state is marked finished.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from seqcls.config import Config
+from seqcls.messages import note
+from seqcls.run import artifacts
+from seqcls.training.prepare import Prepared
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    epochs_run: int
+    best_epoch: int | None
+    wall_seconds: float
+    notes: list[str] = field(default_factory=list)
+    # A few validation texts, for checks of the saved run (the smoke test).
+    sample_texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Started:
+    """When and how the run started (for the manifest)."""
+
+    at: datetime
+    clock: float
+    command: list[str] | None
+    smoke: bool
+    resumed_after: int | None
+
+
+def finish(
+    config: Config,
+    prepared: Prepared,
+    built: Any,
+    log: Any,
+    run_dir: Path,
+    *,
+    started: Started,
+    report: Any,
+) -> TrainResult:
+    """Save, reload, evaluate and describe the trained model (see the module docstring)."""
+    weights_epoch = _final_weights(config, prepared, built, log, started, report)
+    from seqcls import text
+    from seqcls.modeling import build as model_lib
+    from seqcls.tasks import get_task
+
+    inference = model_lib.build_inference_model(
+        built.core,
+        text.make_vectorizer(config.preprocessing, prepared.vocabulary.tokens),
+        get_task(prepared.task).inference_max_length(prepared.vocabulary.max_length),
+    )
+    artifacts.save_model(inference, run_dir / artifacts.MODEL_FILE)
+    metrics, valid_probabilities = evaluate_saved_model(prepared, run_dir, report)
+    from seqcls.reporting.html import write_visual_reports
+    from seqcls.reporting.tables import write_reports
+
+    write_reports(run_dir, metrics)
+    splits = prepared.splits
+    write_visual_reports(
+        run_dir,
+        config,
+        metrics,
+        history=log.rows,
+        best_epoch=log.best_epoch,
+        task=prepared.task,
+        labels=prepared.labels,
+        valid_texts=splits.valid.texts,
+        valid_labels=splits.valid.labels,
+        valid_probabilities=valid_probabilities,
+        report=report,
+    )
+    wall_seconds = time.perf_counter() - started.clock
+    _write_manifest(config, prepared, built, log, run_dir, started, wall_seconds, weights_epoch)
+    log.mark_finished()
+    return TrainResult(
+        run_dir,
+        metrics,
+        len(log.rows),
+        log.best_epoch,
+        wall_seconds,
+        prepared.notes,
+        splits.valid.texts[:8],
+    )
+
+
+def _final_weights(
+    config: Config, prepared: Prepared, built: Any, log: Any, started: Started, report: Any
+) -> int:
+    """Give the model the weights it is saved with; returns their epoch."""
+    weights_epoch = len(log.rows)  # the last one trained, unless the best is restored
+    stopping = config.training.early_stopping
+    if stopping.restore_best and log.best_weights is not None:
+        built.classifier.set_weights(log.best_weights)
+        weights_epoch = log.best_epoch
+        report(f"restored the weights of epoch {log.best_epoch} (best {stopping.monitor})")
+    completed = started.resumed_after or 0
+    if completed > config.training.epochs:
+        prepared.notes.append(
+            f"resumed with training.epochs {config.training.epochs} after {completed} completed "
+            f"epochs: none was trained, and the model holds epoch {weights_epoch}'s weights"
+        )
+        report(note(prepared.notes[-1]))
+    return weights_epoch
+
+
+def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tuple[dict, Any]:
+    """Metrics of `model.keras` reloaded with safe_mode, as `seqcls eval` and `predict` will
+    reproduce them; writes metrics.json (and the multilabel thresholds tuned on valid).
+    Returns the metrics and the valid probabilities (for the report)."""
+    from seqcls.inference.predict import predict_outputs
+    from seqcls.modeling.outputs import PROBABILITIES
+    from seqcls.tasks import get_task
+
+    with artifacts.keras_scratch(run_dir, artifacts.MODEL_FILE):
+        exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    splits, task, labels = prepared.splits, get_task(prepared.task), prepared.labels
+    delimiter = prepared.config.data.label_delimiter
+    outputs = {
+        split.name: predict_outputs(exported, split.texts)
+        for split in (splits.valid, splits.test)
+        if split is not None and len(split)
+    }
+    thresholds = task.tune(outputs["valid"], splits.valid, labels, delimiter)
+    if thresholds is not None:
+        artifacts.write_json(
+            run_dir / artifacts.THRESHOLDS_FILE,
+            {"tuned_on": "valid", "thresholds": dict(zip(labels, thresholds))},
+        )
+        report(f"thresholds tuned on valid for {len(thresholds)} labels (max F1 per label)")
+    metrics: dict[str, Any] = {"task": task.name}
+    if splits.bad_rows:
+        metrics["bad_rows"] = splits.bad_rows
+    for split in (splits.valid, splits.test):
+        if split is not None and split.name in outputs:
+            metrics[split.name] = task.evaluate(
+                outputs[split.name], split, labels, delimiter, thresholds
+            )
+    artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
+    return metrics, outputs.get("valid", {}).get(PROBABILITIES)
+
+
+def _write_manifest(
+    config: Config,
+    prepared: Prepared,
+    built: Any,
+    log: Any,
+    run_dir: Path,
+    started: Started,
+    wall_seconds: float,
+    weights_epoch: int,
+) -> None:
+    from seqcls.run.manifest import run_manifest
+
+    training = {
+        "task": prepared.task,
+        "num_labels": len(prepared.labels),
+        "parameters": int(built.classifier.count_params()),
+        "class_weight": prepared.class_weights,
+        "vocabulary_size": prepared.vocabulary.size,
+        "max_length": prepared.vocabulary.max_length,
+        "epochs_run": len(log.rows),
+        "best_epoch": log.best_epoch,
+        "weights_epoch": weights_epoch,
+        "stopped_early": log.stopped_early,
+        "resumed_after_epoch": started.resumed_after,
+        "notes": prepared.notes,
+    }
+    manifest = run_manifest(
+        config,
+        prepared.splits,
+        command=started.command,
+        started_at=started.at,
+        wall_seconds=wall_seconds,
+        smoke=started.smoke,
+        training=training,
+    )
+    artifacts.write_json(run_dir / artifacts.MANIFEST_FILE, manifest)
