@@ -122,9 +122,16 @@ def in_tasks_package(module: str, package: str) -> bool:
 
 
 def is_task_ref(node: ast.expr) -> bool:
-    return (isinstance(node, ast.Name) and node.id == "task") or (
-        isinstance(node, ast.Attribute) and node.attr == "task"
-    )
+    """A value that names a task: a name or attribute with "task" in it (task,
+    task_setting, config.task, run.task), or a subscript by such a key (found["task"])."""
+    if isinstance(node, ast.Name):
+        return "task" in node.id.lower()
+    if isinstance(node, ast.Attribute):
+        return "task" in node.attr.lower()
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        return isinstance(key, ast.Constant) and isinstance(key.value, str) and "task" in key.value
+    return False
 
 
 def is_str_choice(node: ast.expr) -> bool:

@@ -130,22 +130,22 @@ def start_training(
     smoke run, or runs/<name>-<timestamp>; with `resume`, that run directory. Another
     worker of a multi_worker run creates nothing (train() trains it in a scratch
     directory). `note` gets what is shown even when `report` filters (the run directory,
-    the worker's role, files kept in --output-dir); default: `report`. A smoke run hides
-    the GPUs from this process (CUDA_VISIBLE_DEVICES=-1) before TensorFlow starts.
+    the worker's role, files kept in --output-dir); default: `report`. A smoke run starts
+    TensorFlow with the GPUs hidden.
     """
-    from seqcls.training import distribute
-    from seqcls.training.runtime import check_environment
+    from seqcls.training.train import check_run
 
     note = note or report
     config = training_config(
         config_path, overrides, resume=resume, smoke=smoke, output_dir=output_dir
     )
     if smoke:
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow starts
-    import_tensorflow_quietly()
-    check_environment(config)  # packages, a GPU if required: before writing
-    distribute.check_runtime(config.runtime, resume is not None)
-    chief = distribute.is_chief(config.runtime)  # smoke_config sets distribution none
+        _import_tensorflow_without_gpus()
+    else:
+        import_tensorflow_quietly()
+    # Packages, a GPU if required, what a strategy refuses: before anything is written;
+    # and, once, whether this process writes the run directory.
+    chief = check_run(config, resume is not None)
     if not chief:
         note(
             "this worker is not the chief: it trains, and the chief writes the run directory "
@@ -158,7 +158,7 @@ def start_training(
         if smoke:
             from seqcls.training.train import smoke_test
 
-            result = smoke_test(config, run_dir, report=report)
+            result = smoke_test(config, run_dir, report=report, chief=chief)
         else:
             from seqcls.training.train import train
 
@@ -169,8 +169,24 @@ def start_training(
                 report=report,
                 resume=resume is not None,
                 display=display,
+                chief=chief,
             )
     return Training(config.name, result, chief)
+
+
+def _import_tensorflow_without_gpus() -> None:
+    """A smoke run uses the CPU only: TensorFlow starts with the GPUs hidden
+    (CUDA_VISIBLE_DEVICES=-1, read when it probes them), and the variable is put back
+    afterwards, so processes started later see the machine as it is."""
+    previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    try:
+        import_tensorflow_quietly()
+    finally:
+        if previous is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = previous
 
 
 def _run_directory(

@@ -187,7 +187,7 @@ def choose(config, task, other):
             pass
     # None of these is a task branch:
     task == other
-    task_name == "binary"
+    name == "binary"
     task is None
     config.task in tasks
     label == "binary"
@@ -373,3 +373,18 @@ def test_repository_passes_with_its_baseline(tmp_path):
     result = run_script(cwd=tmp_path)  # any working directory
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Verdict: PASS" in result.stdout
+
+
+def test_task_branches_on_any_value_that_names_a_task_are_found(tmp_path):
+    """A task setting under another name, or a task read from a dict, is a task too."""
+    source = """\
+    def f(task_setting, found, tasks):
+        a = task_setting in ("multilabel", "tagging")
+        b = found["task"] == "tagging"
+        c = "x" in tasks  # a container of tasks compared with a constant: flagged as well
+        d = found["rows"] == "3"  # not a task
+        return a, b, c, d
+    """
+    write_tree(tmp_path, {"pkg/reader.py": source})
+    lines = sorted(b.lineno for b in cs.scan_package(tmp_path, "pkg").branches)
+    assert lines == [2, 3, 4]

@@ -33,8 +33,10 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Train, evaluate and use Bi-LSTM text classifiers described by one YAML file.",
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# Markup off by default: messages and tables hold the user's text (paths, labels such as
+# "[UNK]"); a styled line asks for markup=True and escapes what it interpolates.
+err = Console(stderr=True, highlight=False, markup=False)
+out = Console(highlight=False, markup=False)
 
 
 def _quiet_tensorflow() -> None:

@@ -3,6 +3,7 @@ split, and `validate`'s data report."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from seqcls.cli.app import err, out
@@ -84,7 +85,7 @@ def print_data_report(report: dict) -> None:
         + ", ".join(f"{name} {count}" for name, count in report["shared_with_train"].items())
     )
     for warning in report["warnings"]:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True, soft_wrap=True)
 
 
 def _splits_table(report: dict) -> RichTable:

@@ -49,8 +49,8 @@ def train(
     resume: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
-            help="Continue this run directory from its last completed epoch (with its own "
-            "config, or CONFIG if given; only training.epochs and patience may change)."
+            help="Continue this run directory from its last completed epoch (its own config, or "
+            "CONFIG; only epochs, patience, runtime placement and output.* may change)."
         ),
     ] = None,
     progress: Annotated[

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from seqcls.cli.app import app, err, handle_errors, import_tensorflow_quietly, out
 from seqcls.cli.tables import print_data_report
@@ -50,4 +51,4 @@ def validate(
     verdict = "[green]ready to train[/]" + (
         f" with {len(report['warnings'])} warning(s)" if report["warnings"] else ""
     )
-    err.print(f"{config}: {verdict}", markup=True, soft_wrap=True)
+    err.print(f"{escape(str(config))}: {verdict}", markup=True, soft_wrap=True)

@@ -73,7 +73,7 @@ def format_validation_error(error: ValidationError, overridden: set[str]) -> str
             hint = difflib.get_close_matches(clip(str(loc[-1])), allowed, n=1)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
             lines.append(
-                f"unknown key '{key}'{origin}{suggestion} allowed keys here: {', '.join(allowed)}"
+                f"unknown key '{key}'{origin}{suggestion}; allowed keys here: {', '.join(allowed)}"
             )
         elif kind == "missing":
             lines.append(f"missing required key '{key}'")

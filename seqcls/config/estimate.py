@@ -1,4 +1,4 @@
-"""The number of parameters a model config describes, computed as model.py builds the
+"""The number of parameters a model config describes, computed as modeling/build.py builds the
 model, without TensorFlow (for the model-size limit of a new config)."""
 
 from __future__ import annotations

@@ -124,7 +124,6 @@ def raise_missing(path: Path, columns: list[str]) -> None:
 
 
 def starter_config(data: Path | None, output: Path, task: str | None = None) -> str:
-    config_dir = output.resolve().parent
     lines = [
         "# seqcls config -- written by `seqcls init`; every key is explained in README's",
         "# config reference. Check it with `seqcls validate`, then train:",
@@ -142,38 +141,53 @@ def starter_config(data: Path | None, output: Path, task: str | None = None) -> 
         found = None
     else:
         found = inspect_data(data, task)
-        reasons = found["reasons"]
-        siblings = _siblings(data)
-        lines += [
-            f"# Fitted to {data}: {found['rows']:,} rows, columns {found['columns']}.",
-            f"name: {_run_name(data)}",
-            "seed: 0",
-        ]
-        if found["task"] != "auto":
-            lines.append(f"task: {found['task']}    # {reasons['task']}")
-        else:
-            lines.append(f"# task: auto -- {reasons['task']}")
-        lines += ["data:", f"  train: {_relative(data, config_dir)}"]
-        if "valid" in siblings:
-            lines.append(f"  valid: {_relative(siblings['valid'], config_dir)}")
-        else:
-            lines.append("  valid_split: 0.1         # no dev/valid file next to train was found")
-        if "test" in siblings:
-            lines.append(f"  test: {_relative(siblings['test'], config_dir)}")
-        lines += [
-            f"  text_column: {found['text_column']}    # picked by {reasons['text']}",
-            f"  label_column: {found['label_column']}    # picked by {reasons['label']}"
-            f"; {found['labels']} distinct values",
-        ]
-    tagging = found is not None and found["task"] == "tagging"
+        lines += _data_lines(data, found, output.resolve().parent)
+    return "\n".join(lines + _model_lines(found)) + "\n"
+
+
+def _data_lines(data: Path, found: dict, config_dir: Path) -> list[str]:
+    """The task and data section fitted to `data`, each choice explained."""
+    from seqcls.tasks import AUTO
+
+    reasons = found["reasons"]
+    siblings = _siblings(data)
+    lines = [
+        f"# Fitted to {data}: {found['rows']:,} rows, columns {found['columns']}.",
+        f"name: {_run_name(data)}",
+        "seed: 0",
+    ]
+    if found["task"] != AUTO:
+        lines.append(f"task: {found['task']}    # {reasons['task']}")
+    else:
+        lines.append(f"# task: auto -- {reasons['task']}")
+    lines += ["data:", f"  train: {_relative(data, config_dir)}"]
+    if "valid" in siblings:
+        lines.append(f"  valid: {_relative(siblings['valid'], config_dir)}")
+    else:
+        lines.append("  valid_split: 0.1         # no dev/valid file next to train was found")
+    if "test" in siblings:
+        lines.append(f"  test: {_relative(siblings['test'], config_dir)}")
+    return lines + [
+        f"  text_column: {found['text_column']}    # picked by {reasons['text']}",
+        f"  label_column: {found['label_column']}    # picked by {reasons['label']}"
+        f"; {found['labels']} distinct values",
+    ]
+
+
+def _model_lines(found: dict | None) -> list[str]:
+    """preprocessing, model and training: the shipped recipe (per-token tasks keep
+    punctuation and use no attention)."""
+    from seqcls.tasks import reading_task
+
+    per_token = found is not None and reading_task(found["task"]).per_token
     max_length = (
         f"  max_length: {found['p99_tokens']}    # 99% of the texts have at most this many "
         f"words (longest: {found['max_tokens']})"
         if found
         else "  max_length: auto         # the 99th percentile of train lengths, reported"
     )
-    lines += ["preprocessing:", "  tokenizer: word", "  lowercase: true"]
-    if tagging:
+    lines = ["preprocessing:", "  tokenizer: word", "  lowercase: true"]
+    if per_token:
         lines.append("  strip_punctuation: false    # tags belong to every token, punctuation too")
     lines += [
         max_length,
@@ -188,11 +202,11 @@ def starter_config(data: Path | None, output: Path, task: str | None = None) -> 
         "    merge_mode: concat       # (batch, time, 256): both directions side by side",
         "  attention:",
     ]
-    if tagging:
+    if per_token:
         lines.append("    type: none               # tagging keeps one vector per token")
     else:
         lines.append("    type: additive           # Zhou et al. 2016, masked before the softmax")
-    lines += [
+    return lines + [
         "training:",
         "  epochs: 20",
         "  batch_size: 32",
@@ -202,7 +216,6 @@ def starter_config(data: Path | None, output: Path, task: str | None = None) -> 
         "    monitor: val_loss",
         "    patience: 3",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def write_starter_config(

@@ -75,8 +75,8 @@ def pretrained_coverage(config: Config, vocabulary: Any) -> float | None:
 
 def data_report(config: Config) -> dict[str, Any]:
     from seqcls import text
+    from seqcls.data.loading import read_data
     from seqcls.tasks import class_weights, get_task
-    from seqcls.training.prepare import read_data
     from seqcls.training.runtime import cudnn_blockers
 
     data = read_data(config, stream=False)

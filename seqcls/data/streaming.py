@@ -194,11 +194,11 @@ class Streamed:
         )
 
 
-def prepare(config: Any, task_setting: str, report: Any = None) -> Streamed:
-    """Scan the training files, read valid/test, and enforce the bad-row policy."""
+def prepare(config: Any, parse_task: str) -> Streamed:
+    """Scan the training files, read valid/test, and enforce the bad-row policy.
+    `parse_task`: the config's task setting, which says how label cells read."""
     data = config.data
     paths = expand_paths(data.train, "data.train")
-    parse_task = task_setting if task_setting in ("multilabel", "tagging") else "multiclass"
     result = scan(paths, data, config.preprocessing, parse_task)
     counts = result.counts
     shards = f" in {len(paths)} files" if len(paths) > 1 else ""

@@ -35,8 +35,7 @@ import numpy as np
 
 from seqcls.errors import ConfigError, SeqclsError, UsageError
 from seqcls.messages import note
-from seqcls.run import artifacts
-from seqcls.run import readers as run_files
+from seqcls.run import artifacts, readers
 from seqcls.run.destinations import EXPORT_FILE, ONNX_FILE, check_export_destination, export_files
 
 FORMATS = ("saved_model", "onnx")
@@ -63,7 +62,7 @@ def parity_texts(run: Any, report: Any) -> tuple[list[str], str]:
             f"{run.config.data.valid or 'valid split'}",
         )
     except (DataError, OSError):
-        tokens = run_files.read_vocabulary(run.directory)["tokens"][2:]
+        tokens = readers.read_vocabulary(run.directory)["tokens"][2:]
         generator = random.Random(0)
         texts = [
             " ".join(generator.choice(tokens) for _ in range(generator.randint(1, 30)))
@@ -129,7 +128,7 @@ def _onnx(run: Any, folder: Path, texts: list[str]) -> float:
         staged = Path(scratch) / ONNX_FILE  # tf2onnx writes scratch files beside its output
         core.export(str(staged), format="onnx", verbose=False)
         shutil.move(staged, folder / ONNX_FILE)
-    vocabulary = run_files.read_vocabulary(run.directory)
+    vocabulary = readers.read_vocabulary(run.directory)
     artifacts.write_json(folder / artifacts.VOCABULARY_FILE, {"tokens": vocabulary["tokens"]})
     preprocessing = run.config.preprocessing
     artifacts.write_json(

@@ -21,8 +21,7 @@ from seqcls.data.bad_rows import apply_policy
 from seqcls.data.reading import FORMATS, SUFFIX_FORMATS, Table, read_table, texts_of
 from seqcls.data.splits import labelled_split, unknown_label_problems
 from seqcls.errors import DataError, UsageError
-from seqcls.run import artifacts
-from seqcls.run import readers as run_files
+from seqcls.run import artifacts, readers
 from seqcls.tasks import AUTO, AUTO_TASKS, get_task, resolved_name
 
 PREDICT_BATCH_SIZE = 256
@@ -51,14 +50,14 @@ def load_run(run_dir: str | Path) -> Run:
     The JSON and YAML files are checked before the (slow) model is loaded.
     """
     run_dir = artifacts.require_run_dir(run_dir)
-    config = run_files.read_run_config(run_dir)
-    label_file = run_files.read_labels(run_dir)
+    config = readers.read_run_config(run_dir)
+    label_file = readers.read_labels(run_dir)
     task, labels = label_file["task"], label_file["labels"]
     check_run_task(run_dir, config, task, labels)
-    vocabulary = run_files.read_vocabulary(run_dir)
+    vocabulary = readers.read_vocabulary(run_dir)
     # Multilabel runs always have their tuned thresholds; other tasks have none.
     tuned = get_task(task).tuned_thresholds
-    thresholds = run_files.read_thresholds(run_dir, labels) if tuned else None
+    thresholds = readers.read_thresholds(run_dir, labels) if tuned else None
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     check_run_model(run_dir, model, task, labels, vocabulary)
     return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)

@@ -1,6 +1,6 @@
 """What training shows while it runs.
 
-Three modes, one interface (the epoch log in progress.py drives it):
+Three modes, one interface (training.callbacks.DisplayUpdates drives it):
 - rich: a live progress bar per epoch (batches, samples/s, ETA, current loss and
   metrics) under a table that grows by one row per epoch, with the best epoch marked
   and the early-stopping patience left. Used when stderr is a terminal.
@@ -186,7 +186,9 @@ class RichDisplay(Display):
             self.table.add_column("", justify="left")
         rate = self.train_rows / row["seconds"] if row["seconds"] > 0 else 0.0
         if improved:
-            note = "[bold green]* best[/]"
+            from rich.text import Text
+
+            note = Text("* best", style="bold green")
         elif patience_left is not None:
             note = f"patience {patience_left} left" if patience_left > 0 else "stopping"
         else:

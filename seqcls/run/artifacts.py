@@ -22,7 +22,7 @@ VOCABULARY_FILE = "vocabulary.json"
 MODEL_FILE = "model.keras"
 CHECKPOINT_FOLDER = "checkpoints"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
-# Resumable state: names the last completed epoch's checkpoint (see progress.py).
+# Resumable state: names the last completed epoch's checkpoint (see training/checkpoints.py).
 STATE_FILE = "checkpoints/state.json"
 TENSORBOARD_FOLDER = "tensorboard"
 HISTORY_FILE = "history.csv"
@@ -33,8 +33,8 @@ PER_CLASS_FILE = "per_class.csv"
 CONFUSION_FILE = "confusion_matrix.csv"
 
 # Every file training writes at the top of a run directory (some only for some tasks or
-# settings), and the folders it owns: what outputs.py protects and --force replaces, and
-# whose half-written temporaries a resume sweeps (progress.reconcile).
+# settings), and the folders it owns: what run/destinations.py protects and --force replaces, and
+# whose half-written temporaries a resume sweeps (training.checkpoints.reconcile).
 TRAINING_WRITES = (
     CONFIG_FILE,
     LABELS_FILE,

@@ -1,6 +1,6 @@
 """Where a command may write: never over one of its inputs, never over a run's own files,
 and `export --force` replaces only a previous export (a new training's directory and
-`train --force`: run_directory.py).
+`train --force`: run/directory.py).
 
 Every command checks its destinations here before it computes anything, so a refusal
 costs nothing and leaves every file as it was (exit 2, `UsageError`). "The same file"
@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from seqcls.errors import SeqclsError, UsageError
-from seqcls.run import artifacts
-from seqcls.run import readers as run_files
+from seqcls.run import artifacts, readers
 
 # What `seqcls export` writes: export.json in every export, then per format.
 EXPORT_FILE = "export.json"
@@ -73,8 +72,8 @@ def is_run(folder: str | Path) -> bool:
     ):
         return False
     try:
-        run_files.read_labels(folder)
-        run_files.read_run_config(folder)
+        readers.read_labels(folder)
+        readers.read_run_config(folder)
     except SeqclsError:
         return False
     return True
@@ -123,7 +122,7 @@ def config_files(config: object) -> list[tuple[str, Path]]:
 def run_data_files(run_dir: str | Path) -> list[tuple[str, Path]]:
     """The files a run was trained from (see config_files), by config key."""
     try:
-        config = run_files.read_run_config(Path(run_dir))
+        config = readers.read_run_config(Path(run_dir))
     except Exception:  # a damaged config is reported by the loader, not here
         return []
     return config_files(config)

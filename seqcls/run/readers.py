@@ -3,7 +3,7 @@
 A run directory can be damaged (a file truncated by a full disk, emptied, edited by hand,
 copied from another run): every reader of the run's JSON and YAML files goes through
 these, so damage is a DataError naming the file, what is wrong and what to do, never a
-traceback. (The file names live in artifacts.py.)
+traceback. (The file names live in run/artifacts.py.)
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def state_fix() -> str:
 
 
 def read_state(run_dir: str | Path) -> dict[str, Any]:
-    """checkpoints/state.json, the resumable state (see progress.py); the checkpoint it
+    """checkpoints/state.json, the resumable state (see training/checkpoints.py); the checkpoint it
     names must exist unless training finished."""
     fix = state_fix()
     state = read_run_json(

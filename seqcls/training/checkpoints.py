@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from seqcls.errors import DataError
+from seqcls.messages import note, warning
 from seqcls.run import artifacts
 
 
@@ -143,9 +144,11 @@ def _best_is_the_state_epoch(
         # same weights, unless a later epoch had started writing (a history row).
         if recorded is not None or len(on_disk) > state["completed_epochs"]:
             notes.append(
-                f"{artifacts.BEST_CHECKPOINT_FILE} did not hold epoch {state['best_epoch']}'s "
-                "weights (a crash left a later epoch's, or stopped its copy); restored it "
-                f"from {state['checkpoint']}"
+                note(
+                    f"{artifacts.BEST_CHECKPOINT_FILE} did not hold epoch {state['best_epoch']}'s "
+                    "weights (a crash left a later epoch's, or stopped its copy); restored it "
+                    f"from {state['checkpoint']}"
+                )
             )
     state["best_sha256"] = wanted
     return recorded != wanted
@@ -179,9 +182,11 @@ def _best_is_earlier(
     rows = state["rows"]
     value = rows[-1].get(monitor) if rows else None
     notes.append(
-        f"warning: {artifacts.BEST_CHECKPOINT_FILE} does not hold the weights of the "
-        f"best epoch ({state['best_epoch']}); they cannot be recovered, so epoch {completed}, "
-        "the last completed one, counts as the best from now on"
+        warning(
+            f"{artifacts.BEST_CHECKPOINT_FILE} does not hold the weights of the best epoch "
+            f"({state['best_epoch']}); they cannot be recovered, so epoch {completed}, the "
+            "last completed one, counts as the best from now on"
+        )
     )
     if improves(value, None, monitor):
         copy_file(run_dir / state["checkpoint"], best)

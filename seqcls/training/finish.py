@@ -58,12 +58,11 @@ def finish(
     weights_epoch = _final_weights(config, prepared, built, log, started, report)
     from seqcls import text
     from seqcls.modeling import build as model_lib
-    from seqcls.tasks import get_task
 
     inference = model_lib.build_inference_model(
         built.core,
         text.make_vectorizer(config.preprocessing, prepared.vocabulary.tokens),
-        get_task(prepared.task).inference_max_length(prepared.vocabulary.max_length),
+        prepared.kind.inference_max_length(prepared.vocabulary.max_length),
     )
     artifacts.save_model(inference, run_dir / artifacts.MODEL_FILE)
     metrics, valid_probabilities = evaluate_saved_model(prepared, run_dir, report)
@@ -125,11 +124,10 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
     Returns the metrics and the valid probabilities (for the report)."""
     from seqcls.inference.predict import predict_outputs
     from seqcls.modeling.outputs import PROBABILITIES
-    from seqcls.tasks import get_task
 
     with artifacts.keras_scratch(run_dir, artifacts.MODEL_FILE):
         exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    splits, task, labels = prepared.splits, get_task(prepared.task), prepared.labels
+    splits, task, labels = prepared.splits, prepared.kind, prepared.labels
     delimiter = prepared.config.data.label_delimiter
     outputs = {
         split.name: predict_outputs(exported, split.texts)

@@ -176,7 +176,7 @@ def check_outcome(
     if interrupt.signal is not None:
         name = signal.Signals(interrupt.signal).name
         saved = (
-            f"epochs 1-{epochs_run} are saved. Resume with: seqcls train --resume {run_dir}"
+            f"{saved_epochs(epochs_run)}. Resume with: seqcls train --resume {run_dir}"
             if epochs_run
             else "no epoch had completed, so there is nothing to resume"
         )
@@ -210,3 +210,8 @@ def _stopping(display: Any):
         yield
     finally:
         display.stop()
+
+
+def saved_epochs(completed: int) -> str:
+    """What a stopped run kept: "epoch 1 is saved", "epochs 1-3 are saved"."""
+    return "epoch 1 is saved" if completed == 1 else f"epochs 1-{completed} are saved"

@@ -1,8 +1,8 @@
 """Training, stage 1: the data, ready for a model.
 
-`read_data(config)` reads the splits (in memory, or the streamed train split's counts),
-resolves the task and builds the vocabulary; `validate` and `export` stop there.
-`prepare(config)` goes on to what `fit` consumes: token ids and targets, the train and
+`data.loading.read_data(config)` reads the splits (in memory, or the streamed train
+split's counts), resolves the task and builds the vocabulary (`seqcls validate` stops
+there). `prepare(config)` goes on to what `fit` consumes: token ids and targets, the train and
 valid datasets, the number of batches per epoch and the class weights, for in-memory
 and streamed data alike (and, under multi_worker, this worker's shard of the rows).
 """
@@ -13,31 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seqcls.config import Config
-from seqcls.data.splits import Split, Splits, load_splits
+from seqcls.data.loading import Data, read_data
 
 # Rows of each split a smoke run keeps: enough for every code path, seconds to train.
 SMOKE_ROWS = 48
-
-
-@dataclass
-class Data:
-    """The splits as read, the resolved task, and the vocabulary built from train."""
-
-    config: Config
-    task: str
-    splits: Splits
-    vocabulary: Any  # text.Vocabulary
-    # Streamed train data (data.streaming): its scan and how to read it again.
-    streamed: Any = None
-
-    @property
-    def labels(self) -> list[str]:
-        return self.splits.labels
-
-    @property
-    def label_counts(self) -> Split | dict[str, int]:
-        """What class weights are computed from: the train split, or its label counts."""
-        return self.streamed.label_counts if self.streamed is not None else self.splits.train
 
 
 @dataclass
@@ -64,31 +43,10 @@ class Prepared(Data):
         return {i: self.class_weights[label] for i, label in enumerate(self.labels)}
 
 
-def read_data(config: Config, limit: int | None = None, stream: bool | None = None) -> Data:
-    """Read the data `config` names (each split cut to `limit` rows when given: a smoke
-    run) and build the vocabulary from train. Train is streamed (counted, not held) as
-    data.streaming says, unless `stream` says otherwise (validate reads it whole)."""
-    from seqcls import tasks, text
-
-    stream = config.data.streaming if stream is None else stream
-    if stream and limit is None:
-        from seqcls.data import streaming
-
-        # Larger than memory: one pass counts labels and tokens; training reads the files.
-        streamed = streaming.prepare(config, config.task)
-        splits, vocabulary = streamed.splits, streamed.vocabulary
-    else:
-        streamed = None
-        splits = load_splits(config.data, config.seed, limit, config.task)
-        vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
-    task = tasks.resolve_task(config.task, splits.labels, config.data.train)
-    return Data(config, task, splits, vocabulary, streamed)
-
-
 def prepare(config: Config, strategy: Any = None, limit: int | None = None) -> Prepared:
     """read_data, then the datasets `fit` trains and validates on."""
     from seqcls import text
-    from seqcls.tasks import class_weights, get_task
+    from seqcls.tasks import class_weights
 
     data = read_data(config, limit)
     vectorizer = text.make_vectorizer(config.preprocessing, data.vocabulary.tokens, ragged=True)
@@ -99,7 +57,7 @@ def prepare(config: Config, strategy: Any = None, limit: int | None = None) -> P
         split.name: text.encode(vectorizer, split.texts, data.vocabulary.max_length)
         for split in in_memory
     }
-    task = get_task(data.task)
+    task = data.kind
     targets = {
         split.name: task.training_targets(
             split,
@@ -142,11 +100,10 @@ def _train_dataset(
     import tensorflow as tf
 
     from seqcls import text
-    from seqcls.tasks import get_task
     from seqcls.training import distribute
 
     training = config.training
-    per_token = get_task(data.task).per_token
+    per_token = data.kind.per_token
     if data.streamed is not None:
         dataset = data.streamed.dataset(config, vectorizer, data.task)
         return dataset, data.streamed.steps(training.batch_size, training.bucketing)

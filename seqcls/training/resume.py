@@ -8,11 +8,10 @@ from typing import Any
 
 from seqcls.config import Config
 from seqcls.errors import DataError
-from seqcls.run import artifacts
-from seqcls.run import readers as run_files
+from seqcls.run import artifacts, readers
 
-# Settings a resumed run may change: they extend or shorten training, not what is trained.
-# What may differ on resume: how long to train, and where/how results are shown.
+# Settings a resumed run may change: how long it trains, where it runs and what it writes
+# besides the model, never what is trained.
 RESUMABLE_CHANGES = {
     "training.epochs",
     "training.early_stopping.patience",
@@ -55,13 +54,13 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
             "epoch (or was not started by this version of seqcls), so there is nothing to "
             f"resume. Start it again: seqcls train CONFIG --output-dir {run_dir} --force"
         )
-    if run_files.read_state(run_dir)["finished"]:
+    if readers.read_state(run_dir)["finished"]:
         raise UsageError(f"{run_dir} finished training; there is nothing to resume")
-    saved = run_files.read_run_config(run_dir)
+    saved = readers.read_run_config(run_dir)
     if config_path is not None:
         wanted = load_config(config_path, overrides)
     else:
-        raw = run_files.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
+        raw = readers.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
         touched = apply_overrides(raw, overrides)
         wanted = validate_config(raw, touched)
     before, after = _flatten(resolved_dict(saved)), _flatten(resolved_dict(wanted))
@@ -81,12 +80,12 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
 def check_same_data(run_dir: Path, labels: list[str], tokens: list[str]) -> None:
     """A resumed run must see the data it started with; a refusal leaves its files as
     they were."""
-    if run_files.read_labels(run_dir)["labels"] != labels:
+    if readers.read_labels(run_dir)["labels"] != labels:
         raise DataError(
             f"the data changed since {run_dir} started (its labels differ from "
             f"{artifacts.LABELS_FILE}); resume with the same files, or start a new run"
         )
-    if run_files.read_vocabulary(run_dir)["tokens"] != tokens:
+    if readers.read_vocabulary(run_dir)["tokens"] != tokens:
         raise DataError(
             f"the data changed since {run_dir} started (its vocabulary differs from "
             f"{artifacts.VOCABULARY_FILE}); resume with the same files, or start a new run"

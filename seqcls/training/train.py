@@ -1,7 +1,7 @@
 """train(config) -> TrainResult, in four stages a reader can follow:
 
 1. prepare (prepare.py): the splits, the task, the vocabulary, the datasets;
-2. build (here): the Keras model, compiled, under the distribution strategy;
+2. build (build.py): the Keras model, compiled, under the distribution strategy;
 3. fit (fit.py): the epochs, with checkpoints, early stopping and resume;
 4. finish (finish.py): the saved, reloaded and evaluated model, reports, manifest.
 
@@ -17,16 +17,15 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from seqcls.config import Config, config_to_yaml
 from seqcls.errors import TrainingFailed, TrainingInterrupted
-from seqcls.run import artifacts
-from seqcls.run import readers as run_files
+from seqcls.run import artifacts, readers
 from seqcls.training import checkpoints, signals
+from seqcls.training.build import build, describe_model
 from seqcls.training.finish import Started, TrainResult, finish
 from seqcls.training.prepare import SMOKE_ROWS, Prepared, prepare
 
@@ -59,15 +58,30 @@ def smoke_config(config: Config) -> Config:
     return config.model_copy(update={"training": training, "runtime": runtime, "data": data})
 
 
-def train(config: Config, run_dir: Path, **options: Any) -> TrainResult:
-    """Train a classifier as `config` says and write every artifact into `run_dir`
-    (see `_train` for the options). With runtime.distribution multi_worker, only the
-    chief writes `run_dir`; another worker trains in a temporary directory that is
-    deleted afterwards, and never touches `run_dir`."""
-    from seqcls.training import distribute
+def check_run(config: Config, resume: bool = False) -> bool:
+    """What the machine must offer the config (optional packages, a GPU; what a strategy
+    refuses), checked before anything is written; returns whether this process writes
+    the run directory (always, unless it is another worker of a multi_worker run)."""
+    from seqcls.training import distribute, runtime
 
-    distribute.check_runtime(config.runtime, options.get("resume", False))
-    if options.get("smoke") or distribute.is_chief(config.runtime):
+    runtime.check_environment(config)
+    distribute.check_runtime(config.runtime, resume)
+    return distribute.is_chief(config.runtime)
+
+
+def train(
+    config: Config, run_dir: Path, *, chief: bool | None = None, **options: Any
+) -> TrainResult:
+    """Train a classifier as `config` says and write every artifact into `run_dir`
+    (see `_train` for the options). `chief` is check_run's answer (asked here when not
+    given). With runtime.distribution multi_worker, only the chief writes `run_dir`;
+    another worker trains in a temporary directory that is deleted afterwards, and never
+    touches `run_dir`."""
+    if options.get("smoke"):
+        config = smoke_config(config)
+    if chief is None:
+        chief = check_run(config, options.get("resume", False))
+    if chief:
         return _train_until_stopped(config, run_dir, **options)
     scratch = Path(tempfile.mkdtemp(prefix="seqcls-worker-"))
     try:
@@ -94,6 +108,8 @@ def _train_until_stopped(config: Config, run_dir: Path, **options: Any) -> Train
         with signals.stopping_on_signals():
             return _train(config, run_dir, **options)
     except signals.Stopped as stopped:
+        from seqcls.training.fit import saved_epochs
+
         name = signal.Signals(stopped.signum).name
         try:
             state = artifacts.read_json(run_dir / artifacts.STATE_FILE)
@@ -103,7 +119,7 @@ def _train_until_stopped(config: Config, run_dir: Path, **options: Any) -> Train
         if finished:
             kept = f"training had finished; {run_dir} is complete"
         elif completed:
-            kept = f"epochs 1-{completed} are saved. Resume with: seqcls train --resume {run_dir}"
+            kept = f"{saved_epochs(completed)}. Resume with: seqcls train --resume {run_dir}"
         else:
             kept = "no epoch had completed, so there is nothing to resume"
         raise TrainingInterrupted(
@@ -128,14 +144,13 @@ def _train(
     With `resume`, continue `run_dir` from its last completed epoch (weights, optimizer
     state, early-stopping and best-checkpoint state, history, dropout RNG state).
     `callbacks` are extra Keras callbacks, run after seqcls's own. `display` shows the
-    epochs as they run (seqcls.reporting.display; default: one line per epoch through `report`).
+    epochs as they run (seqcls.reporting.display; default: one line per epoch through
+    `report`). `smoke`: `config` is smoke_config's, and each split keeps SMOKE_ROWS rows.
     """
     from seqcls.training import distribute, runtime
     from seqcls.training.fit import fit
 
     started = datetime.now(timezone.utc), time.perf_counter()
-    config = smoke_config(config) if smoke else config
-    runtime.check_environment(config)
     state = _resumable_state(run_dir, config, report) if resume else None
     artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config))
     with runtime.process_settings():
@@ -147,7 +162,7 @@ def _train(
         prepared = prepare(config, strategy, SMOKE_ROWS if smoke else None)
         _save_data_files(run_dir, prepared, state, report)
         built = build(config, prepared, strategy)
-        _describe_model(config, prepared, built, strategy, device, report)
+        describe_model(config, prepared, built, strategy, device, report)
         log = fit(
             config,
             prepared,
@@ -167,7 +182,7 @@ def _train(
 def _resumable_state(run_dir: Path, config: Config, report: Report) -> dict[str, Any]:
     """The state to resume from, after bringing checkpoints, state, history and best
     checkpoint to one epoch: the state's."""
-    state = run_files.read_state(run_dir)
+    state = readers.read_state(run_dir)
     state, reconciled = checkpoints.reconcile(
         run_dir, state, config.training.early_stopping.monitor
     )
@@ -212,80 +227,16 @@ def _save_data_files(
         report(f"class weights ({source}): {shown}{more}")
 
 
-@dataclass
-class Built:
-    """The model: `core` (ids -> probabilities and attention weights) and `classifier`
-    (ids -> probabilities, compiled: what fit trains)."""
-
-    core: Any
-    classifier: Any
-    # What the user is told about it (pretrained vectors' coverage).
-    notes: list[str]
-
-
-def build(config: Config, prepared: Prepared, strategy: Any = None) -> Built:
-    """Training, stage 2: the Keras model for the prepared data, its variables created
-    under `strategy` (mirrored) and in runtime.mixed_precision's dtype policy."""
-    from seqcls.modeling import build as model_lib
-    from seqcls.tasks import get_task
-    from seqcls.training import distribute, runtime
-
-    task = get_task(prepared.task)
-    notes: list[str] = []
-    with distribute.scope(strategy):
-        with runtime.precision_policy(config.runtime.mixed_precision):
-            # Layers compute in the policy's dtype; the output layer is float32 regardless.
-            num_outputs = task.output_units(len(prepared.labels))
-            core = model_lib.build_core_model(
-                config, prepared.vocabulary.size, num_outputs, task.name
-            )
-            classifier = model_lib.training_model(core)
-        embedding = config.model.embedding
-        if embedding.pretrained is not None:
-            layer = core.get_layer("embedding")
-            matrix, coverage = model_lib.load_pretrained_vectors(
-                embedding.pretrained,
-                prepared.vocabulary.tokens,
-                embedding.dim,
-                layer.get_weights()[0],
-            )
-            layer.set_weights([matrix])
-            notes.append(f"pretrained vectors found for {coverage:.1%} of the vocabulary")
-        classifier.compile(
-            optimizer=model_lib.make_optimizer(config.training),
-            loss=task.loss,
-            **task.compile_metrics(),
-        )
-    return Built(core, classifier, notes)
-
-
-def _describe_model(
-    config: Config, prepared: Prepared, built: Built, strategy: Any, device: str, report: Report
-) -> None:
-    from seqcls.training import runtime
-
-    for note in built.notes:
-        prepared.notes.append(note)
-        report(f"embedding: {note} ({config.model.embedding.pretrained})")
-    if strategy is not None:
-        replicas = strategy.num_replicas_in_sync
-        report(f"distribution: {config.runtime.distribution}, {replicas} replica(s)")
-    precision = config.runtime.mixed_precision
-    report(
-        f"model: {built.classifier.count_params():,} parameters; device {device}"
-        + (f"; precision {precision}" if precision != "none" else "")
-    )
-    report(runtime.cudnn_line(config, gpu_visible=device != "CPU"))
-
-
-def smoke_test(config: Config, run_dir: Path, report: Report = print) -> TrainResult:
+def smoke_test(
+    config: Config, run_dir: Path, report: Report = print, chief: bool | None = None
+) -> TrainResult:
     """Train on a few rows for one epoch, then prove the saved run works end to end:
     reload it from disk alone, predict (an empty and an all-punctuation text too), and
     load the best checkpoint. Raises if any step fails."""
     from seqcls.data.reading import Table
     from seqcls.inference.predict import load_run, predict_table
 
-    result = train(config, run_dir, smoke=True, report=report)
+    result = train(config, run_dir, smoke=True, report=report, chief=chief)
     for name in artifacts.RUN_FILES:
         if not (run_dir / name).is_file():
             raise TrainingFailed(f"smoke: {run_dir / name} was not written")

@@ -118,12 +118,17 @@ def test_cli_exit_codes_for_user_mistakes(tmp_path, trained_run):
     assert invoke("predict", tmp_path, "-", input="x\n").exit_code == 2
 
 
-def test_cli_smoke_run_checks_every_artifact(tiny_config, tmp_path):
+def test_cli_smoke_run_checks_every_artifact(tiny_config, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     result = invoke("train", tiny_config, "--smoke", "--output-dir", tmp_path / "smoke")
     assert result.exit_code == 0, result.output
     assert "every artifact loads" in result.output
     saved = (tmp_path / "smoke" / artifacts.CONFIG_FILE).read_text()
-    assert "epochs: 1" in saved
+    assert "epochs: 1" in saved and "device: cpu" in saved
+    # The GPUs were hidden for the smoke run only: later processes see them again.
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"
 
 
 def test_cli_non_chief_worker_writes_and_names_no_run_directory(tiny_config, monkeypatch):
@@ -379,3 +384,13 @@ def test_cli_shell_completion_completes_commands_and_options():
 
     assert complete("seqcls tr", 1) == ["train"]
     assert "--explain" in complete("seqcls predict --ex", 2)
+
+
+def test_cli_prints_paths_with_brackets_as_written(trained_run, tmp_path):
+    """Paths and labels are the user's text, never Rich markup: "[bold]" in a file name
+    is printed, not swallowed as a style."""
+    folder, run_dir, _ = trained_run
+    destination = tmp_path / "out[bold].json"
+    result = invoke("eval", run_dir, folder / "data" / "test.csv", "-o", destination)
+    assert result.exit_code == 0, result.output
+    assert destination.is_file() and f"metrics written to {destination}" in result.output

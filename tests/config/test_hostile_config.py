@@ -216,7 +216,7 @@ def test_non_string_keys_and_nul_in_keys_are_named(tmp_path):
     assert "data: a key 'text\\x00column' contains a NUL character" in message
 
 
-# The model size estimate matches model.py exactly (checked against Keras' count_params
+# The model size estimate matches modeling/build.py exactly (checked against Keras' count_params
 # for LSTM/GRU, stacked, bidirectional with a separate backward layer, merge modes, both
 # attentions, hidden layers and tagging); here, its arithmetic on known configs.
 def test_parameter_estimate_counts_each_part():
@@ -325,8 +325,7 @@ OLD_RUN_CONFIG = {
 
 
 def test_sanity_limits_apply_to_new_configs_not_to_run_directories(tmp_path):
-    from seqcls.run import artifacts
-    from seqcls.run import readers as run_files
+    from seqcls.run import artifacts, readers
 
     path = write(tmp_path, yaml.safe_dump(OLD_RUN_CONFIG))
     message, _ = refused(path)
@@ -335,7 +334,7 @@ def test_sanity_limits_apply_to_new_configs_not_to_run_directories(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / artifacts.CONFIG_FILE).write_text(yaml.safe_dump(OLD_RUN_CONFIG))
-    config = run_files.read_run_config(run_dir)
+    config = readers.read_run_config(run_dir)
     assert config.model.encoder.units == 100_000
     assert config.training.class_weight == {"refund": 1e7}
 
@@ -355,7 +354,7 @@ def test_hard_limits_apply_to_run_directories_too():
 
 
 def test_yaml_limits_are_yaml_errors_for_readers_of_run_files():
-    # run_files.read_run_yaml turns a yaml.YAMLError into "damaged run file" advice.
+    # readers.read_run_yaml turns a yaml.YAMLError into "damaged run file" advice.
     from seqcls.config import yaml_load
 
     for text in (f"text_column: {bomb(9)}\n", "epochs: 1\nepochs: 2\n"):

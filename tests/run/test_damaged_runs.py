@@ -22,8 +22,7 @@ import yaml
 
 from seqcls.errors import DataError, UsageError
 from seqcls.inference.predict import check_run_model, load_run
-from seqcls.run import artifacts
-from seqcls.run import readers as run_files
+from seqcls.run import artifacts, readers
 from seqcls.training.resume import resume_config
 
 
@@ -229,7 +228,7 @@ def test_the_undamaged_copy_loads_and_predicts(run_copy):
 def loaded(trained_run):
     """The shared run loaded once, with its vocabulary: the model checks share it."""
     _, run_dir, _ = trained_run
-    return load_run(run_dir), run_files.read_vocabulary(run_dir)
+    return load_run(run_dir), readers.read_vocabulary(run_dir)
 
 
 def test_labels_must_match_the_models_outputs(loaded):
@@ -275,7 +274,7 @@ def test_thresholds_must_cover_exactly_the_labels(tmp_path):
 
     def thresholds(values) -> list[float]:
         _write_json(path, {"tuned_on": "valid", "thresholds": values})
-        return run_files.read_thresholds(tmp_path, labels)
+        return readers.read_thresholds(tmp_path, labels)
 
     assert thresholds({"c": 0.3, "a": 0.1, "b": 0.2}) == [0.1, 0.2, 0.3]  # in label order
     for values, words in [
@@ -290,7 +289,7 @@ def test_thresholds_must_cover_exactly_the_labels(tmp_path):
         assert words in str(caught.value)
     _truncate(path)
     with pytest.raises(DataError, match="thresholds.json is not valid JSON"):
-        run_files.read_thresholds(tmp_path, labels)
+        readers.read_thresholds(tmp_path, labels)
 
 
 def _unfinished(run: Path) -> None:

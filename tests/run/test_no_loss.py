@@ -24,10 +24,8 @@ from typer.testing import CliRunner
 
 from seqcls.cli import app
 from seqcls.errors import UsageError
-from seqcls.run import artifacts
-from seqcls.run import destinations as outputs
+from seqcls.run import artifacts, destinations, readers
 from seqcls.run import directory as run_directory
-from seqcls.run import readers as run_files
 
 
 def run_cli(*args: str):
@@ -188,7 +186,7 @@ def test_export_force_replaces_a_previous_export_only(own_run, tmp_path):
 
 def test_export_destination_rules_without_a_model():
     """The rules on their own (no export is run): what --force may replace."""
-    check = outputs.check_export_destination
+    check = destinations.check_export_destination
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"seqcls-export-rules-{os.getpid()}"
     run_dir = folder / "run"
     previous = folder / "previous"
@@ -495,7 +493,7 @@ def test_files_a_run_was_trained_from_are_protected_shards_and_vectors_too(own_r
         shutil.copy(data, shards / f"dev-{index}.csv")
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("card 0.1 0.2\n", encoding="utf-8")
-    config = run_files.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
+    config = readers.read_run_yaml(run_dir, artifacts.CONFIG_FILE)
     config["data"]["valid"] = str(shards / "dev-*.csv")
     config["model"]["embedding"]["pretrained"] = str(vectors)
     import yaml
@@ -503,7 +501,7 @@ def test_files_a_run_was_trained_from_are_protected_shards_and_vectors_too(own_r
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     for target in (shards / "dev-2.csv", vectors):
         with pytest.raises(UsageError, match="was trained from"):
-            outputs.check_destination(target, "--output", [], run_dir)
+            destinations.check_destination(target, "--output", [], run_dir)
 
 
 def test_special_files_are_written_into_not_replaced(own_run, tmp_path):
@@ -577,7 +575,7 @@ def test_a_run_killed_before_its_first_epoch_can_be_started_again(own_run, tmp_p
         shutil.copy(run_dir / name, killed / name)
     (killed / ".history.csv.8t807xiw.tmp").write_text("epoch,loss\n", encoding="utf-8")
     (killed / run_directory.LOCK_FILE).write_text("pid 1", encoding="utf-8")
-    assert outputs.is_run(killed)
+    assert destinations.is_run(killed)
     resumed = run_cli("train", "--resume", killed)
     assert resumed.exit_code == 2 and "--force" in resumed.output
     started = run_directory.prepare_run_dir(killed, force=True)
@@ -589,7 +587,7 @@ def test_a_run_killed_before_its_first_epoch_can_be_started_again(own_run, tmp_p
     mine.mkdir()
     (mine / "config.yaml").write_text("name: my own thing\nlayers: 3\n", encoding="utf-8")
     (mine / "labels.json").write_text('{"labels": ["a"]}\n', encoding="utf-8")
-    assert not outputs.is_run(mine)
+    assert not destinations.is_run(mine)
 
 
 def test_eval_refuses_a_label_column_that_is_also_the_text(own_run):

@@ -18,6 +18,7 @@ import pytest
 from conftest import write_tiny_project
 
 from seqcls.errors import DataError
+from seqcls.messages import severity
 from seqcls.run import artifacts
 from seqcls.training import checkpoints
 
@@ -352,6 +353,7 @@ def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
     ]
     assert all(path.read_text() == "mine" for path in kept)
     assert reconciled["best_epoch"] == 1 and "restored it from" in notes[0]
+    assert severity(notes[0]) == "note"  # shown under --quiet too
 
     # An earlier best whose weights are gone (the file is not the one the state recorded):
     # the state's own epoch becomes the best, in the state on disk too.
@@ -363,7 +365,7 @@ def test_progress_reconcile_brings_the_run_back_to_the_state_epoch(tmp_path):
     assert (reconciled["best_epoch"], reconciled["best_value"]) == (2, 0.95)
     assert (folder / "best.keras").read_bytes() == EPOCH[2]
     assert not (folder / "epoch-0001.keras").exists()
-    assert notes[0].startswith("warning:")
+    assert notes[0].startswith("warning:") and severity(notes[0]) == "warning"
     assert json.loads((run_dir / artifacts.STATE_FILE).read_text())["best_epoch"] == 2
 
 
