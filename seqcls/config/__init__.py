@@ -7,6 +7,8 @@ Modules, by role:
 - limits: the bounds on a config, and how a user's value is shown in a message;
 - fields: the types of settings (bounded integers, paths, encodings) and Section;
 - sections, schema: the config sections, and Config (the root, rules across sections);
+- tune: the tune section (seqcls tune's search space), checked against Config;
+- starter: `seqcls init`'s commented starter configs;
 - estimate: the model's parameter count, without TensorFlow;
 - yaml_reading: safe, bounded YAML; overrides: `--set KEY.PATH=VALUE`;
 - error_messages: pydantic's errors as config messages;
@@ -49,7 +51,7 @@ from seqcls.config.limits import (
 from seqcls.config.loading import PATH_KEYS, config_from_yaml_text, load_config, validate_config
 from seqcls.config.overrides import apply_overrides, parse_override
 from seqcls.config.resolved import config_to_yaml, resolved_dict
-from seqcls.config.schema import Config, estimate_parameters
+from seqcls.config.schema import Config, distribution_kind, estimate_parameters, space_problems
 from seqcls.config.sections import (
     AttentionConfig,
     BackwardConfig,
@@ -66,6 +68,7 @@ from seqcls.config.sections import (
     RuntimeConfig,
     TrainingConfig,
 )
+from seqcls.config.tune import Distribution, PruningConfig, TuneConfig
 from seqcls.config.yaml_reading import YamlLimitError, yaml_load
 
 __all__ = [
@@ -88,6 +91,7 @@ __all__ = [
     "Config",
     "Count",
     "DataConfig",
+    "Distribution",
     "EarlyStoppingConfig",
     "EmbeddingConfig",
     "EncoderConfig",
@@ -104,22 +108,26 @@ __all__ = [
     "PathField",
     "PositiveInt",
     "PreprocessingConfig",
+    "PruningConfig",
     "RunName",
     "RuntimeConfig",
     "Section",
     "Seed",
     "TrainingConfig",
+    "TuneConfig",
     "Vocabulary",
     "Width",
     "YamlLimitError",
     "apply_overrides",
     "config_from_yaml_text",
     "config_to_yaml",
+    "distribution_kind",
     "estimate_parameters",
     "format_validation_error",
     "load_config",
     "parse_override",
     "resolved_dict",
+    "space_problems",
     "validate_config",
     "yaml_load",
 ]

@@ -1,12 +1,13 @@
-"""Config, the root of the schema: its sections, the rules across sections, and the
-model-size limit."""
+"""Config, the root of the schema: its sections, the rules across sections, the
+model-size limit, and the check of the `tune` section (config/tune.py) against Config."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
+from seqcls.config import tune as tune_section
 from seqcls.config.estimate import parameters_by_part
 from seqcls.config.fields import RunName, Section, Seed, is_new_config
 from seqcls.config.limits import MAX_PARAMETERS
@@ -18,6 +19,9 @@ from seqcls.config.sections import (
     RuntimeConfig,
     TrainingConfig,
 )
+from seqcls.config.tune import Distribution, TuneConfig
+
+# ------------------------------------------------------------------------------ Config
 
 
 class Config(Section):
@@ -33,6 +37,20 @@ class Config(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    # `seqcls tune`'s search space and objective. Not part of a run: left out of every
+    # config seqcls writes (config.yaml, best.yaml), and ignored by `seqcls train`.
+    tune: TuneConfig | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _tune_space_fits(cls, data: Any, handler: Any, info: ValidationInfo) -> Config:
+        config = handler(data)
+        space = config.tune.space if config.tune is not None else None
+        if space and isinstance(data, dict):
+            problems = tune_section.space_problems(data, space, cls, info.context)
+            if problems:
+                raise ValueError("\n  ".join(problems))
+        return config
 
     @model_validator(mode="after")
     def _task_fits(self) -> Config:
@@ -69,10 +87,24 @@ class Config(Section):
 
 def estimate_parameters(config: Config) -> dict[str, int]:
     """Parameters of the model `config` describes, per part (named by its config keys),
-    computed as model.py builds it, without TensorFlow. The embedding counts
+    computed as modeling/build.py builds it, without TensorFlow. The embedding counts
     preprocessing.max_tokens rows (the vocabulary can come out smaller); the output
     layer, sized by the labels in the data, is left out."""
     from seqcls.tasks import reading_task
 
     per_token = reading_task(config.task).per_token
     return parameters_by_part(config.model, config.preprocessing.max_tokens, per_token)
+
+
+def space_problems(
+    raw: dict[str, Any], space: dict[str, Distribution], context: Any = None
+) -> list[str]:
+    """tune.space_problems against Config: what is wrong with each tune.space entry."""
+    return tune_section.space_problems(raw, space, Config, context)
+
+
+def distribution_kind(
+    raw: dict[str, Any], key: str, distribution: Distribution, context: Any = None
+) -> Literal["int", "float", "categorical"]:
+    """tune.distribution_kind against Config: how values are drawn for `key`."""
+    return tune_section.distribution_kind(raw, key, distribution, Config, context)
