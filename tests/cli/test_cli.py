@@ -155,6 +155,7 @@ def test_cli_non_chief_worker_writes_and_names_no_run_directory(tiny_config, mon
     assert len(given) == 1 and not given[0].exists() and not (tiny_config.parent / "runs").exists()
 
 
+@pytest.mark.slow
 def test_cli_smoke_run_with_several_text_columns(tmp_path):
     """The smoke check predicts the run's own (joined) texts; it used to build a table
     keyed by the list of columns and fail after training (unhashable type: 'list')."""
@@ -182,6 +183,7 @@ def test_cli_version_and_module_entry_point():
     assert result.returncode == 0 and result.stdout.startswith("seqcls ")
 
 
+@pytest.mark.slow
 def test_cli_binary_task_trains_one_sigmoid_unit_and_predicts_two_probabilities(tmp_path):
     from conftest import labelled_rows, write_csv
 
@@ -239,6 +241,7 @@ def test_cli_predict_with_attention_writes_token_weight_pairs(trained_run):
     assert [token for token, _ in json.loads(row["attention"])] == ["my", "top", "up", "failed"]
 
 
+@pytest.mark.slow
 def test_cli_multilabel_tunes_thresholds_and_predicts_label_sets(tmp_path):
     from conftest import write_csv
 
@@ -277,6 +280,7 @@ def test_cli_multilabel_tunes_thresholds_and_predicts_label_sets(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_cli_tagging_learns_token_tags_and_predicts_aligned_tags(tmp_path):
     from conftest import write_csv
 

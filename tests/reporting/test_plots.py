@@ -112,6 +112,7 @@ class ReportParser(HTMLParser):
             self._row.append(data.strip())
 
 
+@pytest.mark.slow
 def test_training_writes_pngs_and_a_self_contained_report(tmp_path):
     from conftest import TINY_CONFIG, cli_train, labelled_rows, write_csv
 

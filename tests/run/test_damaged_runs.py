@@ -366,6 +366,7 @@ def _seqcls(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_predict_and_eval_exit_3_on_a_damaged_run(run_copy, trained_run):
     folder, _, _ = trained_run
     _edit_json(artifacts.LABELS_FILE, lambda d: d.update(labels="abc"))(run_copy)

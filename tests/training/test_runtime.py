@@ -105,6 +105,7 @@ def test_mixed_float16_computes_in_half_precision_with_a_float32_output(tiny_con
     np.testing.assert_allclose(np.sum(np.asarray(probabilities), axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_in_mixed_bfloat16_saves_a_working_model(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     result = cli_train(

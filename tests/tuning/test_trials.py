@@ -5,6 +5,7 @@ and the search goes on; values that do not fit together fail that trial only."""
 from __future__ import annotations
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 from tuning_helpers import write_tune_project
 
@@ -55,6 +56,7 @@ def test_trials_pruner_prunes_a_trial_that_reports_a_bad_value(tmp_path):
     assert any("trial 1  [2/2 finished]  pruned (after epoch 1)" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_trials_a_diverged_trial_is_recorded_and_the_search_goes_on(tmp_path):
     tune = (
         "tune:\n  space:\n    training.optimizer: {choices: [sgd, adam]}\n"
