@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
@@ -154,3 +155,19 @@ def main_options(
 
 def main() -> None:
     app()
+
+
+def printers(mode: str) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """(report, note) for a command with a progress `mode`: report prints every message
+    except information under --quiet (mode "quiet"); note prints always (where the run
+    is, a worker's role). Both print the user's text as written (no markup)."""
+    from seqcls.messages import severity
+
+    def note(message: str) -> None:
+        err.print(message, soft_wrap=True, markup=False)
+
+    def report(message: str) -> None:
+        if mode != "quiet" or severity(message) != "info":
+            note(message)
+
+    return report, note

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import app, err, handle_errors, out
+from seqcls.cli.app import app, err, handle_errors, out, printers
 from seqcls.cli.tables import metrics_table, print_details
 
 
@@ -66,18 +66,12 @@ def train(
     ] = False,
 ) -> None:
     """Train a model as CONFIG describes and write a self-contained run directory."""
-    from seqcls.messages import severity
     from seqcls.reporting.display import choose_mode, make_display
     from seqcls.session import start_training
 
     mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
 
-    def report(message: str) -> None:
-        if mode != "quiet" or severity(message) != "info":
-            err.print(message, soft_wrap=True, markup=False)
-
-    def note(message: str) -> None:  # shown even with --quiet
-        err.print(message, soft_wrap=True, markup=False)
+    report, note = printers(mode)
 
     training = start_training(
         config,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import app, err, handle_errors, out
+from seqcls.cli.app import app, err, handle_errors, out, printers
 from seqcls.cli.train import ProgressMode
 
 
@@ -60,18 +60,12 @@ def tune(
     ] = False,
 ) -> None:
     """Search hyperparameters: train trials as CONFIG's tune: section says, keep the best."""
-    from seqcls.messages import severity
     from seqcls.reporting.display import choose_mode
     from seqcls.tuning import parse_duration, run_search
 
     mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
 
-    def report(message: str) -> None:
-        if mode != "quiet" or severity(message) != "info":
-            err.print(message, soft_wrap=True, markup=False)
-
-    def note(message: str) -> None:  # shown even with --quiet
-        err.print(message, soft_wrap=True, markup=False)
+    report, note = printers(mode)
 
     result = run_search(
         config,
