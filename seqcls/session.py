@@ -133,12 +133,15 @@ def start_training(
     the worker's role, files kept in --output-dir); default: `report`. A smoke run starts
     TensorFlow with the GPUs hidden.
     """
+    from seqcls.messages import note as a_note
     from seqcls.training.train import check_run
 
     note = note or report
     config = training_config(
         config_path, overrides, resume=resume, smoke=smoke, output_dir=output_dir
     )
+    if config.tune is not None:
+        report(a_note("the tune: section is for `seqcls tune`; `seqcls train` ignores it"))
     if smoke:
         _import_tensorflow_without_gpus()
     else:

@@ -398,3 +398,22 @@ def test_cli_prints_paths_with_brackets_as_written(trained_run, tmp_path):
     result = invoke("eval", run_dir, folder / "data" / "test.csv", "-o", destination)
     assert result.exit_code == 0, result.output
     assert destination.is_file() and f"metrics written to {destination}" in result.output
+
+
+def test_cli_train_says_it_ignores_a_tune_section(tiny_config, tmp_path):
+    """A config with a search space trains as if it had none, and says so (a note, shown
+    even with --quiet)."""
+    result = invoke(
+        "train",
+        tiny_config,
+        "--output-dir",
+        tmp_path / "run",
+        "--quiet",
+        "--set",
+        "training.epochs=1",
+        "--set",
+        "tune.metric=val_loss",
+    )
+    assert result.exit_code == 0, result.output
+    assert "note: the tune: section is for `seqcls tune`" in result.output
+    assert "tune" not in (tmp_path / "run" / artifacts.CONFIG_FILE).read_text()
