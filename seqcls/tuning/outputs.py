@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from seqcls.config import config_to_yaml
-from seqcls.messages import Report, note
+from seqcls.errors import SeqclsError
+from seqcls.messages import Report, note, warning
 from seqcls.run import artifacts
 from seqcls.tuning.results import trial_rows
 from seqcls.tuning.space import config_with, values_of
@@ -128,7 +129,11 @@ def best_test_metrics(tune_dir: Path, search: Search, best: Any, report: Report)
     from seqcls.inference.predict import evaluate_file, load_run
 
     run_dir = tune_dir / best.user_attrs["run_dir"]
-    metrics = evaluate_file(load_run(run_dir), Path(test), report=report)
+    try:
+        metrics = evaluate_file(load_run(run_dir), Path(test), report=report)
+    except SeqclsError as error:  # the search's results stand; say why there is no test score
+        report(warning(f"the best trial was not evaluated on {test}: {error}"))
+        return None
     result = {"trial": best.number, "run_dir": str(run_dir), **metrics}
     artifacts.write_json(path, result)
     return result

@@ -22,6 +22,10 @@ class ReportToTrial(keras.callbacks.Callback):
         self.pruned_at: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            # Early stopping ended the run here (a finished trial, not a pruned one), or a
+            # signal or a NaN loss cut the epoch short (not a value to report).
+            return
         value = (logs or {}).get(self.metric)
         if value is None or not math.isfinite(float(value)):
             return  # a NaN loss ends the trial anyway (TrainingDiverged)

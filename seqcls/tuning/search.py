@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from seqcls import messages
-from seqcls.errors import TrainingInterrupted, UsageError
+from seqcls.errors import DataError, TrainingInterrupted, UsageError
 from seqcls.messages import Report
 from seqcls.run import artifacts
 from seqcls.tuning import outputs
@@ -66,7 +66,20 @@ def parse_duration(text: str) -> float:
     parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", cleaned)
     if not parts or "".join(number + unit for number, unit in parts) != cleaned:
         raise UsageError(f"--timeout {text!r}: expected a duration such as 90s, 30m, 2h or 1h30m")
-    return sum(float(number) * units[unit] for number, unit in parts)
+    seconds = sum(float(number) * units[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise UsageError(f"--timeout {text!r}: give a duration above zero")
+    return seconds
+
+
+def _check_test_file(test: Path | None) -> None:
+    """The best trial is evaluated on data.test at the end: a missing file is said now,
+    not after the search (its rows are not read here)."""
+    if test is not None and not Path(test).is_file():
+        raise DataError(
+            f"data.test {test} is not a file; the best trial is evaluated on it once the "
+            "search ends: fix the path, or remove data.test to search without a test split"
+        )
 
 
 def run_search(
@@ -91,7 +104,7 @@ def run_search(
 
     shown = note or report
     _check_usage(config_path, output_dir, resume, trials, jobs)
-    given = None
+    given = recorded = None
     if config_path is not None:
         given = make_search(load_config(config_path), trials or DEFAULT_TRIALS)
     if resume is None:
@@ -102,6 +115,7 @@ def run_search(
         _, recorded = load_study(tune_dir)  # not a study: UsageError; nothing written
         if given is not None:
             check_same_search(recorded, given, tune_dir)  # before TensorFlow starts
+    _check_test_file((given or recorded).config.data.test)
     import_tensorflow_quietly()
     with _held(tune_dir, new=resume is None):
         study, search = _open(tune_dir, given, trials, resume is not None, shown)
@@ -110,7 +124,7 @@ def run_search(
         from seqcls.tuning.progress import make_progress
 
         shows = make_progress(mode, report, search.trials, search.metric, names, console)
-        deadline = time.time() + timeout if timeout else None
+        deadline = time.time() + timeout if timeout is not None else None
         _run(study, search, tune_dir, jobs, deadline, shows, mode, report, command)
         return _finish(study, search, tune_dir, names, report)
 

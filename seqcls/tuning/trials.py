@@ -130,6 +130,10 @@ def run_trial(
     except TrainingFailed as error:  # diverged (exit 4), or no finite validation value
         return _tell(study, trial, "PRUNED", started, note=str(error).split(";")[0])
     except BaseException as error:
+        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's out of memory
+            # These values do not fit the device; others may: the search goes on.
+            note = "out of memory with these values (smaller units, dim or batch_size fit)"
+            return _tell(study, trial, "FAIL", started, note=note)
         _tell(study, trial, "FAIL", started, note=_stopped_by(error))
         raise
     trial.set_user_attr("epochs", result.epochs_run)

@@ -16,6 +16,7 @@ from tuning_helpers import cli_tune, trial_states, write_tune_project
 
 from seqcls.errors import UsageError
 from seqcls.tuning import outputs, parse_duration
+from seqcls.tuning import search as search_module
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +28,12 @@ def search(tmp_path_factory):
     config = write_tune_project(folder, epochs=1)  # one epoch: the quickest trials
     test_file = folder / "data" / "test.csv"
     saved = test_file.read_bytes()
-    test_file.unlink()
-    original = outputs.best_test_metrics
+    original, checked = outputs.best_test_metrics, search_module._check_test_file
     calls = []
+
+    def checked_then_removed(test):  # the search checks that the file exists, at the start
+        checked(test)
+        test_file.unlink()
 
     def evaluated_at_the_end(*args, **kwargs):
         calls.append(sorted(path.name for path in (folder / "tune" / "trials").iterdir()))
@@ -37,6 +41,7 @@ def search(tmp_path_factory):
         return original(*args, **kwargs)
 
     patch = pytest.MonkeyPatch()
+    patch.setattr(search_module, "_check_test_file", checked_then_removed)
     patch.setattr(outputs, "best_test_metrics", evaluated_at_the_end)
     try:
         result = cli_tune(

@@ -104,3 +104,17 @@ def test_study_trials_left_running_are_marked_failed(study_dir):
     assert search.trials == 3 and search.metric == "val_loss"
     assert fail_unfinished(resumed) == [0]
     assert trial_states(tune_dir) == ["FAIL"]
+
+
+def test_study_a_missing_test_file_is_said_before_any_trial(tmp_path):
+    """The best trial is evaluated on data.test at the end: a wrong path is a data error
+    (exit 3) before the search starts, not after hours of trials; nothing is written."""
+    from tuning_helpers import cli_tune, write_tune_project
+
+    (tmp_path / "project").mkdir()
+    config = write_tune_project(tmp_path / "project")
+    (tmp_path / "project" / "data" / "test.csv").unlink()
+    result = cli_tune(config, "--trials", "1", "--output-dir", tmp_path / "tune")
+    assert result.exit_code == 3, result.output
+    assert "data.test" in result.output and "remove data.test" in result.output
+    assert not (tmp_path / "tune").exists()
