@@ -271,7 +271,8 @@ class ModuleVisitor(ast.NodeVisitor):
         if target is None:
             return
         edge = Edge(self.module, target, node.lineno, self.function_depth > 0)
-        if edge not in self.scan.edges[-len(node.names) :]:
+        known = {(e.source, e.target, e.in_function) for e in self.scan.edges}
+        if (edge.source, edge.target, edge.in_function) not in known:
             self.scan.edges.append(edge)
 
     def resolve(self, dotted: str) -> str | None:
@@ -306,12 +307,15 @@ class ModuleVisitor(ast.NodeVisitor):
             origin = node.module or ""
         if not self.inside(origin):
             return
+        # `from pkg import x` runs pkg/__init__.py first, whatever x is: an edge to pkg
+        # (unless pkg is this module: a package importing its own submodules), and to
+        # pkg.x when x is a submodule.
+        if self.resolve(origin) != self.module:
+            self.edge(self.resolve(origin), node)
         for alias in node.names:
             submodule = f"{origin}.{alias.name}"
             if alias.name != "*" and submodule in self.scan.modules:
                 self.edge(submodule, node)
-            else:
-                self.edge(self.resolve(origin), node)
 
 
 def scan_package(root: Path, package: str) -> Scan:

@@ -127,7 +127,12 @@ def test_cycle_with_a_function_level_import_is_found(tmp_path, capsys):
     scan = cs.scan_package(tmp_path, "pkg")
     assert cs.import_cycles(scan) == [["pkg.a", "pkg.b"]]
     edges = {(e.source, e.target): e.in_function for e in scan.edges}
-    assert edges == {("pkg.a", "pkg.b"): False, ("pkg.b", "pkg.a"): True, ("pkg.c", "pkg.a"): False}
+    assert edges == {
+        ("pkg.a", "pkg.b"): False,
+        ("pkg.b", "pkg"): True,  # `from pkg import a` runs pkg/__init__.py first
+        ("pkg.b", "pkg.a"): True,
+        ("pkg.c", "pkg.a"): False,
+    }
     code, out = run_main(tmp_path, "--no-baseline", capsys=capsys)
     assert code == 1
     assert "{pkg.a, pkg.b}: e.g. pkg.a -> pkg.b -> pkg.a" in out
@@ -149,8 +154,12 @@ def test_import_forms_resolve_to_the_right_module(tmp_path):
     )
     scan = cs.scan_package(tmp_path, "pkg")
     edges = sorted((e.source, e.target) for e in scan.edges)
+    # `from X import y` is an edge to X (its __init__ runs first) and to X.y when y is
+    # a submodule; a package importing its own submodules is no edge to itself.
     assert edges == [
         ("pkg.sub", "pkg.sub.leaf"),
+        ("pkg.sub.leaf", "pkg"),
+        ("pkg.sub.leaf", "pkg.sub"),
         ("pkg.sub.leaf", "pkg.sub.other"),
         ("pkg.sub.leaf", "pkg.tool"),
         ("pkg.sub.other", "pkg.sub"),
@@ -388,3 +397,18 @@ def test_task_branches_on_any_value_that_names_a_task_are_found(tmp_path):
     write_tree(tmp_path, {"pkg/reader.py": source})
     lines = sorted(b.lineno for b in cs.scan_package(tmp_path, "pkg").branches)
     assert lines == [2, 3, 4]
+
+
+def test_an_import_through_a_package_that_imports_the_importer_is_a_cycle(tmp_path):
+    """`from pkg import sub` in a module that pkg/__init__.py itself imports: a cycle
+    through the package (pkg -> pkg.a -> pkg), as Python runs it; a package importing its
+    own submodules is not one."""
+    write_tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg import a\n",
+            "pkg/a.py": "from pkg import b\n",
+            "pkg/b.py": "x = 1\n",
+        },
+    )
+    assert cs.import_cycles(cs.scan_package(tmp_path, "pkg")) == [["pkg", "pkg.a"]]

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from seqcls.config import tune as tune_section
 from seqcls.config.estimate import parameters_by_part
 from seqcls.config.fields import RunName, Section, Seed, is_new_config
 from seqcls.config.limits import MAX_PARAMETERS
@@ -20,6 +19,8 @@ from seqcls.config.sections import (
     TrainingConfig,
 )
 from seqcls.config.tune import Distribution, TuneConfig
+from seqcls.config.tune import distribution_kind as kind_for_schema
+from seqcls.config.tune import space_problems as problems_for_schema
 
 # ------------------------------------------------------------------------------ Config
 
@@ -47,7 +48,7 @@ class Config(Section):
         config = handler(data)
         space = config.tune.space if config.tune is not None else None
         if space and isinstance(data, dict):
-            problems = tune_section.space_problems(data, space, cls, info.context)
+            problems = problems_for_schema(data, space, cls, info.context)
             if problems:
                 raise ValueError("\n  ".join(problems))
         return config
@@ -100,11 +101,11 @@ def space_problems(
     raw: dict[str, Any], space: dict[str, Distribution], context: Any = None
 ) -> list[str]:
     """tune.space_problems against Config: what is wrong with each tune.space entry."""
-    return tune_section.space_problems(raw, space, Config, context)
+    return problems_for_schema(raw, space, Config, context)
 
 
 def distribution_kind(
     raw: dict[str, Any], key: str, distribution: Distribution, context: Any = None
 ) -> Literal["int", "float", "categorical"]:
     """tune.distribution_kind against Config: how values are drawn for `key`."""
-    return tune_section.distribution_kind(raw, key, distribution, Config, context)
+    return kind_for_schema(raw, key, distribution, Config, context)

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import seqcls.tuning.outputs as outputs
 from seqcls import messages
 from seqcls.errors import DataError, TrainingInterrupted, UsageError
 from seqcls.messages import Report
 from seqcls.run import artifacts
-from seqcls.tuning import outputs
 from seqcls.tuning.results import best_trial, trial_row, trial_rows
 from seqcls.tuning.space import short_names
 from seqcls.tuning.study import (
