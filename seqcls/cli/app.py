@@ -12,9 +12,11 @@ import errno
 import functools
 import os
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -157,11 +159,27 @@ def main() -> None:
     app()
 
 
-def printers(mode: str) -> tuple[Callable[[str], None], Callable[[str], None]]:
-    """(report, note) for a command with a progress `mode`: report prints every message
-    except information under --quiet (mode "quiet"); note prints always (where the run
-    is, a worker's role). Both print the user's text as written (no markup)."""
+class ProgressMode(str, Enum):
+    auto = "auto"
+    rich = "rich"
+    plain = "plain"
+
+
+# --quiet, the same on every command that shows progress.
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and the final results.")]
+
+
+def printers(
+    progress: ProgressMode, quiet: bool
+) -> tuple[str, Callable[[str], None], Callable[[str], None]]:
+    """(mode, report, note) for a command with --progress and --quiet: the display mode
+    (quiet, or rich/plain as chosen for stderr); report prints every message except
+    information under --quiet; note prints always (where the run is, a worker's role).
+    Both print the user's text as written (no markup)."""
     from seqcls.messages import severity
+    from seqcls.reporting.display import choose_mode
+
+    mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
 
     def note(message: str) -> None:
         err.print(message, soft_wrap=True, markup=False)
@@ -170,4 +188,4 @@ def printers(mode: str) -> tuple[Callable[[str], None], Callable[[str], None]]:
         if mode != "quiet" or severity(message) != "info":
             note(message)
 
-    return report, note
+    return mode, report, note

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import app, err, handle_errors, out, printers
+from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, out, printers
 from seqcls.cli.tables import metrics_table, print_details
-
-
-class ProgressMode(str, Enum):
-    auto = "auto"
-    rich = "rich"
-    plain = "plain"
 
 
 @app.command()
@@ -60,18 +53,13 @@ def train(
             "auto (rich on a terminal, plain otherwise).",
         ),
     ] = ProgressMode.auto,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="Only warnings and the final results."),
-    ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a model as CONFIG describes and write a self-contained run directory."""
-    from seqcls.reporting.display import choose_mode, make_display
+    from seqcls.reporting.display import make_display
     from seqcls.session import start_training
 
-    mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
-
-    report, note = printers(mode)
+    mode, report, note = printers(progress, quiet)
 
     training = start_training(
         config,

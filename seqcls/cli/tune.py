@@ -8,8 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import app, err, handle_errors, out, printers
-from seqcls.cli.train import ProgressMode
+from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, out, printers
 
 
 @app.command()
@@ -54,18 +53,12 @@ def tune(
             "plain (a line per trial), or auto (rich on a terminal, plain otherwise)."
         ),
     ] = ProgressMode.auto,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="Only warnings and the final results."),
-    ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Search hyperparameters: train trials as CONFIG's tune: section says, keep the best."""
-    from seqcls.reporting.display import choose_mode
     from seqcls.tuning import parse_duration, run_search
 
-    mode = "quiet" if quiet else choose_mode(progress.value, sys.stderr)
-
-    report, note = printers(mode)
+    mode, report, note = printers(progress, quiet)
 
     result = run_search(
         config,

@@ -27,6 +27,7 @@ from seqcls.data.reading import (
     require_columns,
 )
 from seqcls.errors import DataError
+from seqcls.tasks import Task, reading_task
 
 
 @dataclass
@@ -66,8 +67,6 @@ def parse_labels(raw: str, task: str, delimiter: str = "|") -> list[str]:
     """The labels in one label cell as `task` (a task name or the config's `auto`) reads
     them: one (multiclass, binary), delimiter-separated (multilabel) or whitespace-separated
     tags (tagging)."""
-    from seqcls.tasks import reading_task
-
     return reading_task(task).parse_labels(raw, delimiter)
 
 
@@ -97,6 +96,13 @@ class LabelledColumns:
     task: str = "multiclass"
     delimiter: str = "|"
     separator: str = " "  # between the cells of several text columns
+    # Resolved once, not per row: how the task reads a label cell, the text columns' name.
+    kind: Task = field(init=False, repr=False, compare=False)
+    shown: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", reading_task(self.task))
+        object.__setattr__(self, "shown", "+".join(self.text))
 
     @classmethod
     def of(cls, data: Any, task: str) -> LabelledColumns:
@@ -110,29 +116,26 @@ class LabelledColumns:
 
     def read(self, row: dict[str, Any], where: str) -> tuple[str, str] | Problem:
         """(text, label) of one row, or the Problem that makes it a bad row (see row_problem)."""
-        # A JSONL cell that is null, a float, a list or missing is a bad row like any other.
-        unreadable = first_cell_problem(row, [*self.text, self.label])
-        if unreadable:
-            return Problem(where, NOT_TEXT, unreadable)
-        text = self.separator.join(cell_text(row, column) for column in self.text)
-        label = cell_text(row, self.label).strip()
-        shown = "+".join(self.text)
-        problem = row_problem(text, label, self.task, self.delimiter, shown, self.label)
+        cells = [cell_text(row, column) for column in self.text]
+        label = cell_text(row, self.label)
+        if label is None or None in cells:
+            # A JSONL cell that is null, a float, a list or missing is a bad row like any other.
+            return Problem(where, NOT_TEXT, first_cell_problem(row, [*self.text, self.label]))
+        text, label = self.separator.join(cells), label.strip()
+        problem = row_problem(text, label, self.kind, self.delimiter, self.shown, self.label)
         return Problem(where, *problem) if problem else (text, label)
 
 
 def row_problem(
-    text: str, label: str, task: str, delimiter: str, shown: str, label_column: str
+    text: str, label: str, kind: Task, delimiter: str, shown: str, label_column: str
 ) -> tuple[str, str] | None:
     """Why a labelled row cannot be used (reason, explanation), or None when it can."""
-    parsed = parse_labels(label, task, delimiter)
+    parsed = kind.parse_labels(label, delimiter)
     if not parsed:
         return ("empty label", f"the label ('{label_column}') is empty; every row needs a label")
     if not text.strip():
         return ("empty text", f"the text ('{shown}') is empty; remove the row")
-    from seqcls.tasks import reading_task
-
-    return reading_task(task).row_problem(text, parsed, shown, label_column)
+    return kind.row_problem(text, parsed, shown, label_column)
 
 
 def labelled_split(

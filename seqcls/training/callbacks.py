@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -326,19 +325,14 @@ def epoch_callbacks(
     epochs: int,
     monitor: str,
     patience: int | None,
-    report: Callable[[str], None],
     interrupt: signals.Interrupt,
+    display: Any,
     state: dict[str, Any] | None = None,
     best_weights: list[np.ndarray] | None = None,
-    display: Any = None,
 ) -> TrainingLog:
     """The training loop's callbacks (see the module docstring for their order), for a
-    new run (`state` None) or a resumed one (its state.json and best epoch's weights).
-    `display` defaults to one plain line per epoch through `report`."""
-    if display is None:
-        from seqcls.reporting.display import Display
-
-        display = Display(report)
+    new run (`state` None) or a resumed one (its state.json and best epoch's weights),
+    showing the epochs on `display` (seqcls.reporting.display)."""
     loop = LoopState.from_state(state, best_weights)
     early_stopping = EarlyStopping(loop, patience, epochs)
     resumable = ResumableState(loop, run_dir, model)

@@ -54,7 +54,6 @@ def fit(
         epochs=config.training.epochs,
         monitor=stopping.monitor,
         patience=patience,
-        report=report,
         interrupt=interrupt,
         state=state,
         best_weights=best_weights,

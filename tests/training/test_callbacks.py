@@ -63,7 +63,6 @@ def make_log(run_dir, model, lines, *, epochs, patience=None, monitor="val_loss"
         epochs=epochs,
         monitor=monitor,
         patience=patience,
-        report=lines.append,
         display=display,
         **options,
     )
