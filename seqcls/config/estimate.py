@@ -4,6 +4,7 @@ model, without TensorFlow (for the model-size limit of a new config)."""
 from __future__ import annotations
 
 from seqcls.config.sections import BackwardConfig, ModelConfig
+from seqcls.modeling.subwords import MAX_NGRAMS
 
 
 def _recurrent_parameters(cell: str, inputs: int, units: int) -> int:
@@ -23,6 +24,13 @@ def parameters_by_part(model: ModelConfig, max_tokens: int, per_token: bool) -> 
             max_tokens * model.embedding.dim
         )
     }
+    subwords = model.embedding.subwords
+    if subwords is not None:
+        # The n-gram vectors, and the table of each token's n-gram rows (at most
+        # modeling.subwords.MAX_NGRAMS per token: an upper bound).
+        parts["the subwords (model.embedding.subwords.buckets x model.embedding.dim)"] = (
+            subwords.buckets + 1
+        ) * model.embedding.dim + max_tokens * MAX_NGRAMS
     backward = encoder.backward or BackwardConfig()
     backward_cell = backward.cell or encoder.cell
     width, recurrent = model.embedding.dim, 0
@@ -46,7 +54,8 @@ def parameters_by_part(model: ModelConfig, max_tokens: int, per_token: bool) -> 
         parts["the attention (model.attention.num_heads x key_dim)"] = sum(
             4 * stream * heads + 3 * heads + stream + 2 * stream for stream in streams
         )
-    width, head = sum(streams), 0
+    # Concat pooling puts each stream's mean and/or max beside its attended vector.
+    width, head = sum(streams) * (1 + len(attention.concat_pooling)), 0
     for size in model.head.hidden:
         head += (width + 1) * size
         width = size

@@ -8,9 +8,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from seqcls.config.fields import (
+    SIZE,
     BatchSize,
     ClassWeight,
     Column,
+    Count,
     Float32,
     Fraction,
     Heads,
@@ -98,12 +100,44 @@ class PreprocessingConfig(Section):
     length_percentile: Annotated[float, Field(gt=0.0, le=100.0)] = 99.0
 
 
+NgramLength = Count(20, "n-grams of more characters are rarer than the words they come from")
+Buckets = Count(10_000_000, SIZE)
+
+
+class SubwordConfig(Section):
+    """fastText-style subword features: each vocabulary token's character n-grams (of the
+    token wrapped in < and >) are hashed into `buckets` vectors, which are added to the
+    token's own vector (`sum`) or averaged with it (`mean`). Rare words, typos and word
+    forms then share statistics. A token outside the vocabulary keeps the unknown-token
+    vector only."""
+
+    min_n: NgramLength = 3
+    max_n: NgramLength = 5
+    buckets: Buckets = 20000
+    combine: Literal["sum", "mean"] = "mean"
+
+    @model_validator(mode="after")
+    def _range(self) -> SubwordConfig:
+        if self.min_n > self.max_n:
+            raise ValueError(
+                f"min_n ({self.min_n}) is larger than max_n ({self.max_n}); "
+                "set model.embedding.subwords.min_n <= max_n"
+            )
+        return self
+
+
 class EmbeddingConfig(Section):
     dim: Width = 128
     trainable: bool = True
     # Word vectors in GloVe text format (`word v1 ... vd`, optionally .gz).
     pretrained: PathField | None = None
+    # Drops single values of the token vectors.
     dropout: Fraction = 0.0
+    # Drops whole channels (one of `dim` features, for every token of a text at once):
+    # the model cannot lean on one feature of a few tokens (SpatialDropout1D).
+    spatial_dropout: Fraction = 0.0
+    # Hashed character n-grams added to each token's vector (see SubwordConfig).
+    subwords: SubwordConfig | None = None
 
 
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
@@ -182,6 +216,11 @@ class AttentionConfig(Section):
     # multihead only.
     num_heads: Heads = 4
     key_dim: Width = 32
+    # Also pool the encoder's steps these ways (masked, real tokens only) and put them
+    # beside the attention's or pooling's vector before the head ("concat pooling").
+    concat_pooling: Annotated[list[Literal["mean", "max"]], Field(max_length=2)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AttentionConfig:
@@ -202,6 +241,14 @@ class AttentionConfig(Section):
             )
         if self.type != "multihead" and self.model_fields_set & {"num_heads", "key_dim"}:
             raise ValueError("num_heads and key_dim only apply to model.attention.type: multihead")
+        if self.concat_pooling and self.type == "none" and self.pooling == "last":
+            raise ValueError(
+                "concat_pooling pools the encoder's steps, which pooling 'last' (the default "
+                "for type none) does not keep; set model.attention.pooling: mean or max, or "
+                "remove model.attention.concat_pooling"
+            )
+        if len(set(self.concat_pooling)) != len(self.concat_pooling):
+            raise ValueError("concat_pooling names a pooling twice; list each of mean, max once")
         return self
 
 
@@ -235,6 +282,17 @@ class TrainingConfig(Section):
     batch_size: BatchSize = 32
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     learning_rate: Annotated[Float32, Field(gt=0.0)] = 1e-3
+    # The learning rate over training: constant, or cosine (from learning_rate down to 0 at
+    # the last of training.epochs; early stopping may end training before).
+    schedule: Literal["constant", "cosine"] = "constant"
+    # Epochs (may be fractional) over which the learning rate rises linearly from 0.
+    warmup_epochs: Annotated[float, Field(ge=0.0)] = 0.0
+    # Decoupled weight decay (AdamW-style, applied by every optimizer); default: the
+    # optimizer's own (adamw 0.004, the others none).
+    weight_decay: Annotated[Float32, Field(ge=0.0)] | None = None
+    # Mix each target with the uniform distribution: the target label gets 1 - s + s/K.
+    # Discourages over-confident fits on small data.
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     clipnorm: Annotated[Float32, Field(gt=0.0)] | None = None
     # Loss weight per label: none (all 1), balanced (n / (labels * count), from train), or
     # {label: weight} (unlisted labels weigh 1). Multiclass and binary tasks only.

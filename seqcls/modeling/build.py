@@ -27,9 +27,11 @@ from seqcls.modeling.layers import (
     MaskedSelfAttention,
     PaddingMask,
     SequenceClip,
+    SubwordEmbedding,
     TimeDistributed,
 )
 from seqcls.modeling.outputs import ATTENTION_WEIGHTS, PROBABILITIES, TOKEN_IDS
+from seqcls.modeling.subwords import ngram_table
 from seqcls.tasks import get_task
 
 
@@ -125,24 +127,23 @@ def _encode(x, mask, encoder: EncoderConfig, last_step_only: bool) -> list:
 
 
 def build_core_model(
-    config: Config, vocab_size: int, num_outputs: int, task: str = "multiclass"
+    config: Config,
+    vocab_size: int,
+    num_outputs: int,
+    task: str = "multiclass",
+    tokens: list[str] | None = None,
 ) -> keras.Model:
     """Token ids (batch, time) -> dict of outputs; id 0 is padding (right-padded).
 
     Text-level tasks: probabilities (batch, num_outputs). Tagging: probabilities
-    (batch, time, num_outputs), one distribution per step.
+    (batch, time, num_outputs), one distribution per step. `tokens` (the vocabulary in
+    id order) gives model.embedding.subwords its n-grams; without it (a model described,
+    not trained) every token has none.
     """
     model_config = config.model
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     mask = PaddingMask(name="padding_mask")(ids)  # (batch, time), True on real tokens
-    x = layers.Embedding(
-        vocab_size,
-        model_config.embedding.dim,
-        trainable=model_config.embedding.trainable,
-        name="embedding",
-    )(ids)  # (batch, time, dim)
-    if model_config.embedding.dropout:
-        x = layers.Dropout(model_config.embedding.dropout, name="embedding_dropout")(x)
+    x = _embed(ids, model_config.embedding, vocab_size, tokens)  # (batch, time, dim)
 
     attention = model_config.attention
     if get_task(task).per_token:
@@ -183,7 +184,12 @@ def build_core_model(
                     stream, mask=mask
                 )
             )
-    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="directions")(pooled)
+    # (The schema refuses concat_pooling with pooling last: no steps to pool.)
+    for stream, suffix in zip(streams, suffixes):
+        for how in attention.concat_pooling:
+            pooled.append(MaskedPooling(how, name=f"concat_{how}_pool{suffix}")(stream, mask=mask))
+    name = "pooled" if attention.concat_pooling else "directions"
+    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name=name)(pooled)
 
     head = model_config.head
     for index, width in enumerate(head.hidden):
@@ -196,6 +202,31 @@ def build_core_model(
     )(x)
     outputs = {PROBABILITIES: probabilities, **outputs}
     return keras.Model(ids, outputs, name="seqcls_core")
+
+
+def _embed(ids, embedding: Any, vocab_size: int, tokens: list[str] | None):
+    """Token ids -> token vectors (batch, time, dim): the embedding, its subwords, dropouts."""
+    x = layers.Embedding(
+        vocab_size, embedding.dim, trainable=embedding.trainable, name="embedding"
+    )(ids)
+    subwords = embedding.subwords
+    if subwords is not None:
+        table = None
+        if tokens is not None:
+            table = ngram_table(tokens, subwords.min_n, subwords.max_n, subwords.buckets)
+        x = SubwordEmbedding(
+            vocab_size,
+            width=1 if table is None else table.shape[1],
+            buckets=subwords.buckets,
+            combine=subwords.combine,
+            table=table,
+            name="subwords",
+        )(x, ids)
+    if embedding.spatial_dropout:
+        x = layers.SpatialDropout1D(embedding.spatial_dropout, name="spatial_dropout")(x)
+    if embedding.dropout:
+        x = layers.Dropout(embedding.dropout, name="embedding_dropout")(x)
+    return x
 
 
 def _tagging_head(ids, x, head: Any, num_tags: int) -> keras.Model:
@@ -230,10 +261,15 @@ def build_inference_model(
     return keras.Model(texts, {**core(ids), TOKEN_IDS: ids}, name="seqcls_inference")
 
 
-def make_optimizer(training: Any) -> keras.optimizers.Optimizer:
-    options = {"learning_rate": training.learning_rate}
+def make_optimizer(training: Any, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    """The optimizer training.optimizer names, with its learning-rate schedule
+    (training.schedule, warmup_epochs over `steps_per_epoch` steps), weight decay and
+    gradient clipping."""
+    options: dict[str, Any] = {"learning_rate": learning_rate_schedule(training, steps_per_epoch)}
     if training.clipnorm is not None:
         options["clipnorm"] = training.clipnorm
+    if training.weight_decay is not None:
+        options["weight_decay"] = training.weight_decay
     optimizers = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
@@ -241,6 +277,26 @@ def make_optimizer(training: Any) -> keras.optimizers.Optimizer:
         "rmsprop": keras.optimizers.RMSprop,
     }
     return optimizers[training.optimizer](**options)
+
+
+def learning_rate_schedule(training: Any, steps_per_epoch: int) -> Any:
+    """training.learning_rate as a number (constant, no warmup), or a Keras schedule of the
+    optimizer's step count, so that a resumed run continues the same curve: a linear
+    warmup from 0 over warmup_epochs, then constant or cosine decay to 0 at the end of
+    training.epochs."""
+    rate = float(training.learning_rate)
+    warmup = round(training.warmup_epochs * steps_per_epoch)
+    if training.schedule == "constant" and not warmup:
+        return rate
+    total = max(1, training.epochs * steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else rate,
+        decay_steps=max(1, total - warmup),
+        # alpha is the floor as a share of the rate: 1 keeps it constant after warmup.
+        alpha=1.0 if training.schedule == "constant" else 0.0,
+        warmup_target=rate if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
 def load_pretrained_vectors(

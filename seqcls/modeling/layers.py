@@ -258,3 +258,59 @@ class TimeDistributed(keras.layers.TimeDistributed):
 
         outputs = ops.vectorized_map(step, ops.arange(ops.shape(steps_first)[0]))
         return ops.swapaxes(outputs, 0, 1)  # (batch, time, ...)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SubwordEmbedding(keras.layers.Layer):
+    """Adds hashed character n-gram vectors to token vectors (fastText's subwords).
+
+    Inputs: the token vectors (batch, time, dim) and the token ids (batch, time).
+    `table` (vocab_size, width) lists each id's n-gram rows (1..buckets, 0: none; see
+    modeling/subwords.py); it is a non-trainable weight, saved with the model. Output
+    (batch, time, dim): the token vector plus the sum of its n-gram vectors (`sum`), or
+    the average of the token vector and its n-gram vectors (`mean`). Ids without n-grams
+    (padding, the unknown token) keep their token vector.
+    """
+
+    def __init__(self, vocab_size, width, buckets, combine="mean", table=None, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.width, self.buckets = int(vocab_size), int(width), int(buckets)
+        self.combine = combine
+        self._initial_table = table  # set when building for training; loading restores it
+
+    def build(self, vectors_shape, ids_shape=None):
+        self.table = self.add_weight(
+            name="ngram_table",
+            shape=(self.vocab_size, self.width),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+        )
+        if self._initial_table is not None:
+            self.table.assign(self._initial_table)
+        self.ngram_vectors = self.add_weight(
+            name="ngram_vectors",
+            shape=(self.buckets + 1, vectors_shape[-1]),
+            initializer=keras.initializers.RandomUniform(-0.05, 0.05),
+        )
+
+    def call(self, vectors, ids):
+        rows = ops.take(self.table, ops.cast(ids, "int32"), axis=0)  # (batch, time, width)
+        present = ops.expand_dims(ops.cast(rows > 0, vectors.dtype), -1)
+        ngrams = ops.take(self.ngram_vectors, rows, axis=0)  # (batch, time, width, dim)
+        total = vectors + ops.sum(ops.cast(ngrams, vectors.dtype) * present, axis=2)
+        if self.combine == "sum":
+            return total
+        return total / (1.0 + ops.sum(present, axis=2))
+
+    def compute_output_shape(self, vectors_shape, ids_shape=None):
+        return vectors_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "width": self.width,
+            "buckets": self.buckets,
+            "combine": self.combine,
+        }

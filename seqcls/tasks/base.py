@@ -118,11 +118,22 @@ class Task:
 
     # ----------------------------------------------- the distributed training loop
 
-    def loss_object(self) -> Any:
-        """The per-row loss (reduction None) the distributed loop sums."""
+    def loss_object(self, label_smoothing: float = 0.0, reduction: Any = None) -> Any:
+        """The loss with `label_smoothing` (training.label_smoothing); reduction None gives
+        the per-row loss the distributed loop sums."""
         import keras
 
-        return keras.losses.SparseCategoricalCrossentropy(reduction=None)
+        if label_smoothing:
+            from seqcls.modeling.losses import SmoothedSparseCrossentropy
+
+            return SmoothedSparseCrossentropy(label_smoothing, reduction=reduction)
+        return keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
+
+    def training_loss(self, label_smoothing: float = 0.0) -> Any:
+        """What compile gets: the loss by name, or with label smoothing a loss object."""
+        if not label_smoothing:
+            return self.loss
+        return self.loss_object(label_smoothing, reduction="sum_over_batch_size")
 
     def correct_per_row(self, probabilities: Any, targets: Any) -> Any:
         """Keras' accuracy per row, as a float tensor (the distributed loop's metric)."""

@@ -49,10 +49,11 @@ class Binary(Task):
     def encode_target(self, raw: str, index: dict[str, int], delimiter: str) -> np.ndarray:
         return np.array([index[raw]], dtype=np.float32)
 
-    def loss_object(self) -> Any:
+    def loss_object(self, label_smoothing: float = 0.0, reduction: Any = None) -> Any:
         import keras
 
-        return keras.losses.BinaryCrossentropy(reduction=None)
+        # Smoothing moves each 0/1 target towards 0.5 by label_smoothing / 2.
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing, reduction=reduction)
 
     def correct_per_row(self, probabilities: Any, targets: Any) -> Any:
         return sigmoid_correct_per_row(probabilities, targets)

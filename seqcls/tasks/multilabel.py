@@ -43,10 +43,11 @@ class Multilabel(Task):
         vector[[index[label] for label in self.parse_labels(raw, delimiter)]] = 1
         return vector
 
-    def loss_object(self) -> Any:
+    def loss_object(self, label_smoothing: float = 0.0, reduction: Any = None) -> Any:
         import keras
 
-        return keras.losses.BinaryCrossentropy(reduction=None)
+        # Smoothing moves each 0/1 target towards 0.5 by label_smoothing / 2.
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing, reduction=reduction)
 
     def correct_per_row(self, probabilities: Any, targets: Any) -> Any:
         return sigmoid_correct_per_row(probabilities, targets)

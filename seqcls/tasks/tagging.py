@@ -55,6 +55,8 @@ class Tagging(Task):
             )
         elif "pooling" in config.model.attention.model_fields_set:
             needs.append("model.attention.pooling does not apply to tagging; remove it")
+        if config.model.attention.concat_pooling:
+            needs.append("model.attention.concat_pooling does not apply to tagging; remove it")
         problems = super().config_problems(config)
         return [*problems, "task tagging needs: " + "; ".join(needs)] if needs else problems
 

@@ -38,7 +38,11 @@ def build(config: Config, prepared: Prepared, strategy: Any = None) -> Built:
             # Layers compute in the policy's dtype; the output layer is float32 regardless.
             num_outputs = task.output_units(len(prepared.labels))
             core = model_lib.build_core_model(
-                config, prepared.vocabulary.size, num_outputs, task.name
+                config,
+                prepared.vocabulary.size,
+                num_outputs,
+                task.name,
+                tokens=prepared.vocabulary.tokens,
             )
             classifier = model_lib.training_model(core)
         embedding = config.model.embedding
@@ -53,8 +57,8 @@ def build(config: Config, prepared: Prepared, strategy: Any = None) -> Built:
             layer.set_weights([matrix])
             notes.append(f"pretrained vectors found for {coverage:.1%} of the vocabulary")
         classifier.compile(
-            optimizer=model_lib.make_optimizer(config.training),
-            loss=task.loss,
+            optimizer=model_lib.make_optimizer(config.training, prepared.steps),
+            loss=task.training_loss(config.training.label_smoothing),
             **task.compile_metrics(),
         )
     return Built(core, classifier, notes)

@@ -37,6 +37,7 @@ def fit_distributed(
     class_weight: dict[int, float] | None,
     continuous: bool = False,
     interrupt: Any = None,
+    label_smoothing: float = 0.0,
 ) -> None:
     """Epochs `initial_epoch`..`epochs` of `steps` steps, as Keras' fit runs them.
 
@@ -50,7 +51,7 @@ def fit_distributed(
     kind = get_task(task)
     if not kind.supports_distribution:  # the config validator refuses it first
         raise ConfigError(f"runtime.distribution cannot train task {task}")
-    step = _train_step(strategy, model, kind, class_weight)
+    step = _train_step(strategy, model, kind, class_weight, label_smoothing)
     distributed = _distributed_dataset(strategy, train_data)
     hooks = keras.callbacks.CallbackList(
         callbacks, model=model, epochs=epochs, steps=steps, verbose=0
@@ -70,7 +71,7 @@ def fit_distributed(
                 hooks.on_epoch_end(epoch, logs)
                 break
             hooks.on_test_begin()
-            validation = _evaluate(model, valid_data, kind)
+            validation = _evaluate(model, valid_data, kind, label_smoothing)
             hooks.on_test_end(validation)
             logs.update({f"val_{name}": value for name, value in validation.items()})
             hooks.on_epoch_end(epoch, logs)
@@ -125,12 +126,18 @@ def _distributed_dataset(strategy: Any, train_data: Any) -> Any:
     return strategy.experimental_distribute_dataset(train_data)
 
 
-def _train_step(strategy: Any, model: Any, kind: Any, class_weight: dict[int, float] | None):
+def _train_step(
+    strategy: Any,
+    model: Any,
+    kind: Any,
+    class_weight: dict[int, float] | None,
+    label_smoothing: float,
+):
     """A tf.function: one step on every replica -> (summed loss, correct rows, rows,
     stop votes), each summed over the replicas."""
     import tensorflow as tf
 
-    loss_object = kind.loss_object()
+    loss_object = kind.loss_object(label_smoothing)
     weights = None
     if class_weight:
         weights = tf.constant([class_weight[i] for i in range(len(class_weight))], tf.float32)
@@ -171,11 +178,11 @@ def _train_step(strategy: Any, model: Any, kind: Any, class_weight: dict[int, fl
     return train_step
 
 
-def _evaluate(model: Any, valid_data: Any, kind: Any) -> dict[str, float]:
+def _evaluate(model: Any, valid_data: Any, kind: Any, label_smoothing: float) -> dict[str, float]:
     """Loss and accuracy on the validation batches (unweighted, as fit reports them)."""
     import tensorflow as tf
 
-    loss_object = kind.loss_object()
+    loss_object = kind.loss_object(label_smoothing)
     total_loss = total_correct = total_rows = 0.0
     for ids, targets in valid_data:
         probabilities = model(ids, training=False)

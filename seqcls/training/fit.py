@@ -77,6 +77,7 @@ def fit(
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         with interrupt.handling(), _stopping(display):
             _run_epochs(
+                config,
                 built.classifier,
                 prepared,
                 strategy,
@@ -130,6 +131,7 @@ def tensorboard_callbacks(config: Config, run_dir: Path, report: Any) -> list:
 
 
 def _run_epochs(
+    config: Config,
     model: Any,
     prepared: Prepared,
     strategy: Any,
@@ -152,6 +154,7 @@ def _run_epochs(
             class_weight=prepared.keras_class_weight(),
             continuous=prepared.continuous,
             interrupt=interrupt,
+            label_smoothing=config.training.label_smoothing,
         )
         return
     model.fit(

@@ -44,9 +44,24 @@ train(config, Path(sys.argv[2]), report=lambda message: None, callbacks=tuple(ki
 """
 
 
-def run_training(config, run_dir, kill_after_epoch):
+# Options whose state lives in the optimizer or the model (a schedule over the step count,
+# weight decay, the n-gram table and vectors) must resume as exactly.
+RECIPE = (
+    "training.optimizer=adamw",
+    "training.weight_decay=0.01",
+    "training.schedule=cosine",
+    "training.warmup_epochs=1",
+    "training.label_smoothing=0.1",
+    "model.embedding.spatial_dropout=0.2",
+    "model.embedding.subwords.buckets=300",
+    "model.attention.concat_pooling=[mean, max]",
+)
+
+
+def run_training(config, run_dir, kill_after_epoch, extra=()):
+    arguments = [str(config), str(run_dir), str(kill_after_epoch), *OVERRIDES, *extra]
     return subprocess.run(
-        [sys.executable, "-c", TRAIN, str(config), str(run_dir), str(kill_after_epoch), *OVERRIDES],
+        [sys.executable, "-c", TRAIN, *arguments],
         capture_output=True,
         text=True,
         timeout=300,
@@ -60,11 +75,12 @@ def weights(run_dir):
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_config, tmp_path):
+@pytest.mark.parametrize("extra", [(), RECIPE], ids=["default", "recipe-options"])
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_config, tmp_path, extra):
     reference = tmp_path / "reference"
-    assert run_training(tiny_config, reference, 0).returncode == 0
+    assert run_training(tiny_config, reference, 0, extra).returncode == 0
     killed = tmp_path / "killed"
-    result = run_training(tiny_config, killed, 2)
+    result = run_training(tiny_config, killed, 2, extra)
     assert result.returncode == -signal.SIGKILL
     state = json.loads((killed / artifacts.STATE_FILE).read_text())
     assert state["completed_epochs"] == 2 and not state["finished"]
