@@ -64,6 +64,12 @@ class Config(Section):
                 "worker would read every file; train in memory (data.streaming: false) or use "
                 "runtime.distribution mirrored on one machine"
             )
+        if self.training.ema_momentum is not None and self.runtime.distribution != "none":
+            raise ValueError(
+                "training.ema_momentum is not supported with runtime.distribution "
+                f"{self.runtime.distribution} (its training loop validates the raw weights); "
+                "remove training.ema_momentum or set runtime.distribution: none"
+            )
         problems = reading_task(self.task).config_problems(self)
         if problems:
             raise ValueError("; ".join(problems))

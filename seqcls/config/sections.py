@@ -293,6 +293,10 @@ class TrainingConfig(Section):
     # Mix each target with the uniform distribution: the target label gets 1 - s + s/K.
     # Discourages over-confident fits on small data.
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    # Keep an exponential moving average of the weights, updated every step with this
+    # momentum (0.99: about the last 100 steps), and validate, choose the best epoch and
+    # save the model with the averaged weights: a cheap ensemble of nearby weights.
+    ema_momentum: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     clipnorm: Annotated[Float32, Field(gt=0.0)] | None = None
     # Loss weight per label: none (all 1), balanced (n / (labels * count), from train), or
     # {label: weight} (unlisted labels weigh 1). Multiclass and binary tasks only.

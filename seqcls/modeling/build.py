@@ -270,6 +270,9 @@ def make_optimizer(training: Any, steps_per_epoch: int = 1) -> keras.optimizers.
         options["clipnorm"] = training.clipnorm
     if training.weight_decay is not None:
         options["weight_decay"] = training.weight_decay
+    if training.ema_momentum is not None:
+        # The averages are optimizer variables: saved in checkpoints, restored on resume.
+        options.update(use_ema=True, ema_momentum=training.ema_momentum)
     optimizers = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,

@@ -181,7 +181,7 @@ class BestTracker(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if checkpoints.improves(value, loop.best_value, self.monitor):
             loop.best_value, loop.best_epoch = float(value), epoch + 1
-            loop.best_weights = [weight.copy() for weight in self.model.get_weights()]
+            loop.best_weights = checkpoints.evaluated_weights(self.model)
             loop.improved = True
 
 

@@ -240,6 +240,23 @@ def restore_seed_states(model: Any, states: dict[str, list[int]]) -> None:
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
+def evaluated_weights(model: Any) -> list[np.ndarray]:
+    """A copy of the model's weights as validation sees them: with training.ema_momentum,
+    the optimizer's moving averages in place of the trainable weights (Keras'
+    SwapEMAWeights swaps them in for validation); otherwise the weights themselves."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not optimizer.use_ema or not optimizer.built:
+        return [weight.copy() for weight in model.get_weights()]
+    # (The pairing of trainable variables and averages is the one Keras' SwapEMAWeights uses.)
+    averages = {
+        variable.path: average
+        for variable, average in zip(
+            optimizer._trainable_variables, optimizer._model_variables_moving_average
+        )
+    }
+    return [np.array(averages.get(weight.path, weight)) for weight in model.weights]
+
+
 def restore_optimizer(model: Any, checkpoint: Path) -> None:
     """Weights and optimizer state (moments, step count) from a saved training model."""
     with artifacts.keras_scratch(checkpoint.parent, checkpoint.name):

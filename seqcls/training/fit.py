@@ -64,7 +64,18 @@ def fit(
     # are complete train none: the result is that of the completed epochs.
     stops_now = state is not None and log.stops_on_resume()
     last_epoch = completed if stops_now else config.training.epochs
-    all_callbacks = [*log.callbacks, *tensorboard_callbacks(config, run_dir, report), *callbacks]
+    averaging = []
+    if config.training.ema_momentum is not None:
+        import keras
+
+        # Validation (the monitor, the best epoch) sees the averaged weights.
+        averaging = [keras.callbacks.SwapEMAWeights()]
+    all_callbacks = [
+        *averaging,
+        *log.callbacks,
+        *tensorboard_callbacks(config, run_dir, report),
+        *callbacks,
+    ]
     display.start(
         epochs=config.training.epochs,
         train_rows=len(prepared.splits.train),
@@ -99,8 +110,11 @@ def resume_training(
     best_weights = None
     if state.get("best_epoch"):
         with artifacts.keras_scratch(run_dir / artifacts.CHECKPOINT_FOLDER, "best.keras"):
-            best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE)
-        best_weights = best.get_weights()
+            # Compiled: with training.ema_momentum the best weights are the optimizer's averages.
+            best = artifacts.load_model(
+                run_dir / artifacts.BEST_CHECKPOINT_FILE, compile=model.optimizer.use_ema
+            )
+        best_weights = checkpoints.evaluated_weights(best)
     # The shuffled order of epoch k depends on how many epochs the dataset has served;
     # replay the completed ones (data only, no training). Not for streamed data (a full
     # read per epoch): a resumed streamed run shuffles differently.

@@ -281,3 +281,35 @@ def test_recipe_every_option_trains_predicts_and_reloads(tiny_config, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     table = keras.ops.convert_to_numpy(model.get_layer("seqcls_core").get_layer("subwords").table)
     assert table[2:].any()  # the vocabulary's n-grams were saved with the model
+
+
+def test_recipe_weight_averaging_is_what_validation_and_the_saved_model_use(
+    tiny_config, tmp_path
+):
+    from seqcls.run import artifacts
+    from seqcls.training.checkpoints import evaluated_weights
+
+    run_dir = tmp_path / "run"
+    result = cli_train(
+        tiny_config, run_dir, "training.ema_momentum=0.9", "training.early_stopping.enabled=false"
+    )
+    assert result.exit_code == 0, result.output
+    # best.keras is the best epoch's checkpoint: raw weights plus the optimizer's averages.
+    best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE, compile=True)
+    assert best.optimizer.use_ema
+    averaged, raw = evaluated_weights(best), best.get_weights()
+    assert any(not np.allclose(a, r) for a, r in zip(averaged, raw))
+    saved = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    core = saved.get_layer("seqcls_core")
+    for ours, expected in zip(core.get_weights(), averaged):
+        np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_recipe_weight_averaging_is_refused_with_a_distribution_strategy():
+    raw = {
+        "data": {"train": "a.csv"},
+        "training": {"ema_momentum": 0.99},
+        "runtime": {"distribution": "mirrored"},
+    }
+    with pytest.raises(ConfigError, match="ema_momentum"):
+        validate_config(raw)

@@ -52,6 +52,7 @@ RECIPE = (
     "training.schedule=cosine",
     "training.warmup_epochs=1",
     "training.label_smoothing=0.1",
+    "training.ema_momentum=0.9",
     "model.embedding.spatial_dropout=0.2",
     "model.embedding.subwords.buckets=300",
     "model.attention.concat_pooling=[mean, max]",
