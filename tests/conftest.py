@@ -42,6 +42,27 @@ def labelled_rows(count: int, seed: int = 0) -> list[tuple[str, str]]:
     return rows
 
 
+# Single whitespace-free tokens (product codes, domain names, hashtags), a label per
+# product family: what `seqcls init` gives char tokens.
+CODE_FAMILIES = {
+    "shoe": ("SH-{n}-X", "shoes-{n}.example.com", "#runshoe{n}"),
+    "shirt": ("TS-{n}-Y", "shirts-{n}.example.org", "#teeshirt{n}"),
+    "hat": ("HT-{n}-Z", "hats-{n}.example.net", "#sunhat{n}"),
+}
+
+
+def code_rows(count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """`count` rows of CODE_FAMILIES, each number used once; the rows of two seeds below
+    37 share no text."""
+    labels = sorted(CODE_FAMILIES)
+    rows = []
+    for index in range(count):
+        label = labels[index % 3]
+        pattern = CODE_FAMILIES[label][index // 3 % 3]
+        rows.append((pattern.format(n=1000 + 37 * index + seed), label))
+    return rows
+
+
 def write_csv(path: Path, rows, header=("text", "label"), delimiter=",") -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=delimiter)

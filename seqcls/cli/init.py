@@ -1,4 +1,5 @@
-"""`seqcls init`: parse, write_starter_config (seqcls.config.starter), say what was written."""
+"""`seqcls init`: parse, write_starter_config (seqcls.config.starter), say what was written
+and which tokenizer was chosen."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def init(
     ] = Path("config.yaml"),
     data: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
-        typer.Option(help="A training file to fit the config to (columns, task, max_length)."),
+        typer.Option(help="A training file to fit the config to (columns, task, tokenizer)."),
     ] = None,
     task: Annotated[
         Optional[str],  # noqa: UP045
@@ -31,5 +32,12 @@ def init(
     """Write a commented starter config; with --data, fitted to that file."""
     from seqcls.config.starter import write_starter_config
 
-    write_starter_config(output, data, task, force)
-    err.print(f"wrote {output}; check it with: seqcls validate {output}")
+    found = write_starter_config(output, data, task, force)
+    if found is not None:
+        choice = found["tokenizer"]
+        err.print(
+            f"tokenizer: {choice.tokenizer}, as {choice.reason}", markup=False, soft_wrap=True
+        )
+    err.print(
+        f"wrote {output}; check it with: seqcls validate {output}", markup=False, soft_wrap=True
+    )

@@ -1,7 +1,10 @@
 """`seqcls init`: write a commented starter config, optionally fitted to a data file.
 
-With a data file, the columns, the task and `max_length` are picked from the data and
-each choice is explained in a comment. No TensorFlow here.
+With a data file, the columns, the task and the tokenizer are picked from the data
+(seqcls.text.tokenizer_choice: char for single-token texts and scripts written without
+spaces) and each choice is explained in a comment; `max_length` is always `auto` (the
+99th percentile of train lengths in the chosen tokens), with the figure in a comment.
+No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from seqcls.data.reading import cell_text, read_table
+from seqcls.text.tokenizer_choice import TokenizerChoice, choose_tokenizer
+from seqcls.text.tokens import KERAS_PUNCTUATION
 
 TEXT_NAMES = ("text", "sentence", "utterance", "query", "content", "body", "review", "document")
 LABEL_NAMES = ("label", "labels", "intent", "class", "category", "target", "tags", "tag", "y")
@@ -81,12 +87,13 @@ def inspect_data(path: Path, task: str | None) -> dict:
     if not pairs:
         raise_missing(path, table.columns)
     texts, labels = [text for text, _ in pairs], [label for _, label in pairs]
-    lengths = sorted(len(text.split()) for text in texts)
-    p99 = lengths[min(len(lengths) - 1, math.ceil(0.99 * len(lengths)) - 1)]
     if task is None:
         task, reasons["task"] = _guess_task(texts, labels)
     else:
         reasons["task"] = "given with --task"
+    choice = _tokenizer_for(texts, task)
+    lengths = sorted(_length(text, choice.tokenizer) for text in texts)
+    p99 = lengths[min(len(lengths) - 1, math.ceil(0.99 * len(lengths)) - 1)]
     return {
         "rows": rows,
         "columns": table.columns,
@@ -94,10 +101,30 @@ def inspect_data(path: Path, task: str | None) -> dict:
         "label_column": label_column,
         "labels": len(set(labels)),
         "task": task,
-        "p99_tokens": max(p99, 1),
-        "max_tokens": max(lengths) if lengths else 1,
+        "tokenizer": choice,
+        "p99_length": max(p99, 1),
+        "longest": max(lengths) if lengths else 1,
         "reasons": reasons,
     }
+
+
+def _tokenizer_for(texts: list[str], task: str) -> TokenizerChoice:
+    """choose_tokenizer's choice, except that a per-token task (tagging) keeps word
+    tokens: its tags belong to whitespace-separated words."""
+    from seqcls.tasks import reading_task
+
+    choice = choose_tokenizer(texts)
+    if reading_task(task).per_token and choice.tokenizer != "word":
+        return replace(choice, tokenizer="word", reason="tags belong to whitespace-separated words")
+    return choice
+
+
+def _length(text: str, tokenizer: str) -> int:
+    """About what TextVectorization counts (punctuation stripped, as init configures
+    every task but tagging): words, or characters with the spaces between them."""
+    if tokenizer == "char":
+        return len(re.sub(KERAS_PUNCTUATION, "", text))
+    return len(text.split())
 
 
 def _guess_task(texts: list[str], labels: list[str]) -> tuple[str, str]:
@@ -123,7 +150,11 @@ def raise_missing(path: Path, columns: list[str]) -> None:
     )
 
 
-def starter_config(data: Path | None, output: Path, task: str | None = None) -> str:
+def starter_config(
+    data: Path | None, output: Path, task: str | None = None, found: dict | None = None
+) -> str:
+    """The config text; fitted to `data` when given (`found`: inspect_data's answer for
+    it, read here when not given)."""
     lines = [
         "# seqcls config -- written by `seqcls init`; every key is explained in README's",
         "# config reference. Check it with `seqcls validate`, then train:",
@@ -140,7 +171,7 @@ def starter_config(data: Path | None, output: Path, task: str | None = None) -> 
         ]
         found = None
     else:
-        found = inspect_data(data, task)
+        found = found or inspect_data(data, task)
         lines += _data_lines(data, found, output.resolve().parent)
     return "\n".join(lines + _model_lines(found)) + "\n"
 
@@ -180,13 +211,8 @@ def _model_lines(found: dict | None) -> list[str]:
     from seqcls.tasks import reading_task
 
     per_token = found is not None and reading_task(found["task"]).per_token
-    max_length = (
-        f"  max_length: {found['p99_tokens']}    # 99% of the texts have at most this many "
-        f"words (longest: {found['max_tokens']})"
-        if found
-        else "  max_length: auto         # the 99th percentile of train lengths, reported"
-    )
-    lines = ["preprocessing:", "  tokenizer: word", "  lowercase: true"]
+    tokenizer, max_length = _tokenizer_lines(found)
+    lines = ["preprocessing:", tokenizer, "  lowercase: true"]
     if per_token:
         lines.append("  strip_punctuation: false    # tags belong to every token, punctuation too")
     lines += [
@@ -218,11 +244,28 @@ def _model_lines(found: dict | None) -> list[str]:
     ]
 
 
+def _tokenizer_lines(found: dict | None) -> tuple[str, str]:
+    """The preprocessing.tokenizer and max_length lines: the choice from the data and why."""
+    if found is None:
+        return (
+            "  tokenizer: word          # char for codes, URLs, names or Chinese/Japanese/Thai",
+            "  max_length: auto         # the 99th percentile of train lengths, reported",
+        )
+    choice = found["tokenizer"]
+    unit = "characters" if choice.tokenizer == "char" else "words"
+    return (
+        f"  tokenizer: {choice.tokenizer}    # {choice.reason}",
+        f"  max_length: auto    # the 99th percentile of train lengths: about "
+        f"{found['p99_length']} {unit} here, longest {found['longest']}",
+    )
+
+
 def write_starter_config(
     output: Path, data: Path | None = None, task: str | None = None, force: bool = False
-) -> None:
+) -> dict | None:
     """`seqcls init`: write starter_config to `output` (not over an existing file without
-    `force`, nor over `data`); a config fitted to `data` is validated once written."""
+    `force`, nor over `data`); a config fitted to `data` is validated once written.
+    Returns what was read from `data` (inspect_data), None without data."""
     from seqcls.config import load_config
     from seqcls.errors import UsageError
     from seqcls.run.artifacts import write_text
@@ -235,6 +278,8 @@ def write_starter_config(
     if output.exists() and not force:
         raise UsageError(f"{output} exists; choose another --output or pass --force")
     check_destination(output, "--output", [("data file", data)] if data else [])
-    write_text(output, starter_config(data, output, task))
+    found = inspect_data(data, task) if data is not None else None
+    write_text(output, starter_config(data, output, task, found))
     if data is not None:
         load_config(output)  # what init writes must validate
+    return found

@@ -7,18 +7,26 @@ error there, exit 3). Token counts use the same TensorFlow tokenizer the model u
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from seqcls.config import Config
 from seqcls.data.splits import Split, label_counts
+from seqcls.text.tokenizer_choice import TokenizerChoice, choose_tokenizer
 
 # Thresholds above which the report warns (warnings never fail validation).
 IMBALANCE_WARNING = 10.0
 TRUNCATION_WARNING = 0.05
 OOV_WARNING = 0.10
 COVERAGE_WARNING = 0.5
+# preprocessing.tokenizer: char is suggested for a word config when the train texts are
+# what `seqcls init` gives char tokens (seqcls.text.tokenizer_choice), when a valid/test
+# OOV rate reaches CHAR_OOV, or when one passes OOV_WARNING and at least
+# COMMON_SINGLE_TOKEN of the train texts are a single token.
+CHAR_OOV = 0.25
+COMMON_SINGLE_TOKEN = 0.25
 
 
 def _normalised(text: str) -> str:
@@ -57,6 +65,51 @@ def split_lengths(split: Split, vectorizer: Any, max_length: int) -> tuple[dict,
     truncated = sum(texts for length, texts in lengths.items() if length > max_length)
     oov = float((flat == text.OOV_ID).mean()) if flat.size else 0.0
     return text.length_percentiles(lengths), truncated / len(split), oov
+
+
+def truncation_warnings(truncated: dict[str, float], max_length: int) -> list[str]:
+    """A warning for each split with many texts longer than max_length."""
+    return [
+        f"{name}: {share:.1%} of texts are longer than max_length {max_length} and will be cut"
+        for name, share in truncated.items()
+        if share > TRUNCATION_WARNING
+    ]
+
+
+def tokenizer_suggestion(
+    config: Config, per_token: bool, choice: TokenizerChoice, oov: dict[str, float]
+) -> str | None:
+    """Why to set preprocessing.tokenizer: char (see CHAR_OOV), or None: never for a
+    config that has char already, nor for a per-token task (tags belong to words)."""
+    if config.preprocessing.tokenizer != "word" or per_token:
+        return None
+    worst = max((rate for name, rate in oov.items() if name != "train"), default=0.0)
+    char = "preprocessing.tokenizer: char to read the texts character by character"
+    if choice.tokenizer == "char":
+        return f"in train, {choice.reason}: set {char}"
+    if worst >= CHAR_OOV:
+        return f"that many unseen words all map to one unknown token: try {char}"
+    if worst > OOV_WARNING and choice.single_token_share >= COMMON_SINGLE_TOKEN:
+        share = choice.single_token_share
+        return f"{share:.0%} of train texts are a single token with no spaces: try {char}"
+    return None
+
+
+def oov_warnings(oov: dict[str, float], suggestion: str | None) -> list[str]:
+    """A warning for each valid/test split with many out-of-vocabulary tokens; the
+    tokenizer suggestion goes on the worst one's (on its own line when none is warned)."""
+    warned = {name: rate for name, rate in oov.items() if name != "train" and rate > OOV_WARNING}
+    warnings = {
+        name: f"{name}: {rate:.1%} of tokens are outside the vocabulary built from train"
+        for name, rate in warned.items()
+    }
+    if suggestion is None:
+        return list(warnings.values())
+    if not warnings:
+        return [suggestion]
+    worst = max(warned, key=warned.__getitem__)
+    warnings[worst] += f"; {suggestion}"
+    return list(warnings.values())
 
 
 def pretrained_coverage(config: Config, vocabulary: Any) -> float | None:
@@ -98,18 +151,12 @@ def data_report(config: Config) -> dict[str, Any]:
         lengths[split.name], truncated[split.name], oov[split.name] = split_lengths(
             split, vectorizer, vocabulary.max_length
         )
-        # A per-token task keeps every token at prediction time: nothing is cut.
-        cuts = get_task(task).inference_max_length(vocabulary.max_length) is not None
-        if truncated[split.name] > TRUNCATION_WARNING and cuts:
-            warnings.append(
-                f"{split.name}: {truncated[split.name]:.1%} of texts are longer than max_length "
-                f"{vocabulary.max_length} and will be cut"
-            )
-        if split.name != "train" and oov[split.name] > OOV_WARNING:
-            warnings.append(
-                f"{split.name}: {oov[split.name]:.1%} of tokens are outside the vocabulary "
-                "built from train"
-            )
+    # A per-token task keeps every token at prediction time: nothing is cut.
+    if get_task(task).inference_max_length(vocabulary.max_length) is not None:
+        warnings += truncation_warnings(truncated, vocabulary.max_length)
+    choice = choose_tokenizer(splits.train.texts)
+    suggestion = tokenizer_suggestion(config, get_task(task).per_token, choice, oov)
+    warnings += oov_warnings(oov, suggestion)
 
     repeated = duplicates(splits.train)
     if repeated["with_conflicting_labels"]:
@@ -146,6 +193,9 @@ def data_report(config: Config) -> dict[str, Any]:
         "truncated_share": truncated,
         "vocabulary_size": vocabulary.size,
         "oov_rate": oov,
+        # What `seqcls init` would choose for the train texts, and the figures.
+        "tokenizer_choice": asdict(choice),
+        "tokenizer_suggestion": suggestion,
         "duplicates": repeated,
         "shared_with_train": shared,
         "pretrained_coverage": coverage,

@@ -11,8 +11,10 @@ a length histogram makes the length buckets and the batches per epoch
 one clipping rule, on ids and on a length histogram.
 
 Modules: tokens (vectorizer, ids, clipping), lengths (histograms, buckets, steps),
-vocabulary (counts and the vocabulary), batches (tf.data pipelines). The names below
-are re-exported so `from seqcls import text` reads as one API.
+vocabulary (counts and the vocabulary), batches (tf.data pipelines), tokenizer_choice
+(word or char for a set of texts: `seqcls init`'s choice and `seqcls validate`'s advice,
+plain Python). The names below are re-exported so `from seqcls import text` reads as
+one API.
 """
 
 from seqcls.text.batches import (

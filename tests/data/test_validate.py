@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import code_rows, labelled_rows, write_csv
 from typer.testing import CliRunner
 
 from seqcls.cli import app
@@ -142,3 +143,100 @@ def test_validate_config_only_needs_no_data(tmp_path):
     result = runner.invoke(app, ["validate", str(config), "--config-only"])
     assert result.exit_code == 0 and "merge_mode: concat" in result.stdout
     assert runner.invoke(app, ["validate", str(config)]).exit_code == 3
+
+
+# preprocessing.tokenizer: char is suggested for a word config on data `seqcls init`
+# would give char tokens, or with many unseen words (seqcls.data.checks.CHAR_OOV).
+
+
+def validate_json(tmp_path, train_rows, valid_rows, extra=""):
+    write_csv(tmp_path / "train.csv", train_rows)
+    write_csv(tmp_path / "valid.csv", valid_rows)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{train: train.csv, valid: valid.csv}}\n{extra}", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), config
+
+
+def test_validate_suggests_char_tokens_for_single_token_texts(tmp_path):
+    report, config = validate_json(tmp_path, code_rows(60), code_rows(15, seed=1))
+    assert report["tokenizer_choice"]["tokenizer"] == "char"
+    assert report["tokenizer_choice"]["single_token_share"] == 1.0
+    # Every valid code is new to train: attached to the OOV warning, with the figures.
+    assert report["oov_rate"]["valid"] == 1.0
+    assert report["tokenizer_suggestion"] == (
+        "in train, 100% of texts are a single token with no spaces: set "
+        "preprocessing.tokenizer: char to read the texts character by character"
+    )
+    assert (
+        "valid: 100.0% of tokens are outside the vocabulary built from train; in train, 100% "
+        "of texts are a single token with no spaces: set preprocessing.tokenizer: char"
+    ) in report["warnings"][0]
+    table = runner.invoke(app, ["validate", str(config)])
+    assert table.exit_code == 0 and "set preprocessing.tokenizer: char to read" in table.output
+    # With char tokens, nothing to suggest; auto max_length is init's figure (20).
+    report, _ = validate_json(
+        tmp_path, code_rows(60), code_rows(15, seed=1), "preprocessing: {tokenizer: char}\n"
+    )
+    assert report["tokenizer_suggestion"] is None and report["max_length"] == 20
+    assert not any("tokenizer" in warning for warning in report["warnings"])
+
+
+def test_validate_suggests_char_tokens_for_chinese_even_without_an_oov_warning(tmp_path):
+    texts = ["我喜欢这部电影", "这个手机很好用", "服务太差了", "今天天气很好"]
+    rows = [(texts[index % 4], "ab"[index % 2]) for index in range(24)]
+    report, _ = validate_json(tmp_path, rows, rows[:4])
+    assert report["oov_rate"]["valid"] == 0.0
+    assert report["warnings"][0] == (
+        "in train, 100% of letters are Han, a script written without spaces: set "
+        "preprocessing.tokenizer: char to read the texts character by character"
+    )
+
+
+def test_validate_suggests_no_char_tokens_for_ordinary_sentences_or_tagging(tmp_path):
+    report, _ = validate_json(tmp_path, labelled_rows(60), labelled_rows(15, seed=1))
+    assert report["tokenizer_choice"]["tokenizer"] == "word"
+    assert report["tokenizer_suggestion"] is None
+    assert not any("tokenizer" in warning for warning in report["warnings"])
+    # Tags belong to words: single-token texts with unseen codes, and still no char.
+    tagged = [(text, "B-" + label) for text, label in code_rows(30)]
+    report, _ = validate_json(
+        tmp_path,
+        tagged,
+        [(text, "B-" + label) for text, label in code_rows(6, seed=1)],
+        "task: tagging\npreprocessing: {strip_punctuation: false}\n"
+        "model: {attention: {type: none}}\n",
+    )
+    assert report["oov_rate"]["valid"] == 1.0 and report["tokenizer_suggestion"] is None
+
+
+def test_validate_suggests_char_tokens_for_many_unseen_words_or_common_single_tokens(tmp_path):
+    """Under init's thresholds, a word config still gets the suggestion when valid has
+    25% unseen words, or 10% with a quarter of train texts a single token."""
+    sentences = labelled_rows(45)
+    unseen = [
+        (f"{text} zq{index} xv{index} wk{index}", label)
+        for index, (text, label) in enumerate(labelled_rows(12, seed=1))
+    ]
+    report, _ = validate_json(tmp_path, sentences, unseen)
+    assert 0.25 <= report["oov_rate"]["valid"] and report["tokenizer_choice"]["tokenizer"] == "word"
+    assert report["tokenizer_suggestion"].startswith("that many unseen words")
+    assert any(
+        warning.startswith("valid: ")
+        and warning.endswith(
+            " of tokens are outside the vocabulary built from train; that many unseen words "
+            "all map to one unknown token: try preprocessing.tokenizer: char to read the texts "
+            "character by character"
+        )
+        for warning in report["warnings"]
+    )
+    # 30% of train texts are codes; valid's 4 codes are new, its 8 3-word texts not.
+    short = [(" ".join(text.split()[:3]), label) for text, label in labelled_rows(36)]
+    mixed = short[:28] + code_rows(12)
+    report, _ = validate_json(tmp_path, mixed, short[28:] + code_rows(4, seed=1))
+    assert 0.10 < report["oov_rate"]["valid"] < 0.25
+    assert report["tokenizer_suggestion"] == (
+        "30% of train texts are a single token with no spaces: try preprocessing.tokenizer: "
+        "char to read the texts character by character"
+    )
