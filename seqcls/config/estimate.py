@@ -60,4 +60,5 @@ def parameters_by_part(model: ModelConfig, max_tokens: int, per_token: bool) -> 
         head += (width + 1) * size
         width = size
     parts["the head (model.head.hidden)"] = head
-    return parts
+    # An ensemble holds model.ensemble copies of every part.
+    return {part: count * model.ensemble for part, count in parts.items()}

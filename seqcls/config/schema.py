@@ -64,12 +64,19 @@ class Config(Section):
                 "worker would read every file; train in memory (data.streaming: false) or use "
                 "runtime.distribution mirrored on one machine"
             )
-        if self.training.ema_momentum is not None and self.runtime.distribution != "none":
-            raise ValueError(
-                "training.ema_momentum is not supported with runtime.distribution "
-                f"{self.runtime.distribution} (its training loop validates the raw weights); "
-                "remove training.ema_momentum or set runtime.distribution: none"
-            )
+        if self.runtime.distribution != "none":
+            for key, value, default in (
+                ("training.ema_momentum", self.training.ema_momentum, None),
+                ("model.ensemble", self.model.ensemble, 1),
+            ):
+                if value != default:
+                    # The distributed loop computes the task's plain loss on the raw weights.
+                    raise ValueError(
+                        f"{key} is not supported with runtime.distribution "
+                        f"{self.runtime.distribution} (its training loop has no weight "
+                        f"averaging and no ensemble loss); remove {key} or set "
+                        "runtime.distribution: none"
+                    )
         problems = reading_task(self.task).config_problems(self)
         if problems:
             raise ValueError("; ".join(problems))

@@ -247,6 +247,11 @@ class AttentionConfig(Section):
                 "for type none) does not keep; set model.attention.pooling: mean or max, or "
                 "remove model.attention.concat_pooling"
             )
+        if self.type != "additive" and self.pooling in self.concat_pooling:
+            raise ValueError(
+                f"concat_pooling lists {self.pooling}, which model.attention.pooling already "
+                f"is; remove {self.pooling} from model.attention.concat_pooling"
+            )
         if len(set(self.concat_pooling)) != len(self.concat_pooling):
             raise ValueError("concat_pooling names a pooling twice; list each of mean, max once")
         return self
@@ -263,6 +268,10 @@ class ModelConfig(Section):
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
     attention: AttentionConfig = Field(default_factory=AttentionConfig)
     head: HeadConfig = Field(default_factory=HeadConfig)
+    # Train this many copies of the model side by side, each from its own random
+    # initialisation and on its own loss, and predict with their average probabilities:
+    # less variance, at about this many times the training and prediction cost.
+    ensemble: Count(16, "more members cost more and add little past a handful") = 1
 
 
 Monitor = Literal["val_loss", "val_accuracy"]

@@ -20,6 +20,7 @@ from keras import layers
 
 from seqcls.config import Config, EncoderConfig
 from seqcls.errors import ConfigError, DataError
+from seqcls.modeling.ensemble import ensemble_core
 from seqcls.modeling.layers import (
     AdditiveAttention,
     Bidirectional,
@@ -30,7 +31,12 @@ from seqcls.modeling.layers import (
     SubwordEmbedding,
     TimeDistributed,
 )
-from seqcls.modeling.outputs import ATTENTION_WEIGHTS, PROBABILITIES, TOKEN_IDS
+from seqcls.modeling.outputs import (
+    ATTENTION_WEIGHTS,
+    MEMBER_PROBABILITIES,
+    PROBABILITIES,
+    TOKEN_IDS,
+)
 from seqcls.modeling.subwords import ngram_table
 from seqcls.tasks import get_task
 
@@ -139,7 +145,30 @@ def build_core_model(
     (batch, time, num_outputs), one distribution per step. `tokens` (the vocabulary in
     id order) gives model.embedding.subwords its n-grams; without it (a model described,
     not trained) every token has none.
+
+    With model.ensemble N > 1 the core holds N such models ("member_1"...), each from its
+    own random initialisation, and its outputs are their averages, plus the members'
+    probabilities side by side (MEMBER_PROBABILITIES) for training.
     """
+    members = config.model.ensemble
+    if members == 1:
+        return _single_core(config, vocab_size, num_outputs, task, tokens, "seqcls_core")
+    return ensemble_core(
+        [
+            _single_core(config, vocab_size, num_outputs, task, tokens, f"member_{index + 1}")
+            for index in range(members)
+        ]
+    )
+
+
+def _single_core(
+    config: Config,
+    vocab_size: int,
+    num_outputs: int,
+    task: str,
+    tokens: list[str] | None,
+    name: str,
+) -> keras.Model:
     model_config = config.model
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     mask = PaddingMask(name="padding_mask")(ids)  # (batch, time), True on real tokens
@@ -150,7 +179,7 @@ def build_core_model(
         streams = _encode(x, mask, model_config.encoder, last_step_only=False)
         # merge_mode none: the two directions side by side at every step.
         x = streams[0] if len(streams) == 1 else layers.Concatenate(name="directions")(streams)
-        return _tagging_head(ids, x, model_config.head, num_outputs)
+        return _tagging_head(ids, x, model_config.head, num_outputs, name)
     last_step_only = attention.type == "none" and attention.pooling == "last"
     streams = _encode(x, mask, model_config.encoder, last_step_only)
 
@@ -188,8 +217,8 @@ def build_core_model(
     for stream, suffix in zip(streams, suffixes):
         for how in attention.concat_pooling:
             pooled.append(MaskedPooling(how, name=f"concat_{how}_pool{suffix}")(stream, mask=mask))
-    name = "pooled" if attention.concat_pooling else "directions"
-    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name=name)(pooled)
+    joined = "pooled" if attention.concat_pooling else "directions"
+    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name=joined)(pooled)
 
     head = model_config.head
     for index, width in enumerate(head.hidden):
@@ -201,7 +230,7 @@ def build_core_model(
         num_outputs, activation=activation, dtype="float32", name=PROBABILITIES
     )(x)
     outputs = {PROBABILITIES: probabilities, **outputs}
-    return keras.Model(ids, outputs, name="seqcls_core")
+    return keras.Model(ids, outputs, name=name)
 
 
 def _embed(ids, embedding: Any, vocab_size: int, tokens: list[str] | None):
@@ -229,7 +258,7 @@ def _embed(ids, embedding: Any, vocab_size: int, tokens: list[str] | None):
     return x
 
 
-def _tagging_head(ids, x, head: Any, num_tags: int) -> keras.Model:
+def _tagging_head(ids, x, head: Any, num_tags: int, name: str) -> keras.Model:
     """TimeDistributed Dense layers: the same weights applied at every step.
     (batch, time, features) -> (batch, time, num_tags)."""
     for index, width in enumerate(head.hidden):
@@ -241,12 +270,14 @@ def _tagging_head(ids, x, head: Any, num_tags: int) -> keras.Model:
     probabilities = TimeDistributed(
         layers.Dense(num_tags, activation="softmax", dtype="float32"), name=PROBABILITIES
     )(x)  # (batch, time, num_tags)
-    return keras.Model(ids, {PROBABILITIES: probabilities}, name="seqcls_core")
+    return keras.Model(ids, {PROBABILITIES: probabilities}, name=name)
 
 
 def training_model(core: keras.Model) -> keras.Model:
-    """The same layers with one output, the probabilities, for fit/evaluate."""
-    return keras.Model(core.input, core.output[PROBABILITIES], name="seqcls_classifier")
+    """The same layers with one output for fit/evaluate: the probabilities, or for an
+    ensemble every member's (batch, members, ...), each trained on its own loss."""
+    name = MEMBER_PROBABILITIES if MEMBER_PROBABILITIES in core.output else PROBABILITIES
+    return keras.Model(core.input, core.output[name], name="seqcls_classifier")
 
 
 def build_inference_model(
@@ -257,8 +288,10 @@ def build_inference_model(
     texts = keras.Input(shape=(), dtype="string", name="text")
     ids = vectorizer(texts)  # (batch, longest text in batch)
     ids = SequenceClip(max_length, name="clip")(ids)  # (batch, <= max_length + 1)
-    # The ids come out too, so attention weights can be matched to tokens.
-    return keras.Model(texts, {**core(ids), TOKEN_IDS: ids}, name="seqcls_inference")
+    # The ids come out too, so attention weights can be matched to tokens; an ensemble's
+    # members' own probabilities (for training only) do not.
+    outputs = {key: value for key, value in core(ids).items() if key != MEMBER_PROBABILITIES}
+    return keras.Model(texts, {**outputs, TOKEN_IDS: ids}, name="seqcls_inference")
 
 
 def make_optimizer(training: Any, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:

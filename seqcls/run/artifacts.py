@@ -222,7 +222,10 @@ def load_model(path: str | Path, compile: bool = False) -> Any:
 
     import keras
 
-    import seqcls.modeling.layers  # noqa: F401  registers the custom layers for deserialization
+    # Register the custom layers, losses and metrics for deserialization.
+    import seqcls.modeling.ensemble  # noqa: F401
+    import seqcls.modeling.layers  # noqa: F401
+    import seqcls.modeling.losses  # noqa: F401
 
     path = Path(path)
     if not path.is_file():

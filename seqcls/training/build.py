@@ -29,6 +29,7 @@ def build(config: Config, prepared: Prepared, strategy: Any = None) -> Built:
     """Training, stage 2: the Keras model for the prepared data, its variables created
     under `strategy` (mirrored) and in runtime.mixed_precision's dtype policy."""
     from seqcls.modeling import build as model_lib
+    from seqcls.modeling.ensemble import member_cores, members_compile_arguments
     from seqcls.training import distribute, runtime
 
     task = prepared.kind
@@ -47,19 +48,23 @@ def build(config: Config, prepared: Prepared, strategy: Any = None) -> Built:
             classifier = model_lib.training_model(core)
         embedding = config.model.embedding
         if embedding.pretrained is not None:
-            layer = core.get_layer("embedding")
-            matrix, coverage = model_lib.load_pretrained_vectors(
-                embedding.pretrained,
-                prepared.vocabulary.tokens,
-                embedding.dim,
-                layer.get_weights()[0],
-            )
-            layer.set_weights([matrix])
+            for member in member_cores(core):
+                layer = member.get_layer("embedding")
+                matrix, coverage = model_lib.load_pretrained_vectors(
+                    embedding.pretrained,
+                    prepared.vocabulary.tokens,
+                    embedding.dim,
+                    layer.get_weights()[0],
+                )
+                layer.set_weights([matrix])
             notes.append(f"pretrained vectors found for {coverage:.1%} of the vocabulary")
+        smoothing = config.training.label_smoothing
+        if config.model.ensemble > 1:
+            arguments = members_compile_arguments(task, smoothing)
+        else:
+            arguments = {"loss": task.training_loss(smoothing), **task.compile_metrics()}
         classifier.compile(
-            optimizer=model_lib.make_optimizer(config.training, prepared.steps),
-            loss=task.training_loss(config.training.label_smoothing),
-            **task.compile_metrics(),
+            optimizer=model_lib.make_optimizer(config.training, prepared.steps), **arguments
         )
     return Built(core, classifier, notes)
 

@@ -165,6 +165,7 @@ def test_recipe_spatial_dropout_drops_whole_channels_in_training_only():
     [
         ({"type": "none", "concat_pooling": ["mean"]}, "pooling 'last'"),
         ({"concat_pooling": ["max", "max"]}, "twice"),
+        ({"type": "none", "pooling": "max", "concat_pooling": ["max"]}, "already"),
         ({"concat_pooling": ["median"]}, "concat_pooling"),
     ],
 )

@@ -56,6 +56,7 @@ RECIPE = (
     "model.embedding.spatial_dropout=0.2",
     "model.embedding.subwords.buckets=300",
     "model.attention.concat_pooling=[mean, max]",
+    "model.ensemble=2",
 )
 
 
