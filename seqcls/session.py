@@ -6,17 +6,18 @@ Each takes the user's inputs as given (paths, overrides, options), checks them b
 anything slow or written happens, starts TensorFlow quietly and calls the library.
 Messages go to `report` (library convention: seqcls.messages); results are returned, so
 a front end decides how to show them. Nothing here is imported at module level but the
-standard library: `seqcls --help` stays fast.
+standard library and seqcls.tensorflow_logs (standard library only): `seqcls --help`
+stays fast.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from seqcls.tensorflow_logs import import_tensorflow_quietly, import_tensorflow_without_gpus
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -37,31 +38,6 @@ __all__ = [
 ]
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow and probe for GPUs with the C++ stderr silenced.
-
-    Recent TensorFlow writes start-up lines (oneDNN, CUDA probing) from C++ before
-    its log level applies; they say nothing actionable. Python exceptions still
-    propagate. Set SEQCLS_TF_LOGS=1 to see them.
-    """
-    if os.environ.get("SEQCLS_TF_LOGS") or "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        # Probes CUDA (which logs now) without starting the runtime, so that
-        # runtime.device can still hide or configure GPUs afterwards.
-        tf.config.list_physical_devices("GPU")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 # ------------------------------------------------------------------------------ train
 
 
@@ -74,6 +50,8 @@ class Training:
     name: str
     result: TrainResult
     chief: bool
+    # runs/<name>-latest, pointing at this run (a new run in the default place only).
+    latest: Path | None = None
 
     @property
     def run_dir(self) -> Path | None:
@@ -131,8 +109,11 @@ def start_training(
     worker of a multi_worker run creates nothing (train() trains it in a scratch
     directory). `note` gets what is shown even when `report` filters (the run directory,
     the worker's role, files kept in --output-dir); default: `report`. A smoke run starts
-    TensorFlow with the GPUs hidden.
+    TensorFlow with the GPUs hidden. The input files are checked before TensorFlow starts
+    or a run directory is named. A new run that finishes in the default place becomes
+    runs/<name>-latest (run.directory.link_latest).
     """
+    from seqcls.data.preflight import check_input_files
     from seqcls.messages import note as a_note
     from seqcls.training.train import check_run
 
@@ -142,8 +123,9 @@ def start_training(
     )
     if config.tune is not None:
         report(a_note("the tune: section is for `seqcls tune`; `seqcls train` ignores it"))
+    check_input_files(config)  # a missing or unreadable file: before anything slow or written
     if smoke:
-        _import_tensorflow_without_gpus()
+        import_tensorflow_without_gpus()
     else:
         import_tensorflow_quietly()
     # Packages, a GPU if required, what a strategy refuses: before anything is written;
@@ -165,31 +147,15 @@ def start_training(
         else:
             from seqcls.training.train import train
 
-            result = train(
-                config,
-                run_dir,
-                command=command,
-                report=report,
-                resume=resume is not None,
-                display=display,
-                chief=chief,
-            )
-    return Training(config.name, result, chief)
+            resumed = resume is not None
+            options = dict(command=command, report=report, resume=resumed, display=display)
+            result = train(config, run_dir, chief=chief, **options)
+    latest = None
+    if chief and output_dir is None and not smoke and resume is None:
+        from seqcls.run.directory import link_latest
 
-
-def _import_tensorflow_without_gpus() -> None:
-    """A smoke run uses the CPU only: TensorFlow starts with the GPUs hidden
-    (CUDA_VISIBLE_DEVICES=-1, read when it probes them), and the variable is put back
-    afterwards, so processes started later see the machine as it is."""
-    previous = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    try:
-        import_tensorflow_quietly()
-    finally:
-        if previous is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = previous
+        latest = link_latest(result.run_dir, config.name)
+    return Training(config.name, result, chief, latest)
 
 
 def _run_directory(
@@ -213,7 +179,8 @@ def _run_directory(
         return nullcontext(output_dir or Path("runs") / f"{config.name}-worker")
     if resume is not None:
         return run_directory.locked(resume)
-    if smoke and output_dir is None:
+    temporary = smoke and output_dir is None
+    if temporary:
         import tempfile
 
         output_dir = Path(tempfile.mkdtemp(prefix=f"seqcls-smoke-{config.name}-"))
@@ -222,7 +189,8 @@ def _run_directory(
 
         output_dir = default_run_dir(config.name)
     inputs = run_directory.run_inputs(config_path, config)
-    return run_directory.new_run(output_dir, force, inputs, note=note)
+    # A failed smoke run leaves no empty temporary folder behind either.
+    return run_directory.new_run(output_dir, force, inputs, note=note, made_for_it=temporary)
 
 
 # ------------------------------------------------------------------------------- eval
@@ -235,13 +203,15 @@ def evaluate_run(
     output: Path | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    on_bad_rows: str | None = None,
     show: Callable[[dict, Run], None] | None = None,
     report: Report = print,
 ) -> Path:
     """`seqcls eval`: evaluate a finished run on a labelled file and write the metrics
     JSON (default: RUN_DIR/eval-<file>.json) and, where the run plots, the confusion
-    matrix next to it. `show(metrics, run)` is called before anything is written, so a
-    write that fails loses nothing shown. Returns where the metrics were written."""
+    matrix next to it. The columns and `on_bad_rows` default to the run's config.
+    `show(metrics, run)` is called before anything is written, so a write that fails
+    loses nothing shown. Returns where the metrics were written."""
     from seqcls.inference.predict import evaluate_file, load_run
     from seqcls.run.artifacts import require_run_dir, write_json
     from seqcls.run.destinations import check_destination
@@ -254,7 +224,9 @@ def evaluate_run(
         check_destination(path, option, [("data file", data_file)], run_dir)
     import_tensorflow_quietly()
     run = load_run(run_dir)
-    metrics = evaluate_file(run, data_file, text_column, label_column, report=report)
+    metrics = evaluate_file(
+        run, data_file, text_column, label_column, report=report, on_bad_rows=on_bad_rows
+    )
     if show is not None:
         show(metrics, run)
     write_json(destination, metrics)
@@ -292,19 +264,22 @@ def predict_run(
     with_attention: bool = False,
     threshold: float | None = None,
     text_column: str | None = None,
+    on_bad_rows: str | None = None,
     explain: Explain | None = None,
     html_file: Path | None = None,
     report: Report = print,
 ) -> int | None:
     """`seqcls predict`: predict `source` (a file, or - for one text per line on stdin)
-    with a finished run and write the rows to `output` (a file, or - for stdout).
+    with a finished run and write the rows to `output` (a file, or - for stdout). Blank
+    stdin lines are skipped; a file's bad rows follow `on_bad_rows` (default: the run's).
 
     With `explain`, it is called with the rows and their attention weights before
     anything is written, and the rows go to `output` only when it is a file. With
     `html_file`, the same explanation is written as a page (seqcls.reporting.explain). The
     attention columns stay in the rows written only with `with_attention`. Returns how
     many rows were written, or None when none were (explained on stdout instead)."""
-    from seqcls.inference.predict import load_run, predict_table, read_input, write_rows
+    from seqcls.inference.inputs import read_input
+    from seqcls.inference.predict import load_run, predict_table, write_rows
     from seqcls.inference.predict import output_format as pick_format
     from seqcls.run.artifacts import require_run_dir
     from seqcls.run.destinations import check_destination, check_distinct
@@ -322,7 +297,7 @@ def predict_run(
     column_name = column if isinstance(column, str) else column[0]
     if source == "-":
         column = column_name  # stdin: one text per line, whatever the training columns were
-    table = read_input(source, column_name, run.config.data, report=report)
+    table = read_input(source, column, run.config.data, report=report, on_bad_rows=on_bad_rows)
     explaining = explain is not None or html_file is not None
     columns, rows = predict_table(
         run, table, column, top_k, with_attention or explaining, threshold

@@ -25,7 +25,7 @@ from rich.markup import escape
 
 from seqcls import __version__
 from seqcls.errors import EXIT_FAILURE, SeqclsError
-from seqcls.session import import_tensorflow_quietly
+from seqcls.tensorflow_logs import import_tensorflow_quietly, quiet_tensorflow_logs
 
 __all__ = ["app", "environment_error", "err", "handle_errors", "import_tensorflow_quietly", "out"]
 
@@ -40,11 +40,6 @@ app = typer.Typer(
 # "[UNK]"); a styled line asks for markup=True and escapes what it interpolates.
 err = Console(stderr=True, highlight=False, markup=False)
 out = Console(highlight=False, markup=False)
-
-
-def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise to a user.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # What to do about an error of the machine (not of seqcls or the user's input).
@@ -102,7 +97,9 @@ def handle_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        _quiet_tensorflow()
+        # Before anything imports TensorFlow: its C++ log lines are noise to a user
+        # (SEQCLS_TF_LOGS=1 shows them).
+        quiet_tensorflow_logs()
         # SIGTERM's default kills Python on the spot, leaving temporary files behind;
         # as an exception it runs every clean-up. (Training routes it itself.)
         previous = None
@@ -167,6 +164,23 @@ class ProgressMode(str, Enum):
 
 # --quiet, the same on every command that shows progress.
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and the final results.")]
+
+
+class BadRowsPolicy(str, Enum):
+    error = "error"
+    skip = "skip"
+    warn = "warn"
+
+
+# --on-bad-rows, the same on eval and predict (data.on_bad_rows for a file given to a run).
+OnBadRows = Annotated[
+    Optional[BadRowsPolicy],  # noqa: UP045 -- typer needs Optional on older Pythons
+    typer.Option(
+        help="Rows that cannot be used (wrong field count, no text; for eval also no label or "
+        "a label the run never saw): error (stop and list them), skip (leave them out, "
+        "counted) or warn (leave them out and list them). Default: the run's data.on_bad_rows.",
+    ),
+]
 
 
 def printers(

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import app, err, handle_errors, out
+from seqcls.cli.app import OnBadRows, app, err, handle_errors, out
 from seqcls.cli.tables import metrics_table, print_details
 
 
@@ -26,6 +26,7 @@ def eval_(
     ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
     label_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+    on_bad_rows: OnBadRows = None,
 ) -> None:
     """Evaluate a trained run on a labelled file: print a table, write JSON."""
     from seqcls.session import evaluate_run
@@ -41,6 +42,7 @@ def eval_(
         output=output,
         text_column=text_column,
         label_column=label_column,
+        on_bad_rows=on_bad_rows.value if on_bad_rows else None,
         show=show,
         report=lambda message: err.print(message, soft_wrap=True),
     )

@@ -19,7 +19,9 @@ def export(
     ] = "saved_model",
     output: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
-        typer.Option(help="Destination folder (default: RUN_DIR/export/<format>)."),
+        typer.Option(
+            "--output", "-o", help="Destination folder (default: RUN_DIR/export/<format>)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Replace a previous export at --output (nothing else).")

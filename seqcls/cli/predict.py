@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import app, err, handle_errors, out
+from seqcls.cli.app import OnBadRows, app, err, handle_errors, out
 
 
 @app.command()
@@ -43,6 +43,7 @@ def predict(
         ),
     ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
+    on_bad_rows: OnBadRows = None,
     explain: Annotated[
         bool,
         typer.Option(
@@ -72,6 +73,7 @@ def predict(
         with_attention=with_attention,
         threshold=threshold,
         text_column=text_column,
+        on_bad_rows=on_bad_rows.value if on_bad_rows else None,
         explain=show if explain else None,
         html_file=html_file,
         report=lambda message: err.print(message, soft_wrap=True),

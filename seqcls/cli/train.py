@@ -25,7 +25,12 @@ def train(
     ] = [],  # noqa: B006 -- typer reads the default, never mutates it
     output_dir: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="Run directory (default: runs/<name>-<timestamp>)."),
+        typer.Option(
+            "--output-dir",
+            "-o",
+            help="Run directory (default: runs/<name>-<timestamp>, then linked as "
+            "runs/<name>-latest).",
+        ),
     ] = None,
     force: Annotated[
         bool,
@@ -83,3 +88,5 @@ def train(
     print_details(result.metrics, "test" if "test" in result.metrics else "valid")
     if training.run_dir is not None:  # not on another worker: the chief wrote the run
         out.print(f"run directory: {training.run_dir}")
+    if training.latest is not None:
+        out.print(f"latest run: {training.latest} (points to {training.run_dir.name})")

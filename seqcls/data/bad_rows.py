@@ -29,10 +29,12 @@ def apply_policy(
     name: str,
     report=None,
     counts: dict[str, int] | None = None,
+    fix: str = "set data.on_bad_rows:",
 ) -> dict[str, int]:
     """Enforce `data.on_bad_rows` on the problems of one file; return the count per reason.
 
-    error: raise one DataError listing the first problems and the total.
+    error: raise one DataError listing the first problems and the total, and how to
+    choose another policy (`fix`: the config key; eval and predict name their option).
     skip: the rows are already left out; report the counts.
     warn: as skip, and list the first problems.
     `counts` gives the totals when `problems` holds only the first few (a streamed file).
@@ -49,7 +51,7 @@ def apply_policy(
         raise DataError(
             f"{total} bad row(s) in {name} ({summary}):\n  {listed}"
             + (f"\n  ... and {more} more" if more > 0 else "")
-            + "\nfix the rows, or set data.on_bad_rows: skip (leave them out, counted) or warn "
+            + f"\nfix the rows, or {fix} skip (leave them out, counted) or warn "
             "(leave them out and list them)"
         )
     if report is not None:

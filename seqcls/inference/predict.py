@@ -18,9 +18,10 @@ import numpy as np
 
 from seqcls.config import Config
 from seqcls.data.bad_rows import apply_policy
-from seqcls.data.reading import FORMATS, SUFFIX_FORMATS, Table, read_table, texts_of
+from seqcls.data.reading import FORMATS, SUFFIX_FORMATS, Table, column_list, read_table, texts_of
 from seqcls.data.splits import labelled_split, unknown_label_problems
 from seqcls.errors import DataError, UsageError
+from seqcls.inference.inputs import BAD_ROWS_FIX, LABEL_OPTION, TEXT_OPTION, require_input_columns
 from seqcls.run import artifacts, readers
 from seqcls.tasks import AUTO, AUTO_TASKS, get_task, resolved_name
 
@@ -190,17 +191,22 @@ def evaluate_file(
     text_column: str | None = None,
     label_column: str | None = None,
     report: Any = None,
+    on_bad_rows: str | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the run's model on a labelled CSV/TSV/JSONL file."""
+    """Metrics of the run's model on a labelled CSV/TSV/JSONL file. The columns and the
+    bad-row policy default to the run's; a missing column or a bad row is an error that
+    names the option of `seqcls eval` to change (see seqcls.inference.inputs)."""
     data = run.config.data
     text_column, label_column = text_column or data.text_column, label_column or data.label_column
-    texts = [text_column] if isinstance(text_column, str) else text_column
+    texts = column_list(text_column)
     if label_column in texts:
         raise UsageError(
             f"the label column {label_column!r} is also a text column: the model would read "
             "the answer; give --text-column and --label-column different columns"
         )
     table = read_table(data_file, encoding=data.encoding, tsv_quoting=data.tsv_quoting)
+    needed = [(column, TEXT_OPTION) for column in texts] + [(label_column, LABEL_OPTION)]
+    require_input_columns(table, needed)
     split = labelled_split(
         "eval",
         table,
@@ -211,8 +217,10 @@ def evaluate_file(
         data.text_separator,
     )
     split, unseen = unknown_label_problems(split, run.labels, run.task, run.delimiter)
-    # The run's data.on_bad_rows applies to files evaluated with it too.
-    bad_rows = apply_policy(split.problems + unseen, data.on_bad_rows, str(data_file), report)
+    # The run's data.on_bad_rows applies to files evaluated with it too, unless overridden.
+    policy = on_bad_rows or data.on_bad_rows
+    problems = split.problems + unseen
+    bad_rows = apply_policy(problems, policy, str(data_file), report, fix=BAD_ROWS_FIX)
     if not len(split):
         raise DataError(f"{data_file}: no usable rows left to evaluate")
     outputs = predict_outputs(run.model, split.texts)
@@ -222,51 +230,6 @@ def evaluate_file(
     if bad_rows:
         result["bad_rows"] = bad_rows
     return result
-
-
-def read_input(source: str, text_column: str, data: Any = None, report: Any = None) -> Table:
-    """A CSV/TSV/JSONL file, or `-`: one text per line on stdin (blank lines are empty texts).
-
-    Stdin is UTF-8 and splits at "\n" (or "\r\n") only: a form feed, \x1c-\x1e, \x85,
-    U+2028 or U+2029 inside a line is part of its text, so N lines give N rows.
-    A file's rows whose text cell holds no text (JSONL null, float, or a missing key)
-    follow the run's data.on_bad_rows, as rows with the wrong field count do."""
-    from seqcls.data.bad_rows import Problem
-    from seqcls.data.reading import NOT_TEXT, cell_problem, decode_stdin, text_lines
-
-    if source == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is not None:
-            text = decode_stdin(buffer.read())
-        else:  # a text stream without bytes underneath (already decoded)
-            text = sys.stdin.read()
-        lines = text_lines(text)
-        return Table(
-            None,
-            [text_column],
-            [{text_column: line} for line in lines],
-            list(range(1, len(lines) + 1)),
-        )
-    table = read_table(
-        source,
-        encoding=data.encoding if data else "utf-8",
-        tsv_quoting=data.tsv_quoting if data else False,
-    )
-    if text_column in table.columns:  # (a column no row has: predict_table names it)
-        keep = []
-        for index, row in enumerate(table.rows):
-            unreadable = cell_problem(row, text_column)
-            if unreadable:
-                table.problems.append(Problem(table.where(index), NOT_TEXT, unreadable))
-            else:
-                keep.append(index)
-        if len(keep) < len(table.rows):
-            table.rows = [table.rows[i] for i in keep]
-            table.lines = [table.lines[i] for i in keep]
-    # Rows with the wrong number of fields, or no text, cannot be predicted; the run's
-    # policy decides.
-    apply_policy(table.problems, data.on_bad_rows if data else "error", source, report)
-    return table
 
 
 def attention_columns(outputs: dict[str, list]) -> dict[str, str]:

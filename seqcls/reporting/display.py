@@ -1,9 +1,10 @@
 """What training shows while it runs.
 
 Three modes, one interface (training.callbacks.DisplayUpdates drives it):
-- rich: a live progress bar per epoch (batches, samples/s, ETA, current loss and
-  metrics) under a table that grows by one row per epoch, with the best epoch marked
-  and the early-stopping patience left. Used when stderr is a terminal.
+- rich: a live progress bar per epoch (batches, elapsed time, ETA, current loss and
+  metrics; samples/s on a wide terminal) under a table that grows by one row per epoch,
+  with the best epoch marked and the early-stopping patience left, fitted to the
+  terminal's width (80 columns and up). Used when stderr is a terminal.
 - plain: one line per epoch, for logs and CI (used when stderr is not a terminal).
 - quiet: nothing per epoch; the header, warnings and final results still print.
 """
@@ -97,8 +98,19 @@ class QuietDisplay(Display):
         pass
 
 
+# The live display fits the terminal's width, down to 80 columns. The bar keeps the
+# epoch, the batch count, the elapsed time, the ETA and the loss; it is shortened first,
+# then the running metrics after the loss go (the table below has them per epoch), and
+# samples/s is shown (in the bar and the table) only on a wide terminal.
+BAR_WIDTHS = (10, 30)  # (narrowest, widest)
+BAR_METRICS = len("loss 0.0000 accuracy 0.0000")  # room kept for them before the bar grows
+RATE_WIDTH = len("999,999 samples/s")
+WIDE = 100  # columns from which samples/s is shown
+
+
 class RichDisplay(Display):
-    """A live bar for the running epoch over a table of finished epochs."""
+    """A live bar for the running epoch over a table of finished epochs, sized to the
+    console's width (see BAR_WIDTHS above)."""
 
     def __init__(self, report: Report, console: Any):
         super().__init__(report)
@@ -110,34 +122,18 @@ class RichDisplay(Display):
         self.columns: list[str] = []
         self.epoch = 0
         self.epoch_started = 0.0
+        self.wide = False
+        self.metrics_width = BAR_METRICS
 
     def start(self, *, epochs, train_rows, steps, patience):
         from rich.console import Group
         from rich.live import Live
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import Progress
         from rich.table import Table
 
         super().start(epochs=epochs, train_rows=train_rows, steps=steps, patience=patience)
         self.table = Table(title_justify="left", box=None, header_style="bold")
-        self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("batches"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            console=self.console,
-        )
+        self.progress = Progress(*self._bar_columns(), console=self.console)
         self.live = Live(
             Group(self.table, self.progress),
             console=self.console,
@@ -145,6 +141,41 @@ class RichDisplay(Display):
             transient=False,
         )
         self.live.start()
+
+    def _bar_columns(self) -> list[Any]:
+        """The bar's columns for this console's width; sets `wide` and `metrics_width`."""
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.table import Column
+
+        # One column short of the width: a terminal may wrap a line that fills it.
+        width = self.console.width - 1
+        self.wide = width + 1 >= WIDE
+        steps_width = 2 * len(str(self.steps or 99999)) + 1  # "70/141"
+        # epoch, steps, elapsed (0:00:00), "ETA", remaining (up to 0:00:00), the 6 gaps
+        fixed = len(f"epoch {self.epochs}/{self.epochs}") + steps_width + 7 + 3 + 7 + 6
+        if self.wide:
+            fixed += RATE_WIDTH + 1
+        narrowest, widest = BAR_WIDTHS
+        bar = max(narrowest, min(widest, width - fixed - BAR_METRICS))
+        self.metrics_width = max(0, width - fixed - bar)
+        columns = [
+            TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(bar_width=bar),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(compact=True),
+        ]
+        if self.wide:
+            room = Column(width=RATE_WIDTH, no_wrap=True, overflow="ellipsis")
+            columns.append(TextColumn("{task.fields[rate]}", table_column=room))
+        return [*columns, TextColumn("{task.fields[metrics]}")]
 
     def epoch_begin(self, epoch: int) -> None:
         self.epoch = epoch
@@ -167,8 +198,9 @@ class RichDisplay(Display):
         rate = ""
         if self.steps and elapsed > 0:
             samples = step * self.train_rows / self.steps
-            rate = f"{samples / elapsed:,.0f} samples/s"
-        metrics = "  ".join(f"{key} {value:.4f}" for key, value in _shown(logs).items())
+            rate = _rate(samples / elapsed)
+        items = [f"{key} {value:.4f}" for key, value in _shown(logs).items()]
+        metrics = _fitted(items, self.metrics_width)
         total = self.steps if self.steps and self.steps >= step else None
         self.progress.update(self.task, completed=step, total=total, rate=rate, metrics=metrics)
 
@@ -182,8 +214,9 @@ class RichDisplay(Display):
             for name in self.columns:
                 self.table.add_column(name, justify="right")
             self.table.add_column("time", justify="right")
-            self.table.add_column("samples/s", justify="right")
-            self.table.add_column("", justify="left")
+            if self.wide:
+                self.table.add_column("samples/s", justify="right")
+            self.table.add_column("", justify="left", no_wrap=True)
         rate = self.train_rows / row["seconds"] if row["seconds"] > 0 else 0.0
         if improved:
             from rich.text import Text
@@ -194,14 +227,13 @@ class RichDisplay(Display):
         else:
             note = ""
         cells = [f"{metrics.get(name, math.nan):.4f}" for name in self.columns]
-        style = "bold" if improved else None
         self.table.add_row(
             f"{row['epoch']}/{self.epochs}",
             *cells,
             f"{row['seconds']:.1f}s",
-            f"{rate:,.0f}",
+            *([f"{rate:,.0f}"] if self.wide else []),
             note,
-            style=style,
+            style="bold" if improved else None,
         )
 
     def stop(self) -> None:
@@ -214,6 +246,23 @@ class RichDisplay(Display):
         self.live.update(self.table, refresh=True)
         self.live.stop()
         self.live = None
+
+
+def _rate(samples_per_second: float) -> str:
+    if samples_per_second >= 1e6:
+        return f"{samples_per_second / 1e6:,.1f}M samples/s"
+    return f"{samples_per_second:,.0f} samples/s"
+
+
+def _fitted(items: list[str], width: int) -> str:
+    """As many of `items` as fit in `width` characters, in order, one space apart."""
+    shown = ""
+    for item in items:
+        candidate = f"{shown} {item}" if shown else item
+        if len(candidate) > width:
+            break
+        shown = candidate
+    return shown
 
 
 def make_display(mode: str, report: Report, console: Any = None) -> Display:

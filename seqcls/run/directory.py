@@ -1,5 +1,6 @@
 """The run directory a new training writes: made new, or emptied of a previous run's files
-(`--force`), locked while it trains, and put back as it was when the start fails.
+(`--force`), locked while it trains, and put back as it was when the start fails; and the
+`runs/<name>-latest` link to the last finished run of a config.
 
 `--force` replaces only what seqcls wrote: a folder is a run when seqcls's own files say so
 (outputs.is_run), the previous run's files are parked in a hidden folder until the new run
@@ -28,6 +29,8 @@ REPLACED_PREFIX = ".seqcls-replaced-"
 
 
 LOCK_FILE = ".seqcls.lock"
+# runs/<name>-latest: a link to the last run of <name> that finished in the default place.
+LATEST_SUFFIX = "-latest"
 
 
 class RunLock:
@@ -294,11 +297,16 @@ def new_run(
     force: bool,
     inputs: Iterable[tuple[str, str | Path]],
     note: Callable[[str], None],
+    made_for_it: bool = False,
 ) -> Iterator[Path]:
     """The run directory of a new training, held (locked) inside the block. A start that
     fails before any epoch completed leaves the directory as it was (a previous run
-    replaced with --force comes back); a run with a completed epoch is kept, to be resumed."""
+    replaced with --force comes back), or removes it when it was made for this run
+    (`made_for_it`: the caller made it, empty, such as a smoke run's temporary folder);
+    a run with a completed epoch is kept, to be resumed."""
     started = prepare_run_dir(run_dir, force, inputs)
+    if made_for_it and run_dir not in started.created:
+        started.created.append(run_dir)
     if started.kept:
         note(
             messages.note(
@@ -328,3 +336,23 @@ def locked(run_dir: Path) -> Iterator[Path]:
         yield run_dir
     finally:
         lock.release()
+
+
+def link_latest(run_dir: Path, name: str) -> Path | None:
+    """Point `<run_dir's folder>/<name>-latest` at `run_dir` (a relative symlink, so the
+    folder of runs can move) and return the link; None where there is something else of
+    that name (a folder or file of the user's is never replaced) or the file system has
+    no symlinks. The new link is made under a temporary name and renamed over the old
+    one, so the name always points at a whole run, never at nothing."""
+    link = run_dir.parent / f"{name}{LATEST_SUFFIX}"
+    if link.exists() and not link.is_symlink():
+        return None
+    temporary = run_dir.parent / f".{link.name}.{os.getpid()}.tmp"
+    try:
+        temporary.unlink(missing_ok=True)
+        os.symlink(run_dir.name, temporary, target_is_directory=True)
+        os.replace(temporary, link)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return None
+    return link

@@ -104,12 +104,12 @@ def test_cli_exit_codes_for_user_mistakes(tmp_path, trained_run):
     result = invoke("train", folder / "config.yaml", "--set", "model.encoder.cell=lsmt")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "model.encoder.cell" in result.output
-    # Data error: 3, names the file and the key to set.
+    # Data error: 3, names the file and the option to pass.
     bad = tmp_path / "bad.csv"
     bad.write_text("sentence,label\nx,card_lost\n")
     result = invoke("eval", run_dir, bad)
     assert result.exit_code == 3 and "Traceback" not in result.output
-    assert "bad.csv" in result.output and "data.text_column" in result.output
+    assert "bad.csv" in result.output and "--text-column" in result.output
     # Unseen label at eval: 3.
     unseen = tmp_path / "unseen.csv"
     unseen.write_text("text,label\nhello,greeting\n")
@@ -221,15 +221,11 @@ def test_cli_binary_task_trains_one_sigmoid_unit_and_predicts_two_probabilities(
 def test_cli_predict_with_attention_writes_token_weight_pairs(trained_run):
     folder, run_dir, _ = trained_run
     output = folder / "attention.jsonl"
-    result = invoke(
-        "predict",
-        run_dir,
-        "-",
-        "--output",
-        output,
-        "--with-attention",
-        input="I lost my card, please!\n\n",
-    )
+    source = folder / "attention_input.csv"
+    source.write_text(
+        'text\n"I lost my card, please!"\n""\n', encoding="utf-8"
+    )  # and an empty text
+    result = invoke("predict", run_dir, source, "--output", output, "--with-attention")
     assert result.exit_code == 0, result.output
     first, empty = [json.loads(line) for line in output.read_text().splitlines()]
     assert [token for token, _ in first["attention"]] == ["i", "lost", "my", "card", "please"]

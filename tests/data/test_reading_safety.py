@@ -17,7 +17,8 @@ from seqcls.data.reading import parse_table
 from seqcls.data.splits import expand_paths, load_splits, read_split
 from seqcls.data.streaming import labelled_rows as streamed_rows
 from seqcls.errors import DataError
-from seqcls.inference.predict import format_rows, read_input
+from seqcls.inference.inputs import read_input
+from seqcls.inference.predict import format_rows
 
 BAD = Path(__file__).parent.parent / "bad_data"
 # Characters str.splitlines treats as line ends; inside a line they are text.
@@ -110,11 +111,12 @@ def test_stdin_splits_on_newline_only(monkeypatch):
     assert [row["text"] for row in read_input("-", "text").rows] == texts
     piped(monkeypatch, "\n".join(f"a{char}b" for char in NOT_LINE_ENDS).encode())
     assert len(read_input("-", "text").rows) == len(NOT_LINE_ENDS)
-    # \r\n ends a line too; blank lines stay (empty texts); a final line end adds no row.
+    # \r\n ends a line too; a blank line is skipped (no text to classify), the others
+    # keep their line numbers; a final line end adds no row.
     piped(monkeypatch, b"first\r\n\r\nthird \xef\xbb\xbfkept\n")
     table = read_input("-", "text")
-    assert [row["text"] for row in table.rows] == ["first", "", "third \ufeffkept"]
-    assert table.lines == [1, 2, 3]
+    assert [row["text"] for row in table.rows] == ["first", "third \ufeffkept"]
+    assert table.lines == [1, 3]
 
 
 def test_stdin_that_is_not_utf8_is_a_data_error_with_line_and_offset(monkeypatch):

@@ -3,6 +3,8 @@ and the batch count the progress bar is sized by."""
 
 import io
 import json
+import re
+import time
 
 import numpy as np
 import pytest
@@ -94,6 +96,62 @@ def test_rich_display_shows_a_growing_table_and_a_live_bar():
     ]
     assert "* best" in output and "patience 2 left" in output
     assert "1/5" in output and "2/5" in output
+
+
+def rendered(shown, width: int) -> list[str]:
+    """What the live display shows now (table over bar), as a terminal of `width` columns."""
+    from rich.console import Group
+
+    screen = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    screen.print(Group(shown.table, shown.progress.get_renderable()))
+    return screen.export_text().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_rich_display_fits_the_terminal_with_batches_times_and_patience(width):
+    from rich.cells import cell_len
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None)
+    shown = display.RichDisplay(lambda message: None, console)
+    shown.start(epochs=10, train_rows=9003, steps=141, patience=3)
+    shown.epoch_begin(1)
+    shown.epoch_end(ROWS[0], improved=True, patience_left=3, steps=141)
+    shown.epoch_begin(2)
+    shown.epoch_end(ROWS[1], improved=False, patience_left=2, steps=141)
+    clock = [1000.0]  # the bar's clock, moved by hand: twelve seconds into the epoch
+    shown.progress.get_time = lambda: clock[0]
+    shown.epoch_begin(3)
+    for step, seconds in ((35, 6.0), (70, 12.0)):
+        clock[0] = 1000.0 + seconds
+        shown.epoch_started = time.perf_counter() - seconds
+        shown.batch_end(step, {"loss": 3.5, "accuracy": 0.13, "learning_rate": 0.001})
+    lines = rendered(shown, width)
+    shown.stop()
+    # One column to spare: nothing wraps, so each epoch is one line of the table.
+    assert max(cell_len(line.rstrip()) for line in lines) < width, lines
+    header, best, waiting, bar = (line for line in lines if line.strip())
+    assert header.split()[:6] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time"]
+    assert "1/10" in best and "* best" in best
+    assert "2/10" in waiting and waiting.rstrip().endswith("patience 2 left")
+    # The bar keeps the batch count, the elapsed time, the ETA and the running metrics.
+    assert bar.startswith("epoch 3/10 ") and " 70/141 " in bar
+    assert " 0:00:12 " in bar and re.search(r" ETA 00:1\d ", bar)
+    assert "loss 3.5000 accuracy 0.1300" in bar and "learning_rate" not in bar
+    # samples/s, the least needed (time per epoch says as much), only when there is room.
+    assert ("samples/s" in header) == (width >= display.WIDE)
+    assert ("samples/s" in bar) == (width >= display.WIDE)
+
+
+def test_rich_display_drops_running_metrics_before_the_counts_when_narrow():
+    console = Console(file=io.StringIO(), force_terminal=True, width=80, color_system=None)
+    shown = display.RichDisplay(lambda message: None, console)
+    shown.start(epochs=100, train_rows=10**6, steps=20000, patience=None)
+    shown.epoch_begin(1)
+    shown.batch_end(5, {"loss": 3.5, "accuracy": 0.13, "auc": 0.5})
+    [bar] = [line for line in rendered(shown, 80) if line.strip()]
+    shown.stop()
+    assert len(bar.rstrip()) < 80 and " 5/20000 " in bar and "ETA" in bar
+    assert "loss 3.5000" in bar and "auc" not in bar
 
 
 @pytest.mark.parametrize("bucketing", [True, False])

@@ -47,6 +47,11 @@ def _truncate(path: Path) -> None:
     path.write_text(text[: len(text) // 2], encoding="utf-8")
 
 
+def _cut_inside(path: Path, key: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index(key) + len(key) // 2], encoding="utf-8")
+
+
 def _truncated(name: str):
     return lambda run: _truncate(run / name)
 
@@ -179,10 +184,11 @@ CHEAP_DAMAGE = {
         lambda r: (r / "config.yaml").write_text("name: tiny\ndata: [train\n"),
         "not valid YAML",
     ),
-    # Cut mid-line it is bad YAML; cut between lines, sections are missing.
+    # Cut mid-line (inside the data section's first key): bad YAML, or sections missing.
+    # (Cut between lines further down, the remaining sections would take their defaults.)
     "config truncated": (
         artifacts.CONFIG_FILE,
-        _truncated(artifacts.CONFIG_FILE),
+        lambda run: _cut_inside(run / artifacts.CONFIG_FILE, "  train:"),
         ("not valid YAML", "not a valid seqcls config"),
     ),
     "config empty": (artifacts.CONFIG_FILE, lambda r: (r / "config.yaml").write_text(""), "empty"),
