@@ -212,6 +212,7 @@ def _model_lines(found: dict | None) -> list[str]:
 
     per_token = found is not None and reading_task(found["task"]).per_token
     tokenizer, max_length = _tokenizer_lines(found)
+    words = found is None or found["tokenizer"].tokenizer == "word"
     lines = ["preprocessing:", tokenizer, "  lowercase: true"]
     if per_token:
         lines.append("  strip_punctuation: false    # tags belong to every token, punctuation too")
@@ -221,6 +222,13 @@ def _model_lines(found: dict | None) -> list[str]:
         "  embedding:",
         "    dim: 128",
         "    dropout: 0.2             # cheap regularisation for small datasets",
+        "    spatial_dropout: 0.2     # drops whole channels: no leaning on one feature",
+    ]
+    if words:
+        lines.append(
+            "    subwords: {min_n: 3, max_n: 5, buckets: 20000}   # word forms share n-grams"
+        )
+    lines += [
         "  encoder:",
         "    cell: lstm",
         "    units: 128",
@@ -231,13 +239,18 @@ def _model_lines(found: dict | None) -> list[str]:
     if per_token:
         lines.append("    type: none               # tagging keeps one vector per token")
     else:
-        lines.append("    type: additive           # Zhou et al. 2016, masked before the softmax")
+        lines += [
+            "    type: additive           # Zhou et al. 2016, masked before the softmax",
+            "    concat_pooling: [mean, max]   # beside the attention: the steps' mean and max",
+        ]
     return lines + [
         "training:",
         "  epochs: 20",
         "  batch_size: 32",
         "  learning_rate: 0.002",
         "  clipnorm: 1.0",
+        "  label_smoothing: 0.1       # targets 0.9 + 0.1/labels: less over-confident fits",
+        "  ema_momentum: 0.99         # validate and save a moving average of the weights",
         "  early_stopping:",
         "    monitor: val_loss",
         "    patience: 3",
