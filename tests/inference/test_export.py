@@ -105,3 +105,38 @@ def test_export_of_a_non_run_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "not a finished seqcls run" in result.output
     result = runner.invoke(app, ["export", str(tmp_path), "--format", "tflite"])
     assert result.exit_code == 2
+
+
+@pytest.mark.slow  # a training run and two exports: about a minute
+def test_both_exports_carry_subwords_ensembles_and_concat_pooling(tmp_path):
+    """The recipe options live inside the model (the n-gram table is a weight, the members
+    are sub-models): both exports reproduce the run without extra tokenization."""
+    import onnxruntime
+    import tensorflow as tf
+    from conftest import cli_train, write_tiny_project
+
+    write_tiny_project(tmp_path)
+    run_dir = tmp_path / "run"
+    options = (
+        "model.embedding.subwords.buckets=300",
+        "model.attention.concat_pooling=[mean, max]",
+        "model.ensemble=2",
+        "training.epochs=1",
+    )
+    result = cli_train(tmp_path / "config.yaml", run_dir, *options, options=("--quiet",))
+    assert result.exit_code == 0, result.output
+    expected = reference(run_dir, TEXTS)
+    assert runner.invoke(app, ["export", str(run_dir)]).exit_code == 0
+    served = tf.saved_model.load(str(run_dir / "export" / "saved_model"))
+    got = served.serve(tf.constant(TEXTS))
+    np.testing.assert_allclose(got["probabilities"].numpy(), expected["probabilities"], atol=1e-6)
+    assert "member_probabilities" not in got
+    destination = tmp_path / "onnx"
+    exported = runner.invoke(
+        app, ["export", str(run_dir), "--format", "onnx", "-o", str(destination)]
+    )
+    assert exported.exit_code == 0, exported.output
+    session = onnxruntime.InferenceSession(str(destination / "model.onnx"))
+    outputs = session.run(None, {session.get_inputs()[0].name: np.asarray(expected["token_ids"])})
+    named = dict(zip([o.name for o in session.get_outputs()], outputs))
+    np.testing.assert_allclose(named["probabilities"], expected["probabilities"], atol=1e-5)
