@@ -335,10 +335,16 @@ def learning_rate_schedule(training: Any, steps_per_epoch: int) -> Any:
     )
 
 
+def _is_word2vec_header(word: str, rest: str) -> bool:
+    """word2vec's text format starts with "<count> <dim>"; GloVe's has no header."""
+    return word.isdigit() and rest.isdigit()
+
+
 def load_pretrained_vectors(
     path: Path, tokens: list[str], dim: int, initial: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """Fill rows of `initial` (vocab, dim) with vectors from a GloVe-format text file.
+    """Fill rows of `initial` (vocab, dim) with vectors from a GloVe or word2vec text file
+    (`word v1 ... vd` per line; word2vec's "<count> <dim>" first line is skipped).
 
     Returns the matrix and the share of the vocabulary (excluding padding and
     OOV) found in the file. Tokens are matched exactly, then lowercased.
@@ -359,7 +365,7 @@ def load_pretrained_vectors(
     with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             word, _, rest = line.rstrip().partition(" ")
-            if not rest:
+            if not rest or (number == 1 and _is_word2vec_header(word, rest)):
                 continue
             if number == 1 and len(rest.split(" ")) != dim:
                 raise ConfigError(

@@ -227,6 +227,11 @@ def test_model_pretrained_vectors_fill_found_rows_and_check_dimension(tmp_path):
         load_pretrained_vectors(path, tokens, 4, np.zeros((5, 4), dtype="float32"))
     with pytest.raises(DataError, match="pretrained vectors not found"):
         load_pretrained_vectors(tmp_path / "nope.txt", tokens, 3, initial)
+    word2vec = tmp_path / "vectors.w2v.txt"  # word2vec text format: a "<count> <dim>" header
+    word2vec.write_text("2 3\ncard 1 2 3\nrate 4 5 6\n", encoding="utf-8")
+    matrix, coverage = load_pretrained_vectors(word2vec, tokens, 3, initial)
+    np.testing.assert_array_equal(matrix[3], [4, 5, 6])
+    assert coverage == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "none"])
