@@ -58,6 +58,14 @@ def test_recipe_ngram_table_shares_rows_between_word_forms():
     assert rows[6] == {1 + fnv1a("<x>") % 1000}  # "x": one 3-gram, "<x>"
 
 
+def test_recipe_ngram_table_width_is_the_99th_percentile_of_counts():
+    # 300 short tokens and one long one: the long one keeps its first n-grams only.
+    tokens = ["", "[UNK]"] + ["w00"] * 300 + ["abcdefghijklmnopqrst"]
+    table = ngram_table(tokens, 3, 3, buckets=100_000)
+    assert table.shape[1] == len(char_ngrams("w00", 3, 3))  # 3 ("<w0", "w00", "00>")
+    assert set(table[-1]) == {1 + fnv1a(g) % 100_000 for g in ("<ab", "abc", "bcd")}
+
+
 def test_recipe_subword_layer_adds_ngram_vectors_as_documented():
     config = make_config(
         model={
@@ -284,9 +292,7 @@ def test_recipe_every_option_trains_predicts_and_reloads(tiny_config, tmp_path):
     assert table[2:].any()  # the vocabulary's n-grams were saved with the model
 
 
-def test_recipe_weight_averaging_is_what_validation_and_the_saved_model_use(
-    tiny_config, tmp_path
-):
+def test_recipe_weight_averaging_is_what_validation_and_the_saved_model_use(tiny_config, tmp_path):
     from seqcls.run import artifacts
     from seqcls.training.checkpoints import evaluated_weights
 
