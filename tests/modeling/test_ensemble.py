@@ -1,12 +1,9 @@
 """model.ensemble: members trained side by side in one Keras model, each on its own
 loss, predicting with their average (real layers, real training on tiny files)."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
-from conftest import cli_train
 
 from seqcls.config import Config, estimate_parameters, validate_config
 from seqcls.errors import ConfigError
@@ -116,24 +113,3 @@ def test_ensemble_schema_limits():
         )
     with pytest.raises(ConfigError, match="ensemble"):
         validate_config({"data": {"train": "a.csv"}, "model": {"ensemble": 17}}, new_config=True)
-
-
-def test_ensemble_trains_and_the_saved_model_predicts_the_average(tiny_config, tmp_path):
-    from seqcls.run import artifacts
-
-    run_dir = tmp_path / "run"
-    result = cli_train(tiny_config, run_dir, "model.ensemble=2")
-    assert result.exit_code == 0, result.output
-    history = (run_dir / artifacts.HISTORY_FILE).read_text().splitlines()
-    assert "val_accuracy" in history[0] and "accuracy" in history[0]
-    metrics = json.loads((run_dir / artifacts.METRICS_FILE).read_text())
-    assert 0 <= metrics["test"]["accuracy"] <= 1
-    model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    assert MEMBER_PROBABILITIES not in model.output  # predictions carry the average only
-    texts = keras.ops.convert_to_tensor(["alpha beta gamma", "delta"])
-    outputs = model(texts)
-    core = model.get_layer("seqcls_core")
-    members = member_cores(core)
-    assert len(members) == 2
-    average = np.mean([numpy(member(outputs["token_ids"])[PROBABILITIES]) for member in members], 0)
-    np.testing.assert_allclose(numpy(outputs[PROBABILITIES]), average, atol=1e-6)

@@ -19,6 +19,7 @@ from seqcls.modeling.build import (
     make_optimizer,
 )
 from seqcls.modeling.losses import SmoothedSparseCrossentropy
+from seqcls.modeling.outputs import MEMBER_PROBABILITIES
 from seqcls.modeling.subwords import char_ngrams, fnv1a, ngram_table
 from seqcls.tasks import get_task
 from seqcls.text import make_vectorizer
@@ -265,6 +266,13 @@ def test_recipe_weight_decay_reaches_the_optimizer():
 
 
 def test_recipe_every_option_trains_predicts_and_reloads(tiny_config, tmp_path):
+    """One training run with every option (tests/modeling/test_ensemble.py builds
+    ensembles; this one trains one): the saved model predicts the members' average,
+    carries the n-gram table, and holds the weight averages of the best epoch."""
+    from seqcls.modeling.ensemble import member_cores
+    from seqcls.run import artifacts
+    from seqcls.training.checkpoints import evaluated_weights
+
     run_dir = tmp_path / "run"
     result = cli_train(
         tiny_config,
@@ -272,42 +280,41 @@ def test_recipe_every_option_trains_predicts_and_reloads(tiny_config, tmp_path):
         "model.embedding.spatial_dropout=0.2",
         "model.embedding.subwords.buckets=500",
         "model.attention.concat_pooling=[mean, max]",
+        "model.ensemble=2",
         "training.optimizer=adamw",
         "training.weight_decay=0.01",
         "training.schedule=cosine",
         "training.warmup_epochs=0.5",
         "training.label_smoothing=0.1",
+        "training.ema_momentum=0.9",
+        "training.early_stopping.enabled=false",
+        "training.epochs=2",
     )
     assert result.exit_code == 0, result.output
+    history = (run_dir / artifacts.HISTORY_FILE).read_text().splitlines()
+    assert "val_accuracy" in history[0] and len(history) == 1 + 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test"]["rows"] == 24
-    from seqcls.run import artifacts
 
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    probabilities = keras.ops.convert_to_numpy(
-        model(keras.ops.convert_to_tensor(["alpha beta", "gamma"]))[PROBABILITIES]
-    )
+    assert MEMBER_PROBABILITIES not in model.output  # predictions carry the average only
+    outputs = model(keras.ops.convert_to_tensor(["alpha beta gamma", "delta"]))
+    core = model.get_layer("seqcls_core")
+    members = member_cores(core)
+    assert len(members) == 2
+    each = [keras.ops.convert_to_numpy(m(outputs["token_ids"])[PROBABILITIES]) for m in members]
+    probabilities = keras.ops.convert_to_numpy(outputs[PROBABILITIES])
+    np.testing.assert_allclose(probabilities, np.mean(each, axis=0), atol=1e-6)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
-    table = keras.ops.convert_to_numpy(model.get_layer("seqcls_core").get_layer("subwords").table)
+    table = keras.ops.convert_to_numpy(members[0].get_layer("subwords").table)
     assert table[2:].any()  # the vocabulary's n-grams were saved with the model
 
-
-def test_recipe_weight_averaging_is_what_validation_and_the_saved_model_use(tiny_config, tmp_path):
-    from seqcls.run import artifacts
-    from seqcls.training.checkpoints import evaluated_weights
-
-    run_dir = tmp_path / "run"
-    result = cli_train(
-        tiny_config, run_dir, "training.ema_momentum=0.9", "training.early_stopping.enabled=false"
-    )
-    assert result.exit_code == 0, result.output
-    # best.keras is the best epoch's checkpoint: raw weights plus the optimizer's averages.
+    # best.keras is the best epoch's checkpoint: raw weights plus the optimizer's
+    # averages; the saved model holds the averages (what validation saw).
     best = artifacts.load_model(run_dir / artifacts.BEST_CHECKPOINT_FILE, compile=True)
     assert best.optimizer.use_ema
     averaged, raw = evaluated_weights(best), best.get_weights()
     assert any(not np.allclose(a, r) for a, r in zip(averaged, raw))
-    saved = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
-    core = saved.get_layer("seqcls_core")
     for ours, expected in zip(core.get_weights(), averaged):
         np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
 
