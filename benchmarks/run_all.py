@@ -1,30 +1,34 @@
 """Run the whole benchmark suite and write benchmarks/RESULTS.md (and results.json).
 
     pip install '.[bench]'              # scikit-learn, fastText; jax is optional
-    python benchmarks/run_all.py        # the full suite: about an hour on 2 cores
+    python benchmarks/run_all.py        # the full suite: about 1 h 40 min on 2 cores
     python benchmarks/run_all.py --only throughput_banking77,baselines   # re-run some steps
     python benchmarks/run_all.py --render                 # RESULTS.md from results.json only
     python benchmarks/run_all.py --quick                  # minutes; checks the suite runs,
                                                           # writes to benchmarks/quick/
 
-Every step is one of the scripts in benchmarks/ (or `seqcls train` on a shipped config),
-run in its own process, one after another so they do not compete for the cores. Each
+Every step is one of the scripts in benchmarks/ (or `seqcls train` / `seqcls tune` on a
+shipped config), run in its own process, one after another so they do not compete for the cores. Each
 step's figures, command and wall time go into results.json; steps re-run with --only
 replace their own entry and keep the others. RESULTS.md is rendered from results.json
 alone: every figure in it comes from a measurement recorded there. A failed step is
 recorded with the end of its log and the others still run; the exit code is then 1.
+Saving re-reads results.json and replaces only this call's steps, so that two calls
+with different --only steps keep each other's figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,6 +97,20 @@ def steps() -> list[Step]:
             ["jax_backend.py", "2"],
             needs=["jax"],
         ),
+        # The trial counts of the first searches (benchmarks/NOTES.md): about 15 and 25
+        # minutes on 2 cores. Quick: the tiny config, 2 trials.
+        Step(
+            "tune_banking77",
+            "a hyperparameter search with `seqcls tune`",
+            ["tune", "configs/banking77.yaml", "--trials", "10"],
+            ["tune", "configs/tiny.yaml", "--trials", "2"],
+        ),
+        Step(
+            "tune_austen",
+            "a hyperparameter search with `seqcls tune`",
+            ["tune", "configs/austen.yaml", "--trials", "6"],
+            ["tune", "configs/tiny.yaml", "--trials", "2"],
+        ),
     ]
 
 
@@ -117,14 +135,8 @@ def run_script(arguments: list[str], out: Path, log: Path) -> dict:
     return {"command": shown, "seconds": seconds, "figures": json.loads(out.read_text())}
 
 
-def train_config(name: str, work: Path, quick: bool) -> dict:
-    """`seqcls train configs/NAME.yaml` as a user runs it; figures from the run directory."""
-    run_dir = work / "runs" / name
-    overrides = ["training.epochs=1"] if quick else []
-    command = train_command(
-        f"configs/{name}.yaml", run_dir, *overrides, options=("--force", "--progress", "plain")
-    )
-    log = work / f"train-{name}.log"
+def run_logged(command: list[str], log: Path) -> tuple[int, float]:
+    """A seqcls command in its own process, its output in `log`: (exit code, seconds)."""
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as handle:
         code = subprocess.run(
@@ -134,9 +146,20 @@ def train_config(name: str, work: Path, quick: bool) -> dict:
             stderr=subprocess.STDOUT,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         )
-    seconds = round(time.perf_counter() - start, 1)
+    return code.returncode, round(time.perf_counter() - start, 1)
+
+
+def train_config(name: str, work: Path, quick: bool) -> dict:
+    """`seqcls train configs/NAME.yaml` as a user runs it; figures from the run directory."""
+    run_dir = work / "runs" / name
+    overrides = ["training.epochs=1"] if quick else []
+    command = train_command(
+        f"configs/{name}.yaml", run_dir, *overrides, options=("--force", "--progress", "plain")
+    )
+    log = work / f"train-{name}.log"
+    code, seconds = run_logged(command, log)
     shown = " ".join([f"seqcls train configs/{name}.yaml", *(f"--set {o}" for o in overrides)])
-    if code.returncode != 0:
+    if code != 0:
         return {"command": shown, "seconds": seconds, "error": log_tail(log)}
     metrics = json.loads((run_dir / "metrics.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -145,6 +168,7 @@ def train_config(name: str, work: Path, quick: bool) -> dict:
     return {
         "command": shown,
         "seconds": seconds,
+        "config_sha256": config_digest(ROOT / "configs" / f"{name}.yaml"),
         "run_dir": str(run_dir),
         "figures": {
             "test_accuracy": round(metrics["test"]["accuracy"], 4),
@@ -160,13 +184,105 @@ def train_config(name: str, work: Path, quick: bool) -> dict:
     }
 
 
+def tune_config(step: Step, work: Path, quick: bool) -> dict:
+    """`seqcls tune configs/NAME.yaml --trials N` as a user runs it, in a new tune
+    directory; figures from the files the search leaves there."""
+    arguments = step.arguments(quick)
+    tune_dir = work / step.name
+    options = ["--output-dir", str(tune_dir), "--progress", "plain"]
+    command = [sys.executable, "-m", "seqcls", arguments[0], str(ROOT / arguments[1])]
+    command += [*arguments[2:], *options]
+    log = work / f"{step.name}.log"
+    digest = config_digest(ROOT / arguments[1])  # the version searched (read at its start)
+    code, seconds = run_logged(command, log)
+    shown = " ".join(["seqcls", *arguments, "--output-dir DIR --progress plain"])
+    if code != 0:
+        return {"command": shown, "seconds": seconds, "error": log_tail(log)}
+    try:
+        figures = tune_figures(tune_dir)
+    except (OSError, ValueError, KeyError, StopIteration) as error:
+        return {"command": shown, "seconds": seconds, "error": f"{error!r}\n{log_tail(log)}"}
+    figures["config"] = arguments[1]
+    return {"command": shown, "seconds": seconds, "config_sha256": digest, "figures": figures}
+
+
+def config_digest(path: Path) -> str:
+    """Which version of a config a step ran: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def csv_value(text: str):
+    """A value trials.csv holds as text: int, float, or the text (None if empty)."""
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def tune_figures(tune_dir: Path) -> dict:
+    """What `seqcls tune` wrote: tune.yaml (the objective, the space), trials.csv (every
+    trial) and best_test_metrics.json (the best trial's run on the test split, the one
+    time the search reads it)."""
+    import yaml
+
+    from seqcls.tuning.space import short_names
+
+    tune = yaml.safe_load((tune_dir / "tune.yaml").read_text(encoding="utf-8"))["tune"]
+    keys = list(tune["space"])
+    with open(tune_dir / "trials.csv", newline="", encoding="utf-8") as handle:
+        rows = [{k: csv_value(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    states = Counter(row["state"] for row in rows)
+    test_path = tune_dir / "best_test_metrics.json"
+    test = json.loads(test_path.read_text(encoding="utf-8")) if test_path.is_file() else {}
+    complete = [row for row in rows if row["state"] == "complete"]
+    if "trial" in test:
+        best = next(row for row in rows if row["number"] == test["trial"])
+    else:
+        pick = min if tune["direction"] == "minimize" else max
+        best = pick(complete, key=lambda row: row["objective"]) if complete else None
+    figures = {
+        "metric": tune["metric"],
+        "direction": tune["direction"],
+        "pruning": tune["pruning"],
+        "space": keys,
+        "names": short_names(keys),
+        "trials_finished": states["complete"] + states["pruned"],
+        "trials_complete": states["complete"],
+        "trials_pruned": states["pruned"],
+        "trials_failed": states["failed"],
+        "trials": [
+            {k: row[k] for k in ("number", "state", "objective", "epochs", "seconds")}
+            for row in rows
+        ],
+        "best_trial": None,
+    }
+    if best is not None:
+        figures.update(
+            best_trial=best["number"],
+            best_valid=round(best["objective"], 6),
+            best_epochs=best["epochs"],
+            best_params={key: best[key] for key in keys},
+        )
+    if "accuracy" in test:
+        figures.update(
+            test_accuracy=round(test["accuracy"], 4), test_macro_f1=round(test["macro_f1"], 4)
+        )
+    return figures
+
+
 def available(module: str) -> bool:
     from importlib.util import find_spec
 
     return find_spec(module) is not None
 
 
-def run_steps(chosen: list[Step], quick: bool, results: dict, save) -> None:
+def run_steps(chosen: list[Step], quick: bool, results: dict, save, facts: dict) -> None:
+    """Run the steps one after another, saving after each; `facts` (machine()) go into
+    an entry measured on another machine than the suite's (results["machine"])."""
     with tempfile.TemporaryDirectory(prefix="seqcls-bench-") as tmp:
         work = Path(tmp)
         for step in chosen:
@@ -178,6 +294,8 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save) -> None:
                 names = CONFIGS[:1] if quick else CONFIGS
                 entry = {"runs": {name: train_config(name, work, quick) for name in names}}
                 entry["seconds"] = round(sum(run["seconds"] for run in entry["runs"].values()), 1)
+            elif step.name.startswith("tune_"):
+                entry = tune_config(step, work, quick)
             elif step.name == "predict_speed":
                 banking = results.get("configs", {}).get("runs", {}).get("banking77", {})
                 run_dir = banking.get("run_dir")
@@ -193,6 +311,8 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save) -> None:
                 arguments = step.arguments(quick) or step.full
                 entry = run_script(arguments, work / f"{step.name}.json", work / f"{step.name}.log")
             entry["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if describe_machine(facts) != describe_machine(results.get("machine", {})):
+                entry["machine"] = facts
             results[step.name] = entry
             save(results)
             if "error" in entry:
@@ -403,6 +523,16 @@ def accuracy_section(results: dict) -> list[str]:
                 )
             elif "configs" in results:
                 notes.append(f"{config}: " + (entry.get("error") or "not run"))
+        tuned = figures_of(results, f"tune_{dataset}")
+        if tuned and tuned.get("test_accuracy") is not None:
+            config = Path(tuned.get("config", f"configs/{dataset}.yaml")).name
+            lines.append(
+                f"| {dataset} | seqcls `{config}` tuned: the best of "
+                f"{tuned['trials_finished']} `seqcls tune` trials (trial {tuned['best_trial']}), "
+                f"{tuned['best_epochs']} epochs | {tuned['test_accuracy']:.4f} "
+                f"| {tuned['test_macro_f1']:.4f} "
+                f"| {results[f'tune_{dataset}']['seconds']:,.0f} s (the search) |"
+            )
         for peer, title in (("tfidf_linear_svm", "TF-IDF + linear SVM"), ("fasttext", "fastText")):
             value = (base.get(dataset) or {}).get(peer)
             if isinstance(value, dict):
@@ -417,6 +547,7 @@ def accuracy_section(results: dict) -> list[str]:
     if not base:
         lines += ["", not_measured(results, "baselines")]
     lines += [""] + [f"- {note}" for note in notes]
+    lines += tuned_section(results)
     lines += [
         "",
         "The limit is data: a few thousand training texts per dataset, where a linear model on",
@@ -426,6 +557,68 @@ def accuracy_section(results: dict) -> list[str]:
         "",
     ]
     return lines
+
+
+def tuned_values(f: dict) -> str:
+    """The best trial's values, by short name: 'learning_rate 0.00137, batch_size 32'."""
+    names = f.get("names", {})
+    shown = []
+    for key, value in (f.get("best_params") or {}).items():
+        text = f"{value:.3g}" if isinstance(value, float) else str(value)
+        shown.append(f"{names.get(key, key)} {text}")
+    return ", ".join(shown)
+
+
+def tuned_section(results: dict) -> list[str]:
+    """The tune steps: each search's command, trials and wall time, its best trial on
+    valid, and that trial's test accuracy against the hand-written config's and TF-IDF's."""
+    lines = [
+        "",
+        "Tuned: `seqcls tune` on the config in the command with its default search space",
+        "(learning rate, batch size, embedding and encoder widths, encoder dropout), TPE",
+        "seeded from the config's seed, median pruning; each trial is a `seqcls train` run",
+        "without the test split, the best is chosen on the valid split and its run is",
+        "evaluated on the test split once, at the end. Wall time: the whole command.",
+        "",
+        "| dataset | command | trials: complete / pruned / failed | wall time "
+        "| best trial: valid objective | its test accuracy | hand-written config "
+        "| TF-IDF + linear SVM | best trial's values |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    runs = (results.get("configs") or {}).get("runs", {})
+    base = figures_of(results, "baselines") or {}
+    missing = []
+    for dataset in CONFIGS_BY_DATASET:
+        name = f"tune_{dataset}"
+        f = figures_of(results, name)
+        if not f:
+            missing.append(f"{name}: " + not_measured(results, name))
+            continue
+        entry = results[name]
+        written = ((runs.get(dataset) or {}).get("figures") or {}).get("test_accuracy")
+        trained = (runs.get(dataset) or {}).get("config_sha256")
+        searched = (
+            entry.get("config_sha256") if f.get("config") == f"configs/{dataset}.yaml" else None
+        )
+        if trained and searched and trained != searched:  # (quick mode searches tiny.yaml)
+            missing.append(
+                f"{name}: the search ran on another version of `{dataset}.yaml` than the "
+                f"configs step trained; re-run both: `python benchmarks/run_all.py --only "
+                f"configs,{name}`.\n"
+            )
+        svm = (base.get(dataset) or {}).get("tfidf_linear_svm")
+        svm = svm.get("accuracy") if isinstance(svm, dict) else None
+        if f.get("best_trial") is None:
+            best = "no trial completed"
+        else:
+            best = f"trial {f['best_trial']}: {f['metric']} {f['best_valid']:.4f}"
+        lines.append(
+            f"| {dataset} | `{entry['command']}` | {f['trials_complete']} / "
+            f"{f['trials_pruned']} / {f['trials_failed']} | {entry['seconds'] / 60:.1f} min "
+            f"| {best} | {fmt(f.get('test_accuracy'), 4)} | {fmt(written, 4)} | {fmt(svm, 4)} "
+            f"| {tuned_values(f)} |"
+        )
+    return lines + [""] + missing
 
 
 def speed_section(results: dict) -> list[str]:
@@ -544,6 +737,31 @@ def jax_section(results: dict) -> list[str]:
     ]
 
 
+def describe_machine(facts: dict) -> str:
+    return (
+        f"{facts.get('cpu', '?')}, {facts.get('cores', '?')} cores,"
+        f" {facts.get('memory_gib', '?')} GiB, no GPU used; Python {facts.get('python', '?')},"
+        f" TensorFlow {facts.get('tensorflow')}, Keras {facts.get('keras')},"
+        f" NumPy {facts.get('numpy')}, scikit-learn {facts.get('scikit-learn')},"
+        f" jax {facts.get('jax')}"
+    )
+
+
+def other_machines(results: dict) -> list[str]:
+    """'Steps A, B were measured on: <machine>.' for steps run elsewhere than the suite."""
+    suite = describe_machine(results.get("machine", {}))
+    elsewhere: dict[str, list[str]] = {}
+    for name, entry in results.items():
+        if isinstance(entry, dict) and isinstance(entry.get("machine"), dict):
+            described = describe_machine(entry["machine"])
+            if described != suite:
+                elsewhere.setdefault(described, []).append(f"`{name}`")
+    return [
+        f"Steps {', '.join(names)} were measured on: {described}."
+        for described, names in elsewhere.items()
+    ]
+
+
 def render(results: dict, quick: bool) -> str:
     facts = results.get("machine", {})
     lines = [
@@ -565,12 +783,8 @@ def render(results: dict, quick: bool) -> str:
     )
     if stamps:
         lines.append(f"Measured {stamps[0][:16]} to {stamps[-1][:16]} UTC on:")
+    lines += [describe_machine(facts) + ".", *other_machines(results)]
     lines += [
-        f"{facts.get('cpu', '?')}, {facts.get('cores', '?')} cores,"
-        f" {facts.get('memory_gib', '?')} GiB, no GPU used; Python {facts.get('python', '?')},"
-        f" TensorFlow {facts.get('tensorflow')}, Keras {facts.get('keras')},"
-        f" NumPy {facts.get('numpy')}, scikit-learn {facts.get('scikit-learn')},"
-        f" jax {facts.get('jax')}.",
         "Machines are shared and noisy: figures are medians, and ratios compare runs made",
         "one after the other in the same process or the same suite run.",
         "",
@@ -626,6 +840,14 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def merged(on_disk: dict, current: dict, ran: set[str]) -> dict:
+    """results.json as it is on disk, with this call's entries (`ran`) from `current`:
+    another run_all call that saved meanwhile keeps its steps' figures."""
+    result = dict(on_disk)
+    result.update({name: entry for name, entry in current.items() if name in ran})
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs")
@@ -648,13 +870,23 @@ def main() -> int:
     else:
         chosen = list(known.values())
 
+    # The suite's machine is recorded by a whole run (or the first); a run of some steps
+    # (--only) records its machine in their entries when it is another one.
+    own_machine = not args.render and (not args.only or "machine" not in results)
+    ran = set() if args.render else {step.name for step in chosen}
+    ran |= {"machine"} if own_machine else set()
+
     def save(current: dict) -> None:
+        on_disk = json.loads(results_path.read_text()) if results_path.is_file() else {}
+        current = merged(on_disk, current, ran)
         write_atomically(results_path, json.dumps(current, indent=2) + "\n")
         write_atomically(folder / "RESULTS.md", render(current, args.quick))
 
     if not args.render:
-        results["machine"] = machine()
-        run_steps(chosen, args.quick, results, save)
+        facts = machine()
+        if own_machine:
+            results["machine"] = facts
+        run_steps(chosen, args.quick, results, save, facts)
     save(results)
     print(f"wrote {folder / 'RESULTS.md'} and {results_path}")
     failed = [

@@ -154,3 +154,157 @@ def test_json_destination_and_emit_write_the_figures(run_all, tmp_path, capsys):
     assert json.loads(destination.read_text()) == {"ratio": 2.5}
     assert json.loads(capsys.readouterr().out) == {"ratio": 2.5}
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_tune_steps_run_seqcls_tune_with_their_trial_counts(run_all):
+    steps = {step.name: step for step in run_all.steps()}
+    assert steps["tune_banking77"].arguments(quick=False) == [
+        "tune",
+        "configs/banking77.yaml",
+        "--trials",
+        "10",
+    ]
+    assert steps["tune_austen"].arguments(quick=False)[1:] == [
+        "configs/austen.yaml",
+        "--trials",
+        "6",
+    ]
+    for name in ("tune_banking77", "tune_austen"):  # quick: the tiny config, 2 trials
+        assert steps[name].arguments(quick=True) == ["tune", "configs/tiny.yaml", "--trials", "2"]
+
+
+def write_tune_dir(folder: Path, with_test: bool = True) -> Path:
+    """The files `seqcls tune` leaves that run_all reads, as it writes them."""
+    folder.mkdir()
+    (folder / "tune.yaml").write_text(
+        "# The search of DIR\nname: b77\ntune:\n  metric: val_accuracy\n"
+        "  direction: maximize\n  pruning: {enabled: true, startup_trials: 3, warmup_epochs: 3}\n"
+        "  space:\n    training.learning_rate: {low: 0.0001, high: 0.01, log: true}\n"
+        "    model.encoder.units: {choices: [32, 64]}\n"
+    )
+    (folder / "trials.csv").write_text(
+        "number,state,training.learning_rate,model.encoder.units,objective,epochs,seconds,note\n"
+        "0,complete,0.00123456,64,0.85,12,100.5,\n"
+        "1,pruned,0.0002,32,0.41,4,30.0,after epoch 4\n"
+        "2,complete,0.004,32,0.88,10,90.0,\n"
+        "3,failed,0.001,32,,,5.0,interrupted: SIGINT\n"
+    )
+    if with_test:
+        (folder / "best_test_metrics.json").write_text(
+            '{"trial": 2, "run_dir": "x", "file": "t.csv", "task": "classification", '
+            '"accuracy": 0.87654, "macro_f1": 0.86543}'
+        )
+    return folder
+
+
+def test_tune_figures_come_from_the_tune_directory(run_all, tmp_path):
+    figures = run_all.tune_figures(write_tune_dir(tmp_path / "tune"))
+    assert figures["metric"] == "val_accuracy" and figures["direction"] == "maximize"
+    assert (figures["trials_finished"], figures["trials_complete"]) == (3, 2)
+    assert (figures["trials_pruned"], figures["trials_failed"]) == (1, 1)
+    assert figures["best_trial"] == 2 and figures["best_valid"] == 0.88
+    assert figures["best_epochs"] == 10
+    assert figures["best_params"] == {"training.learning_rate": 0.004, "model.encoder.units": 32}
+    assert figures["names"]["training.learning_rate"] == "learning_rate"
+    assert (figures["test_accuracy"], figures["test_macro_f1"]) == (0.8765, 0.8654)
+    assert [trial["state"] for trial in figures["trials"]] == [
+        "complete",
+        "pruned",
+        "complete",
+        "failed",
+    ]
+    # No test split evaluated: the best complete trial by the objective, no test figures.
+    untested = run_all.tune_figures(write_tune_dir(tmp_path / "untested", with_test=False))
+    assert untested["best_trial"] == 2 and "test_accuracy" not in untested
+
+
+def test_tuned_results_are_shown_next_to_the_config_and_the_baseline(run_all, tmp_path):
+    svm = {"accuracy": 0.8893, "macro_f1": 0.8894, "train_seconds": 1.1}
+    results = {
+        "configs": {
+            "measured_at": "2026-11-22T10:00:00+00:00",
+            "runs": {"banking77": config_run(0.8692)},
+        },
+        "baselines": {
+            "command": "python benchmarks/baselines.py",
+            "seconds": 5,
+            "measured_at": "2026-11-22T10:00:00+00:00",
+            "figures": {"banking77": {"tfidf_linear_svm": svm}},
+        },
+        "tune_banking77": {
+            "command": "seqcls tune configs/banking77.yaml --trials 10 --output-dir DIR",
+            "seconds": 754.0,
+            "measured_at": "2026-12-02T10:00:00+00:00",
+            "figures": run_all.tune_figures(write_tune_dir(tmp_path / "tune")),
+        },
+    }
+    text = run_all.render(results, quick=False)
+    accuracy = text.split("## Accuracy")[1].split("\n## ")[0]
+    assert (
+        "| banking77 | seqcls `banking77.yaml` tuned: the best of 3 `seqcls tune` trials "
+        "(trial 2), 10 epochs | 0.8765 | 0.8654 | 754 s (the search) |"
+    ) in accuracy
+    assert (
+        "| banking77 | `seqcls tune configs/banking77.yaml --trials 10 --output-dir DIR` "
+        "| 2 / 1 / 1 | 12.6 min | trial 2: val_accuracy 0.8800 | 0.8765 | 0.8692 | 0.8893 "
+        "| learning_rate 0.004, units 32 |"
+    ) in accuracy
+    assert "tune_austen: Not measured: run `python benchmarks/run_all.py --only tune_austen`" in (
+        accuracy
+    )
+    assert "| tune_banking77 | `seqcls tune configs/banking77.yaml --trials 10" in text
+
+
+def test_saving_keeps_the_steps_another_call_recorded(run_all):
+    on_disk = {"machine": {"cores": 2}, "flops": {"seconds": 3}, "tune_austen": {"seconds": 1}}
+    current = {"machine": {"cores": 4}, "flops": {"seconds": 99}, "tune_austen": {"seconds": 2}}
+    saved = run_all.merged(on_disk, current, {"machine", "tune_austen"})
+    assert saved == {
+        "machine": {"cores": 4},
+        "flops": {"seconds": 3},
+        "tune_austen": {"seconds": 2},
+    }
+
+
+def test_steps_measured_on_another_machine_say_so(run_all):
+    suite = {"cpu": "Test CPU", "cores": 2, "tensorflow": "2.21.0"}
+    results = {
+        "machine": suite,
+        "flops": {"measured_at": "2026-11-22T10:00:00+00:00", "error": "x", "command": "c"},
+        "tune_austen": {
+            "measured_at": "2026-12-01T10:00:00+00:00",
+            "error": "x",
+            "command": "c",
+            "machine": {**suite, "cpu": "Other CPU"},
+        },
+        "tune_banking77": {
+            "measured_at": "2026-12-01T10:00:00+00:00",
+            "error": "x",
+            "command": "c",
+            "machine": dict(suite),  # the same machine: nothing to say
+        },
+    }
+    text = run_all.render(results, quick=False)
+    assert "Test CPU, 2 cores" in text.split("## Targets")[0]
+    assert "Steps `tune_austen` were measured on: Other CPU, 2 cores" in text
+    assert "`tune_banking77` were" not in text
+
+
+def test_a_search_on_another_version_of_the_config_is_pointed_out(run_all, tmp_path):
+    figures = {**run_all.tune_figures(write_tune_dir(tmp_path / "tune"))}
+    figures["config"] = "configs/banking77.yaml"
+    run = {**config_run(0.9), "config_sha256": "aaaa"}
+    results = {
+        "configs": {"measured_at": "2026-12-01T10:00:00+00:00", "runs": {"banking77": run}},
+        "tune_banking77": {
+            "command": "seqcls tune configs/banking77.yaml --trials 10",
+            "seconds": 60.0,
+            "measured_at": "2026-12-01T10:00:00+00:00",
+            "config_sha256": "bbbb",
+            "figures": figures,
+        },
+    }
+    warning = "tune_banking77: the search ran on another version of `banking77.yaml`"
+    assert warning in run_all.render(results, quick=False)
+    results["tune_banking77"]["config_sha256"] = "aaaa"
+    assert warning not in run_all.render(results, quick=False)

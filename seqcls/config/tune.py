@@ -106,8 +106,11 @@ class PruningConfig(Section):
     enabled: bool = True
     # Trials that run to the end before any may be pruned (the median needs company).
     startup_trials: SearchCount = 3
-    # Epochs every trial trains before the pruner may stop it (at the end of the next one).
-    warmup_epochs: SearchCount = 1
+    # Epochs every trial trains before the pruner may stop it (at the end of the next one
+    # at the earliest: 3 means from epoch 4; Optuna's n_warmup_steps is this + 1). Models
+    # are still climbing in their first epochs: from epoch 2, the median pruner stopped
+    # a trial with the best trial's learning rate (benchmarks/NOTES.md).
+    warmup_epochs: SearchCount = 3
 
 
 class TuneConfig(Section):

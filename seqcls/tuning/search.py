@@ -28,6 +28,7 @@ from seqcls.tuning.results import best_trial, trial_row, trial_rows
 from seqcls.tuning.space import short_names
 from seqcls.tuning.study import (
     FINISHED,
+    PARTIAL_FILE,
     STUDY_FILE,
     Search,
     check_same_search,
@@ -117,7 +118,7 @@ def run_search(
             check_same_search(recorded, given, tune_dir)  # before TensorFlow starts
     _check_test_file((given or recorded).config.data.test)
     import_tensorflow_quietly()
-    with _held(tune_dir, new=resume is None):
+    with _held(tune_dir, new=resume is None) as lock:
         study, search = _open(tune_dir, given, trials, resume is not None, shown)
         mode = "plain" if jobs > 1 and progress == "rich" else progress
         names = short_names(search.space.keys)
@@ -125,7 +126,7 @@ def run_search(
 
         shows = make_progress(mode, report, search.trials, search.metric, names, console)
         deadline = time.time() + timeout if timeout is not None else None
-        _run(study, search, tune_dir, jobs, deadline, shows, mode, report, command)
+        _run(study, search, tune_dir, jobs, deadline, shows, mode, report, command, lock)
         return _finish(study, search, tune_dir, names, report)
 
 
@@ -159,13 +160,16 @@ def _refuse_used(tune_dir: Path) -> None:
         )
     from seqcls.run.directory import LOCK_FILE
 
-    if any(entry.name != LOCK_FILE for entry in tune_dir.iterdir()):
+    # A lock file left by a killed process, or the start of a study a crash cut short.
+    leftovers = (LOCK_FILE, PARTIAL_FILE, PARTIAL_FILE + "-journal")
+    if any(entry.name not in leftovers for entry in tune_dir.iterdir()):
         raise UsageError(f"--output-dir {tune_dir} exists and is not empty; choose another")
 
 
 @contextmanager
-def _held(tune_dir: Path, new: bool) -> Iterator[None]:
-    """The tune directory, locked: one `seqcls tune` at a time in it."""
+def _held(tune_dir: Path, new: bool) -> Iterator[Any]:
+    """The tune directory, locked: one `seqcls tune` at a time in it. The --jobs workers
+    inherit the lock (worker.start_workers), so it is held until the last of them ends."""
     from seqcls.run.directory import RunLock
 
     if new:
@@ -178,7 +182,7 @@ def _held(tune_dir: Path, new: bool) -> Iterator[None]:
             "workers end with it)"
         ) from None
     try:
-        yield
+        yield lock
     finally:
         lock.release()
 
@@ -198,6 +202,8 @@ def _open(
     else:
         study, search = load_study(tune_dir)
         check_environment(search.config)
+        if not (tune_dir / outputs.SEARCH_YAML).is_file():  # a crash right after study.db
+            outputs.write_search_yaml(tune_dir, search)
         if trials is not None and trials != search.trials:
             set_trials(study, search, trials)
         failed = fail_unfinished(study)
@@ -247,8 +253,13 @@ def _run(
     mode: str,
     report: Report,
     command: list[str] | None,
+    lock: Any = None,
 ) -> None:
-    """This process's trials, and the workers' (--jobs), until done or stopped."""
+    """This process's trials, and the workers' (--jobs), until done or stopped. The
+    workers run in their own process group: a Ctrl-C at the terminal reaches this process
+    only, and it passes the one signal on (SIGINT, or SIGTERM when it got SIGTERM)."""
+    import signal
+
     from seqcls.tuning.trials import run_trials
     from seqcls.tuning.worker import start_workers, stop_workers
 
@@ -258,7 +269,7 @@ def _run(
         from seqcls.training.runtime import physical_gpus
 
         gpus = len(physical_gpus())
-    workers = start_workers(tune_dir, jobs - 1, deadline, worker_mode, gpus)
+    workers = start_workers(tune_dir, jobs - 1, deadline, worker_mode, gpus, lock=lock)
     try:
         run_trials(
             study,
@@ -271,11 +282,11 @@ def _run(
             after_trial=lambda: outputs.write_trials_csv(tune_dir, study, search),
         )
     except (TrainingInterrupted, KeyboardInterrupt) as error:
-        stop_workers(workers, terminate=True)
+        code = getattr(error, "exit_code", 130)
+        stop_workers(workers, signal.SIGTERM if code == 143 else signal.SIGINT)
         outputs.write_trials_csv(tune_dir, study, search)
         finished = len(states(study, *FINISHED))
         name = str(error).split(":")[0] if isinstance(error, TrainingInterrupted) else "SIGINT"
-        code = getattr(error, "exit_code", 130)
         raise TrainingInterrupted(
             f"{name}: the search stopped; the trial under way is recorded as failed, the "
             f"{finished} finished trial(s) are kept. Resume with: seqcls tune --resume "
@@ -283,9 +294,9 @@ def _run(
             code,
         ) from None
     except BaseException:
-        stop_workers(workers, terminate=True)
+        stop_workers(workers, signal.SIGTERM)
         raise
-    for job, code in enumerate(stop_workers(workers, terminate=False), start=1):
+    for job, code in enumerate(stop_workers(workers, None), start=1):
         if code != 0:
             report(messages.warning(f"job {job} (a --jobs worker) ended with exit code {code}"))
 

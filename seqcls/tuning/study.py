@@ -3,7 +3,8 @@ or loaded for `--resume` and checked against the search it recorded.
 
 The study records, as its user attribute `seqcls`, what the search is: the config (its
 `tune` section apart), the search space, the metric and direction, the pruning settings
-and the number of trials wanted. A resume runs exactly that search; a CONFIG given with
+and the number of trials wanted; study.db appears only with that record in it (built
+aside, then linked into place). A resume runs exactly that search; a CONFIG given with
 `--resume` must describe the same one. Trials that a killed process left RUNNING are
 marked FAIL before any new trial starts (they never count as finished). Optuna is
 imported inside the functions.
@@ -11,6 +12,7 @@ imported inside the functions.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from seqcls.errors import ConfigError, UsageError
 from seqcls.tuning.space import SearchSpace, search_space
 
 STUDY_FILE = "study.db"
+# Where a new study is built before it becomes STUDY_FILE (create_study).
+PARTIAL_FILE = ".study.db.partial"
 ATTRIBUTE = "seqcls"
 FORMAT = 1
 # Finished trials: what --trials counts. A FAIL (interrupted, invalid combination) does not.
@@ -95,7 +99,8 @@ def sampler_and_pruner(search: Search, offset: int) -> tuple[Any, Any]:
     pruning = search.tune.pruning
     if not pruning.enabled:
         return sampler, optuna.pruners.NopPruner()
-    # Steps are epochs (1, 2, ...); Optuna may prune from step n_warmup_steps on.
+    # Steps are epochs (1, 2, ...); Optuna may prune from step n_warmup_steps on, so
+    # warmup_epochs W (default 3) lets every trial train W epochs and prunes from W + 1.
     pruner = optuna.pruners.MedianPruner(
         n_startup_trials=pruning.startup_trials, n_warmup_steps=pruning.warmup_epochs + 1
     )
@@ -103,19 +108,49 @@ def sampler_and_pruner(search: Search, offset: int) -> tuple[Any, Any]:
 
 
 def create_study(tune_dir: Path, search: Search) -> Any:
+    """DIR/study.db with the study and its record, made whole or not at all: Optuna
+    creates a study in several transactions (tables, study, then the record), so they
+    go to PARTIAL_FILE, which is linked into place once complete. A crash on the way
+    leaves no study.db (a new search may use DIR; it removes the partial file). The
+    caller holds the tune directory's lock. UsageError: DIR already holds a study."""
     import optuna
 
     quiet_optuna()
+    partial = tune_dir / PARTIAL_FILE
+    for suffix in ("", "-journal", "-wal", "-shm"):  # SQLite would replay a stale journal
+        partial.with_name(PARTIAL_FILE + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{partial.resolve()}"
+    building = optuna.storages.RDBStorage(url)
+    try:
+        made = optuna.create_study(
+            storage=building, study_name=search.config.name, direction=search.direction
+        )
+        made.set_user_attr(ATTRIBUTE, search.record())
+    finally:
+        building.remove_session()
+        building.engine.dispose()  # no connection left open on the file moved into place
+    _move_into_place(partial, tune_dir / STUDY_FILE)
     sampler, pruner = sampler_and_pruner(search, 0)
-    study = optuna.create_study(
-        storage=storage(tune_dir),
-        study_name=search.config.name,
-        direction=search.direction,
-        sampler=sampler,
-        pruner=pruner,
+    return optuna.load_study(
+        study_name=search.config.name, storage=storage(tune_dir), sampler=sampler, pruner=pruner
     )
-    study.set_user_attr(ATTRIBUTE, search.record())
-    return study
+
+
+def _move_into_place(partial: Path, path: Path) -> None:
+    """`partial` becomes `path` in one step, never replacing a study already there."""
+    try:
+        os.link(partial, path)  # fails if path exists, where os.replace would overwrite
+    except FileExistsError:
+        raise UsageError(
+            f"{path.parent} already holds a search; continue it with seqcls tune --resume "
+            f"{path.parent}, or choose another --output-dir"
+        ) from None
+    except OSError:  # a file system without hard links: checked, then renamed
+        if path.exists():
+            raise UsageError(f"{path.parent} already holds a search ({path.name})") from None
+        os.replace(partial, path)
+        return
+    partial.unlink()
 
 
 def load_study(tune_dir: Path, worker: int = 0) -> tuple[Any, Search]:

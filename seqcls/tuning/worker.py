@@ -2,9 +2,15 @@
 `python -m seqcls.tuning.worker DIR --job K`, run trials of the same study (DIR/study.db)
 beside the main process until the study has its trials.
 
-The main process holds the tune directory's lock for them and waits for them; it stops
-them (SIGTERM) when it stops early. A worker whose main process is gone (killed with
-SIGKILL) stops its trial within a second, recorded as failed, and exits.
+The workers inherit the main process's lock on the tune directory (its descriptor), so
+the directory stays locked until the last of them has ended: a `--resume` right after the
+main process was killed with SIGKILL is refused while a worker is still finishing,
+rather than running trials beside it. They run in their own process group, so a Ctrl-C
+at the terminal reaches the main process only; it waits for them, and when it stops
+early it sends each one signal (SIGINT after a Ctrl-C, else SIGTERM): a second signal
+would make a worker stop at once, without its clean-up. A worker whose main process is
+gone (killed with SIGKILL) stops its trial within a second, recorded as failed, and
+exits.
 """
 
 from __future__ import annotations
@@ -17,35 +23,56 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+
+def worker_command(tune_dir: Path, job: int, deadline: float | None, mode: str) -> list[str]:
+    command = [sys.executable, "-m", "seqcls.tuning.worker", str(tune_dir), "--job", str(job)]
+    command += ["--mode", mode]
+    if deadline is not None:
+        command += ["--deadline", repr(deadline)]
+    return command
 
 
 def start_workers(
-    tune_dir: Path, count: int, deadline: float | None, mode: str, gpus: int = 0
+    tune_dir: Path,
+    count: int,
+    deadline: float | None,
+    mode: str,
+    gpus: int = 0,
+    lock: Any = None,
 ) -> list:
-    """Start `count` workers; `mode` is their progress (plain or quiet). With several
-    GPUs, job K sees only the K-th (modulo their number; the main process trains on the
-    first, TensorFlow's default), so parallel trials do not all share one GPU."""
+    """Start `count` workers; `mode` is their progress (plain or quiet). `lock` (the tune
+    directory's RunLock) is inherited by each. With several GPUs, job K sees only the
+    K-th (modulo their number; the main process trains on the first, TensorFlow's
+    default), so parallel trials do not all share one GPU."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     devices = visible.split(",") if visible else [str(index) for index in range(gpus)]
+    descriptor = getattr(lock, "descriptor", None)
+    inherited = (descriptor,) if descriptor is not None else ()
     workers = []
     for job in range(1, count + 1):
-        command = [sys.executable, "-m", "seqcls.tuning.worker", str(tune_dir), "--job", str(job)]
-        command += ["--mode", mode]
-        if deadline is not None:
-            command += ["--deadline", repr(deadline)]
         environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         if gpus > 1 and len(devices) > 1:
             environment["CUDA_VISIBLE_DEVICES"] = devices[job % len(devices)]
-        workers.append(subprocess.Popen(command, env=environment))
+        workers.append(
+            subprocess.Popen(
+                worker_command(tune_dir, job, deadline, mode),
+                env=environment,
+                pass_fds=inherited,
+                start_new_session=True,  # out of the terminal's process group (Ctrl-C)
+            )
+        )
     return workers
 
 
-def stop_workers(workers: list, terminate: bool) -> list[int]:
-    """Wait for the workers (after SIGTERM with `terminate`); their exit codes."""
-    if terminate:
+def stop_workers(workers: list, signum: int | None) -> list[int]:
+    """Wait for the workers, after sending each running one `signum` (once) if given;
+    their exit codes."""
+    if signum is not None:
         for worker in workers:
             if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
+                worker.send_signal(signum)
     return [worker.wait() for worker in workers]
 
 

@@ -11,7 +11,7 @@ import pytest
 from tuning_helpers import cli_tune, trial_states, write_tune_project
 
 from seqcls.config import load_config
-from seqcls.errors import ConfigError
+from seqcls.errors import ConfigError, UsageError
 from seqcls.run.directory import LOCK_FILE, RunLock
 from seqcls.tuning.study import (
     check_same_search,
@@ -118,3 +118,69 @@ def test_study_a_missing_test_file_is_said_before_any_trial(tmp_path):
     assert result.exit_code == 3, result.output
     assert "data.test" in result.output and "remove data.test" in result.output
     assert not (tmp_path / "tune").exists()
+
+
+def test_study_a_crash_while_it_is_created_leaves_no_half_made_study(tmp_path, monkeypatch):
+    """Optuna makes a study in several transactions and seqcls records its search after:
+    cut short in between (here: Ctrl-C before the record), no study.db is left that
+    `--resume` would refuse and a new search would call taken; the same directory then
+    takes a new search."""
+    import optuna
+
+    from seqcls.tuning.search import _refuse_used
+    from seqcls.tuning.study import PARTIAL_FILE
+
+    search = make_search(load_config(write_tune_project(tmp_path)), 3)
+    tune_dir = tmp_path / "tune"
+    tune_dir.mkdir()
+
+    def cut_short(self, key, value):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optuna.study.Study, "set_user_attr", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        create_study(tune_dir, search)
+    monkeypatch.undo()
+    assert not (tune_dir / "study.db").exists()
+    assert (tune_dir / PARTIAL_FILE).is_file()  # the aside copy, never read as a study
+    # A journal a crash in mid-transaction leaves: not replayed into the new study.
+    (tune_dir / (PARTIAL_FILE + "-journal")).write_bytes(b"\0" * 512)
+    _refuse_used(tune_dir)  # a new search may use the directory
+    create_study(tune_dir, search)
+    assert sorted(path.name for path in tune_dir.iterdir()) == ["study.db"]
+    _, recorded = load_study(tune_dir)
+    assert recorded.record() == search.record()
+
+
+def test_study_creating_never_replaces_a_study(study_dir):
+    tune_dir, config_path = study_dir
+    before = (tune_dir / "study.db").read_bytes()
+    other = make_search(load_config(config_path), 7)
+    with pytest.raises(UsageError, match="already holds a search"):
+        create_study(tune_dir, other)
+    assert (tune_dir / "study.db").read_bytes() == before
+    assert load_study(tune_dir)[1].trials == 3
+
+
+def test_study_default_pruner_lets_every_trial_train_three_epochs(tmp_path):
+    """tune.pruning's default warmup: a trial far below the median of the trials before
+    it is not pruned in epochs 1 to 3, and is at the end of epoch 4."""
+    import optuna
+
+    from seqcls.tuning.search import _describe
+    from seqcls.tuning.study import sampler_and_pruner
+
+    search = make_search(load_config(write_tune_project(tmp_path, tune="")), 10)
+    assert search.tune.pruning.warmup_epochs == 3
+    _, pruner = sampler_and_pruner(search, 0)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for _ in range(search.tune.pruning.startup_trials):
+        good = {epoch: 0.9 for epoch in range(1, 7)}
+        study.add_trial(optuna.trial.create_trial(value=0.9, intermediate_values=good))
+    trial = study.ask()
+    pruned = []
+    for epoch in range(1, 6):
+        trial.report(0.1, step=epoch)
+        pruned.append(trial.should_prune())
+    assert pruned == [False, False, False, True, True]
+    assert "from epoch 4" in _describe(search, 0)

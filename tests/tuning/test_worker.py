@@ -1,18 +1,29 @@
 """Searches across processes (slow: each runs seqcls in subprocesses): a search killed
 with SIGKILL after its second trial resumes with `--resume` and ends with exactly the
 trials asked for (the trial the kill cut short is failed, not counted); `--jobs 2` runs
-trials in two processes on one study. `python -m pytest -m slow tests/tuning` runs them."""
+trials in two processes on one study. `python -m pytest -m slow tests/tuning` runs them.
+Quick ones, with stand-in worker processes: the workers keep the tune directory locked
+after the main process is killed, and a Ctrl-C at the terminal reaches each worker as
+one signal."""
 
 from __future__ import annotations
 
 import csv
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
 from tuning_helpers import cli_tune, trial_states, write_tune_project
+
+from seqcls.config import load_config
+from seqcls.run.directory import RunLock
+from seqcls.tuning import worker
+from seqcls.tuning.study import create_study, make_search
 
 # No pruning: every trial runs its epochs, so the third is caught running.
 STEADY = """\
@@ -83,3 +94,96 @@ def test_worker_jobs_run_trials_in_parallel_on_one_study(tmp_path):
     assert 3 <= states.count("COMPLETE") <= 4  # two trials may end at the same moment
     assert "[job 1] trial " in done.stderr  # the worker's own lines
     assert (tune_dir / "best.yaml").is_file()
+
+
+# A stand-in worker: says it is ready, records the signals it receives (until a second
+# after the first) in DIR/<pid>.signals, and exits.
+RECORDER = """\
+import os, signal, sys, time
+from pathlib import Path
+folder, got = Path(sys.argv[1]), []
+for signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(signum, lambda number, frame: got.append(signal.Signals(number).name))
+(folder / f"{os.getpid()}.ready").write_text("")
+deadline = time.time() + 60
+while not got and time.time() < deadline:
+    time.sleep(0.02)
+time.sleep(1.0)  # a second signal, if any, arrives meanwhile
+(folder / f"{os.getpid()}.signals").write_text(" ".join(got))
+"""
+
+
+def _wait_for(predicate, seconds: float = 60.0) -> None:
+    deadline = time.time() + seconds
+    while not predicate():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_worker_workers_keep_the_directory_locked_after_the_main_process_dies(
+    tmp_path, monkeypatch
+):
+    """`--resume` right after a SIGKILL of the main process is refused while a worker is
+    still finishing (it would otherwise run trials beside it), and accepted once the
+    workers have ended."""
+    config_path = write_tune_project(tmp_path)
+    tune_dir = tmp_path / "tune"
+    tune_dir.mkdir()
+    create_study(tune_dir, make_search(load_config(config_path), 3))
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(worker, "worker_command", lambda *args: sleeper)
+    lock = RunLock.take(tune_dir)
+    workers = worker.start_workers(tune_dir, 1, None, "quiet", lock=lock)
+    try:
+        # SIGKILL of the main process: the kernel closes its descriptor, the file stays.
+        os.close(lock.descriptor)
+        lock.descriptor = None
+        refused = cli_tune("--resume", tune_dir, "--trials", "1")
+        assert refused.exit_code == 2, refused.output
+        assert "another seqcls tune is using" in refused.output
+    finally:
+        workers[0].kill()
+        workers[0].wait()
+    RunLock.take(tune_dir).release()  # the last worker gone: free
+
+
+def test_worker_a_ctrl_c_reaches_each_worker_as_one_signal(tmp_path):
+    """A terminal's Ctrl-C is SIGINT to its foreground process group. The workers are
+    not in it: the main process passes SIGINT on, once. (Both at once made a worker
+    stop at once, skipping its clean-up.)"""
+    recorder = tmp_path / "recorder.py"
+    recorder.write_text(RECORDER)
+    main = tmp_path / "main.py"
+    main.write_text(
+        textwrap.dedent(
+            f"""\
+            import signal, sys, time
+            from pathlib import Path
+            import seqcls.tuning.worker as worker
+            folder = Path({str(tmp_path)!r})
+            worker.worker_command = lambda *args: [sys.executable, {str(recorder)!r}, str(folder)]
+            workers = worker.start_workers(folder, 2, None, "quiet")
+            (folder / "main.ready").write_text(" ".join(str(w.pid) for w in workers))
+            try:
+                time.sleep(60)
+            except KeyboardInterrupt:
+                codes = worker.stop_workers(workers, signal.SIGINT)
+                (folder / "main.done").write_text(" ".join(map(str, codes)))
+            """
+        )
+    )
+    # Its own process group, as a shell runs a command in the foreground.
+    process = subprocess.Popen([sys.executable, str(main)], start_new_session=True)
+    try:
+        _wait_for(lambda: len(list(tmp_path.glob("*.ready"))) == 3)
+        pids = (tmp_path / "main.ready").read_text().split()
+        for pid in map(int, pids):
+            assert os.getpgid(pid) != process.pid  # not in the terminal's group
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert (tmp_path / "main.done").read_text() == "0 0"
+    for pid in pids:
+        assert (tmp_path / f"{pid}.signals").read_text() == "SIGINT"
