@@ -378,7 +378,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated names")
     parser.add_argument("--quick", action="store_true", help="a few hundred rows, one epoch")
-    parser.add_argument("--output", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--output", "--json", type=Path, help="write the results as JSON here (run_all: --json)"
+    )
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the splits go")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.datasets.split(",") if name.strip()]

