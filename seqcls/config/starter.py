@@ -212,7 +212,6 @@ def _model_lines(found: dict | None) -> list[str]:
 
     per_token = found is not None and reading_task(found["task"]).per_token
     tokenizer, max_length = _tokenizer_lines(found)
-    words = found is None or found["tokenizer"].tokenizer == "word"
     lines = ["preprocessing:", tokenizer, "  lowercase: true"]
     if per_token:
         lines.append("  strip_punctuation: false    # tags belong to every token, punctuation too")
@@ -223,12 +222,6 @@ def _model_lines(found: dict | None) -> list[str]:
         "    dim: 128",
         "    dropout: 0.2             # cheap regularisation for small datasets",
         "    spatial_dropout: 0.2     # drops whole channels: no leaning on one feature",
-    ]
-    if words:
-        lines.append(
-            "    subwords: {min_n: 3, max_n: 5, buckets: 20000}   # word forms share n-grams"
-        )
-    lines += [
         "  encoder:",
         "    cell: lstm",
         "    units: 128",
