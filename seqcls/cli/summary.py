@@ -43,7 +43,12 @@ def summary(
 
 def _print_summary(result: dict, config: Path) -> None:
     layers = RichTable(
-        title=f"{config}: {result['parameters']:,} parameters ({result['task']})",
+        title=f"{config}: {result['parameters']:,} parameters ({result['task']})"
+        + (
+            f"; {result['ensemble_members']} ensemble members, the layers of one shown"
+            if result["ensemble_members"] > 1
+            else ""
+        ),
         title_justify="left",
     )
     for column in ("layer", "type", "output shape", "parameters"):

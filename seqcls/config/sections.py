@@ -244,8 +244,8 @@ class AttentionConfig(Section):
         if self.concat_pooling and self.type == "none" and self.pooling == "last":
             raise ValueError(
                 "concat_pooling pools the encoder's steps, which pooling 'last' (the default "
-                "for type none) does not keep; set model.attention.pooling: mean or max, or "
-                "remove model.attention.concat_pooling"
+                "for type none) does not keep; remove model.attention.concat_pooling, or (a "
+                "text-level task) set model.attention.pooling: mean or max"
             )
         if self.type != "additive" and self.pooling in self.concat_pooling:
             raise ValueError(
@@ -299,8 +299,9 @@ class TrainingConfig(Section):
     # Decoupled weight decay (AdamW-style, applied by every optimizer); default: the
     # optimizer's own (adamw 0.004, the others none).
     weight_decay: Annotated[Float32, Field(ge=0.0)] | None = None
-    # Mix each target with the uniform distribution: the target label gets 1 - s + s/K.
-    # Discourages over-confident fits on small data.
+    # Softer targets against over-confident fits on small data: softmax tasks mix each
+    # target with the uniform distribution (the target label gets 1 - s + s/K); sigmoid
+    # tasks (binary, multilabel) move each 0/1 target s/2 towards 0.5.
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     # Keep an exponential moving average of the weights, updated every step with this
     # momentum (0.99: about the last 100 steps), and validate, choose the best epoch and
@@ -319,6 +320,16 @@ class TrainingConfig(Section):
     # TensorFlow op determinism: bit-identical reruns on the same machine, somewhat slower
     # (on CPU, runs with the same seed already matched in our tests without it).
     deterministic: bool = False
+
+    @model_validator(mode="after")
+    def _warmup_within_training(self, info: ValidationInfo) -> TrainingConfig:
+        if is_new_config(info) and self.warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"training.warmup_epochs ({self.warmup_epochs:g}) is not shorter than "
+                f"training.epochs ({self.epochs}): the learning rate would never reach "
+                "training.learning_rate; use fewer warmup epochs"
+            )
+        return self
 
 
 class RuntimeConfig(Section):

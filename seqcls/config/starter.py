@@ -242,7 +242,7 @@ def _model_lines(found: dict | None) -> list[str]:
         "  batch_size: 32",
         "  learning_rate: 0.002",
         "  clipnorm: 1.0",
-        "  label_smoothing: 0.1       # targets 0.9 + 0.1/labels: less over-confident fits",
+        "  label_smoothing: 0.1       # softer targets: less over-confident fits",
         "  ema_momentum: 0.99         # validate and save a moving average of the weights",
         "  early_stopping:",
         "    monitor: val_loss",

@@ -10,7 +10,7 @@ independent steps in parallel on the cores.
 
 Each member is trained on its own loss (MembersLoss averages the members' losses, it
 does not take the loss of the averaged prediction, which would make the members work
-as one wider model instead of independent ones); the metrics (MembersAccuracy) are those
+as one wider model instead of independent ones); the metric (members_accuracy) is that
 of the average, which is what validation, early stopping and predict see.
 """
 
@@ -27,15 +27,16 @@ from seqcls.modeling.outputs import MEMBER_PROBABILITIES, PROBABILITIES
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MemberStack(keras.layers.Layer):
-    """A list of N tensors (batch, ...) -> (batch, N, ...). Outputs carry no mask (a
-    tagging member's padding mask is its sample weights' business)."""
+    """A list of N tensors (batch, ...) -> (batch, N, ...). A tagging member's padding
+    mask (batch, time), the same for every member, is passed on: the members' loss is
+    then averaged over real tokens, as a single model's is."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
 
     def compute_mask(self, inputs, mask=None):
-        return None
+        return None if mask is None else mask[0]
 
     def call(self, values):
         return ops.stack(values, axis=1)
@@ -88,22 +89,22 @@ class MembersLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-def members_sparse_accuracy(y_true, y_pred):
-    """Accuracy of the members' average against integer targets (softmax tasks)."""
-    return keras.metrics.sparse_categorical_accuracy(y_true, ops.mean(y_pred, axis=1))
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-def members_binary_accuracy(y_true, y_pred):
-    """Accuracy of the members' average against 0/1 targets (sigmoid tasks)."""
-    return keras.metrics.binary_accuracy(y_true, ops.mean(y_pred, axis=1))
+def members_accuracy(y_true, y_pred):
+    """The accuracy of the members' average, chosen as Keras chooses what "accuracy" means
+    for a single model: binary for one sigmoid unit, sparse categorical for integer
+    targets, categorical otherwise (multilabel's multi-hot targets)."""
+    average = ops.mean(y_pred, axis=1)
+    if average.shape[-1] == 1:
+        return keras.metrics.binary_accuracy(y_true, average)
+    if len(y_true.shape) < len(average.shape):
+        return keras.metrics.sparse_categorical_accuracy(y_true, average)
+    return keras.metrics.categorical_accuracy(y_true, average)
 
 
 def members_compile_arguments(task: Any, label_smoothing: float) -> dict[str, Any]:
     """compile's loss and metrics for an ensemble of `task` (tasks.base.Task): the
     members' mean loss and the accuracy of their average, under the name `accuracy`
     that the monitors (val_accuracy) and the display read."""
-    accuracy = members_binary_accuracy if task.activation == "sigmoid" else members_sparse_accuracy
-    metric = keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
+    metric = keras.metrics.MeanMetricWrapper(members_accuracy, name="accuracy")
     arguments = {key: [metric] for key in task.compile_metrics()}
     return {"loss": MembersLoss(task.loss_object(label_smoothing)), **arguments}

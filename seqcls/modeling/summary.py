@@ -97,12 +97,15 @@ def summarize(config: Config, vocab_size: int, num_classes: int) -> dict[str, An
     import keras
 
     from seqcls.modeling.build import build_core_model
+    from seqcls.modeling.ensemble import member_cores
     from seqcls.tasks import get_task, resolved_name
 
     task = resolved_name(config.task, num_classes)
     core = build_core_model(config, vocab_size, get_task(task).output_units(num_classes), task)
+    # An ensemble's members are alike: the layers shown are the first member's.
+    members = member_cores(core)
     layers, recurrent, merges = [], [], []
-    for layer in core.layers:
+    for layer in members[0].layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
         layers.append(
@@ -124,6 +127,7 @@ def summarize(config: Config, vocab_size: int, num_classes: int) -> dict[str, An
         "vocab_size": vocab_size,
         "num_classes": num_classes,
         "parameters": int(core.count_params()),
+        "ensemble_members": len(members),
         "layers": layers,
         "recurrent_layers": recurrent,
         "bidirectional_layers": merges,

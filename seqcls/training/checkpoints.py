@@ -240,21 +240,30 @@ def restore_seed_states(model: Any, states: dict[str, list[int]]) -> None:
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
+def averaging_optimizer(model: Any) -> Any:
+    """The model's optimizer when it keeps weight averages (training.ema_momentum), looking
+    inside mixed_float16's LossScaleOptimizer; else None."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    return optimizer if optimizer is not None and optimizer.use_ema else None
+
+
 def evaluated_weights(model: Any) -> list[np.ndarray]:
     """A copy of the model's weights as validation sees them: with training.ema_momentum,
     the optimizer's moving averages in place of the trainable weights (Keras'
     SwapEMAWeights swaps them in for validation); otherwise the weights themselves."""
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not optimizer.use_ema or not optimizer.built:
+    optimizer = averaging_optimizer(model)
+    if optimizer is None or not optimizer.built:
         return [weight.copy() for weight in model.get_weights()]
-    # (The pairing of trainable variables and averages is the one Keras' SwapEMAWeights uses.)
+    # Paired as Keras' SwapEMAWeights pairs them, and matched by identity: variable paths
+    # repeat across an ensemble's members.
     averages = {
-        variable.path: average
+        id(variable): average
         for variable, average in zip(
             optimizer._trainable_variables, optimizer._model_variables_moving_average
         )
     }
-    return [np.array(averages.get(weight.path, weight)) for weight in model.weights]
+    return [np.array(averages.get(id(weight), weight)) for weight in model.weights]
 
 
 def restore_optimizer(model: Any, checkpoint: Path) -> None:

@@ -112,7 +112,8 @@ def resume_training(
         with artifacts.keras_scratch(run_dir / artifacts.CHECKPOINT_FOLDER, "best.keras"):
             # Compiled: with training.ema_momentum the best weights are the optimizer's averages.
             best = artifacts.load_model(
-                run_dir / artifacts.BEST_CHECKPOINT_FILE, compile=model.optimizer.use_ema
+                run_dir / artifacts.BEST_CHECKPOINT_FILE,
+                compile=checkpoints.averaging_optimizer(model) is not None,
             )
         best_weights = checkpoints.evaluated_weights(best)
     # The shuffled order of epoch k depends on how many epochs the dataset has served;

@@ -113,3 +113,57 @@ def test_ensemble_schema_limits():
         )
     with pytest.raises(ConfigError, match="ensemble"):
         validate_config({"data": {"train": "a.csv"}, "model": {"ensemble": 17}}, new_config=True)
+
+
+def test_ensemble_tagging_loss_averages_over_real_tokens_only():
+    from seqcls.modeling.ensemble import members_compile_arguments
+
+    config = Config.model_validate(
+        {
+            "task": "tagging",
+            "data": {"train": "unused.csv"},
+            "preprocessing": {"strip_punctuation": False},
+            "model": {
+                "embedding": {"dim": 4},
+                "encoder": {"units": 3},
+                "attention": {"type": "none"},
+                "ensemble": 2,
+            },
+        }
+    )
+    core = build_core_model(config, vocab_size=10, num_outputs=3, task="tagging")
+    classifier = training_model(core)
+    classifier.compile(**members_compile_arguments(get_task("tagging"), 0.0))
+    ids = np.array([[2, 3, 4, 0, 0, 0], [5, 0, 0, 0, 0, 0]])
+    tags = np.array([[0, 1, 2, 0, 0, 0], [1, 0, 0, 0, 0, 0]])
+    weights = (ids > 0).astype("float32")  # what the data pipeline gives tagging
+    loss = classifier.evaluate(ids, tags, sample_weight=weights, verbose=0, return_dict=True)
+    members = numpy(core(ids)[MEMBER_PROBABILITIES])  # (batch, members, time, tags)
+    picked = np.take_along_axis(members, tags[:, None, :, None], axis=-1)[..., 0]
+    per_token = -np.log(picked).mean(axis=1)  # the members' mean cross-entropy
+    assert loss["loss"] == pytest.approx(per_token[ids > 0].mean(), rel=1e-4)
+
+
+def test_ensemble_accuracy_means_what_a_single_models_does():
+    from seqcls.modeling.ensemble import members_accuracy
+
+    members = np.array([[[0.9, 0.1, 0.8], [0.7, 0.3, 0.2]]], dtype="float32")  # (1, 2, 3)
+    multi_hot = np.array([[1.0, 0.0, 1.0]], dtype="float32")
+    average = members.mean(axis=1)
+    expected = keras.metrics.categorical_accuracy(multi_hot, average)  # Keras' "accuracy"
+    np.testing.assert_allclose(numpy(members_accuracy(multi_hot, members)), numpy(expected))
+    sparse = np.array([1])
+    np.testing.assert_allclose(numpy(members_accuracy(sparse, members)), [0.0])
+    binary = np.array([[1.0]], dtype="float32")
+    one_unit = np.array([[[0.8], [0.4]]], dtype="float32")
+    np.testing.assert_allclose(numpy(members_accuracy(binary, one_unit)).ravel(), [1.0])
+
+
+def test_ensemble_summary_shows_one_member_and_counts_all():
+    from seqcls.modeling.summary import summarize
+
+    result = summarize(make_config(2), vocab_size=20, num_classes=3)
+    assert result["ensemble_members"] == 2
+    assert "embedding" in [layer["name"] for layer in result["layers"]]
+    single = summarize(make_config(1), vocab_size=20, num_classes=3)
+    assert result["parameters"] == 2 * single["parameters"]

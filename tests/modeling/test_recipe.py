@@ -235,6 +235,12 @@ def test_recipe_each_task_smooths_its_own_loss():
         assert value == pytest.approx(expected, rel=1e-4)
 
 
+def test_recipe_warmup_must_end_before_training_does():
+    raw = {"data": {"train": "a.csv"}, "training": {"epochs": 5, "warmup_epochs": 5}}
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        validate_config(raw, new_config=True)
+
+
 def test_recipe_learning_rate_schedules():
     def training(**settings):
         return make_config(training={"learning_rate": 0.01, "epochs": 4, **settings}).training
@@ -308,6 +314,13 @@ def test_recipe_every_option_trains_predicts_and_reloads(tiny_config, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     table = keras.ops.convert_to_numpy(members[0].get_layer("subwords").table)
     assert table[2:].any()  # the vocabulary's n-grams were saved with the model
+    first, second = (m.get_layer("embedding").get_weights()[0] for m in members)
+    assert not np.allclose(first, second)  # each member keeps its own weights
+    # The saved model is the one validation chose: its valid accuracy is the best epoch's.
+    rows = [line.split(",") for line in history]
+    column = rows[0].index("val_accuracy")
+    best = max(float(row[column]) for row in rows[1:])
+    assert metrics["valid"]["accuracy"] == pytest.approx(best, abs=1e-6)
 
     # best.keras is the best epoch's checkpoint: raw weights plus the optimizer's
     # averages; the saved model holds the averages (what validation saw).
