@@ -43,7 +43,19 @@ def runs(tmp_path_factory, trained_run):
     }
 
 
-TEXTS = "i lost my card\nwhat is the exchange rate for <b>euros</b>\n\n"
+# Two texts and an empty one. A blank line on stdin gets no prediction (it is skipped),
+# so the empty text comes from a CSV file.
+TEXTS = ["i lost my card", "what is the exchange rate for <b>euros</b>", ""]
+
+
+@pytest.fixture
+def texts(tmp_path):
+    path = tmp_path / "texts.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text"])
+        writer.writerows([text] for text in TEXTS)
+    return str(path)
 
 
 class Page(HTMLParser):
@@ -75,8 +87,8 @@ class Page(HTMLParser):
         self._in = None
 
 
-def test_explain_prints_each_text_with_its_prediction_and_top_tokens(runs):
-    result = runner.invoke(app, ["predict", str(runs["additive"]), "-", "--explain"], input=TEXTS)
+def test_explain_prints_each_text_with_its_prediction_and_top_tokens(runs, texts):
+    result = runner.invoke(app, ["predict", str(runs["additive"]), texts, "--explain"])
     assert result.exit_code == 0, result.output
     blocks = re.findall(r"^(\d)\. (\w+) \((0\.\d{3})\)$", result.stdout, flags=re.M)
     assert [number for number, _, _ in blocks] == ["1", "2", "3"]
@@ -85,12 +97,10 @@ def test_explain_prints_each_text_with_its_prediction_and_top_tokens(runs):
     assert "predicted_label" not in result.stdout  # no CSV on stdout with --explain
 
 
-def test_explain_with_an_output_file_writes_the_csv_too(runs, tmp_path):
+def test_explain_with_an_output_file_writes_the_csv_too(runs, tmp_path, texts):
     output = tmp_path / "out.csv"
     result = runner.invoke(
-        app,
-        ["predict", str(runs["additive"]), "-", "--explain", "--output", str(output)],
-        input=TEXTS,
+        app, ["predict", str(runs["additive"]), texts, "--explain", "--output", str(output)]
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(output.read_text())))
@@ -99,11 +109,9 @@ def test_explain_with_an_output_file_writes_the_csv_too(runs, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["additive", "multihead", "split"])
-def test_html_page_shades_every_token_and_is_self_contained(runs, kind, tmp_path):
+def test_html_page_shades_every_token_and_is_self_contained(runs, kind, tmp_path, texts):
     page_path = tmp_path / "explain.html"
-    result = runner.invoke(
-        app, ["predict", str(runs[kind]), "-", "--html", str(page_path)], input=TEXTS
-    )
+    result = runner.invoke(app, ["predict", str(runs[kind]), texts, "--html", str(page_path)])
     assert result.exit_code == 0, result.output
     assert "predicted_label" in result.stdout  # without --explain the CSV still prints
     page = page_path.read_text(encoding="utf-8")
@@ -127,6 +135,7 @@ def test_html_page_shades_every_token_and_is_self_contained(runs, kind, tmp_path
 
 
 def test_explain_without_attention_weights_is_a_usage_error(runs):
-    result = runner.invoke(app, ["predict", str(runs["none"]), "-", "--explain"], input=TEXTS)
+    stdin = "\n".join(TEXTS[:2]) + "\n"
+    result = runner.invoke(app, ["predict", str(runs["none"]), "-", "--explain"], input=stdin)
     assert result.exit_code == 2
     assert "no attention weights" in result.output and "model.attention.type" in result.output

@@ -160,6 +160,9 @@ def test_worker_a_ctrl_c_reaches_each_worker_as_one_signal(tmp_path):
             import signal, sys, time
             from pathlib import Path
             import seqcls.tuning.worker as worker
+            # As in a terminal: a test runner started in the background inherits SIGINT
+            # ignored, and Python would then never raise KeyboardInterrupt.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             folder = Path({str(tmp_path)!r})
             worker.worker_command = lambda *args: [sys.executable, {str(recorder)!r}, str(folder)]
             workers = worker.start_workers(folder, 2, None, "quiet")
