@@ -72,20 +72,25 @@ def test_ensemble_loss_is_the_mean_of_the_members_losses():
     )
 
 
+def tagging_config() -> Config:
+    """A 2-member tagging ensemble (tagging needs punctuation kept and no attention)."""
+    model = {
+        "embedding": {"dim": 4},
+        "encoder": {"units": 3},
+        "attention": {"type": "none"},
+        "ensemble": 2,
+    }
+    raw = {
+        "task": "tagging",
+        "data": {"train": "unused.csv"},
+        "preprocessing": {"strip_punctuation": False},
+        "model": model,
+    }
+    return Config.model_validate(raw)
+
+
 def test_ensemble_tagging_has_members_per_token():
-    config = Config.model_validate(
-        {
-            "task": "tagging",
-            "data": {"train": "unused.csv"},
-            "preprocessing": {"strip_punctuation": False},
-            "model": {
-                "embedding": {"dim": 4},
-                "encoder": {"units": 3},
-                "attention": {"type": "none"},
-                "ensemble": 2,
-            },
-        }
-    )
+    config = tagging_config()
     core = build_core_model(config, vocab_size=10, num_outputs=5, task="tagging")
     outputs = core(np.array([[2, 3, 4, 0]]))
     assert numpy(outputs[PROBABILITIES]).shape == (1, 4, 5)
@@ -118,19 +123,7 @@ def test_ensemble_schema_limits():
 def test_ensemble_tagging_loss_averages_over_real_tokens_only():
     from seqcls.modeling.ensemble import members_compile_arguments
 
-    config = Config.model_validate(
-        {
-            "task": "tagging",
-            "data": {"train": "unused.csv"},
-            "preprocessing": {"strip_punctuation": False},
-            "model": {
-                "embedding": {"dim": 4},
-                "encoder": {"units": 3},
-                "attention": {"type": "none"},
-                "ensemble": 2,
-            },
-        }
-    )
+    config = tagging_config()
     core = build_core_model(config, vocab_size=10, num_outputs=3, task="tagging")
     classifier = training_model(core)
     classifier.compile(**members_compile_arguments(get_task("tagging"), 0.0))
