@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import write_tiny_project
 
 from seqcls import tensorflow_logs
@@ -50,6 +51,7 @@ def seqcls(*args: str, cwd, input: str | None = None) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow  # two TensorFlow subprocesses: the default suite's slowest test
 def test_tensorflow_logs_none_from_a_smoke_train_or_predict(tmp_path):
     config = write_tiny_project(tmp_path)
     trained = seqcls("train", str(config), "--smoke", "--output-dir", "run", cwd=tmp_path)
