@@ -23,9 +23,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seqcls import __version__
 from seqcls.errors import EXIT_FAILURE, SeqclsError
 from seqcls.tensorflow_logs import import_tensorflow_quietly, quiet_tensorflow_logs
+from seqcls.version import __version__
 
 __all__ = ["app", "environment_error", "err", "handle_errors", "import_tensorflow_quietly", "out"]
 

@@ -42,7 +42,8 @@ def read_data(config: Config, limit: int | None = None, stream: bool | None = No
     """Read the data `config` names (each split cut to `limit` rows when given: a smoke
     run) and build the vocabulary from train. Train is streamed (counted, not held) as
     data.streaming says, unless `stream` says otherwise (validate reads it whole)."""
-    from seqcls import tasks, text
+    import seqcls.tasks as tasks
+    import seqcls.text as text
 
     stream = config.data.streaming if stream is None else stream
     if stream and limit is None:

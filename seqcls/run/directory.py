@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from seqcls import messages
+import seqcls.messages as messages
 from seqcls.errors import UsageError
 from seqcls.run import artifacts
 from seqcls.run.destinations import config_files, inside, is_run, refuse_under_a_file, same_file

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from seqcls import __version__
 from seqcls.config import Config
 from seqcls.data.splits import Splits, expand_paths, file_sha256
+from seqcls.version import __version__
 
 
 def device_description() -> list[str]:

@@ -56,7 +56,7 @@ def finish(
 ) -> TrainResult:
     """Save, reload, evaluate and describe the trained model (see the module docstring)."""
     weights_epoch = _final_weights(config, prepared, built, log, started, report)
-    from seqcls import text
+    import seqcls.text as text
     from seqcls.modeling import build as model_lib
 
     inference = model_lib.build_inference_model(

@@ -45,7 +45,7 @@ class Prepared(Data):
 
 def prepare(config: Config, strategy: Any = None, limit: int | None = None) -> Prepared:
     """read_data, then the datasets `fit` trains and validates on."""
-    from seqcls import text
+    import seqcls.text as text
     from seqcls.tasks import class_weights
 
     data = read_data(config, limit)
@@ -99,7 +99,7 @@ def _train_dataset(
     (streamed), this worker's shard (multi_worker), or every row."""
     import tensorflow as tf
 
-    from seqcls import text
+    import seqcls.text as text
     from seqcls.training import distribute
 
     training = config.training

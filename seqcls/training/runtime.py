@@ -258,7 +258,7 @@ def doctor_report() -> dict[str, Any]:
     import numpy as np
     import tensorflow as tf
 
-    from seqcls import __version__
+    from seqcls.version import __version__
 
     build = dict(tf.sysconfig.get_build_info())
     gpus = physical_gpus()

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import seqcls.messages as messages
 import seqcls.tuning.outputs as outputs
-from seqcls import messages
 from seqcls.errors import DataError, TrainingInterrupted, UsageError
 from seqcls.messages import Report
 from seqcls.run import artifacts
