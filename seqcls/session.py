@@ -278,9 +278,10 @@ def predict_run(
     `html_file`, the same explanation is written as a page (seqcls.reporting.explain). The
     attention columns stay in the rows written only with `with_attention`. Returns how
     many rows were written, or None when none were (explained on stdout instead)."""
+    from seqcls.inference.classifier import load
     from seqcls.inference.inputs import read_input
-    from seqcls.inference.predict import load_run, predict_table, write_rows
     from seqcls.inference.predict import output_format as pick_format
+    from seqcls.inference.predict import write_rows
     from seqcls.run.artifacts import require_run_dir
     from seqcls.run.destinations import check_destination, check_distinct
 
@@ -291,16 +292,16 @@ def predict_run(
     for option, path in (("--output", output), ("--html", html_file)):
         if path is not None and path != "-":
             check_destination(path, option, [("input file", source)], run_dir)
-    import_tensorflow_quietly()
-    run = load_run(run_dir)
+    classifier = load(run_dir)  # the Python API's Classifier: the same numbers as seqcls.load
+    run = classifier.run
     column = text_column or run.config.data.text_column
     column_name = column if isinstance(column, str) else column[0]
     if source == "-":
         column = column_name  # stdin: one text per line, whatever the training columns were
     table = read_input(source, column, run.config.data, report=report, on_bad_rows=on_bad_rows)
     explaining = explain is not None or html_file is not None
-    columns, rows = predict_table(
-        run, table, column, top_k, with_attention or explaining, threshold
+    columns, rows = classifier.predict_table(
+        table, column, top_k, with_attention or explaining, threshold
     )
     if explaining:
         from seqcls.inference.predict import attention_column_names

@@ -42,6 +42,13 @@ class Run:
     def delimiter(self) -> str:
         return self.config.data.label_delimiter
 
+    @property
+    def has_attention(self) -> bool:
+        """Whether the model outputs attention weights (one per token)."""
+        from seqcls.modeling.outputs import ATTENTION_WEIGHTS
+
+        return any(key.startswith(ATTENTION_WEIGHTS) for key in self.model.output)
+
 
 def load_run(run_dir: str | Path) -> Run:
     """Load a finished run, its files checked on their own and against each other.
@@ -173,6 +180,8 @@ def predict_outputs(
     """
     import tensorflow as tf
 
+    if not texts:
+        return {key: [] for key in model.output}
     order = np.argsort([len(text) for text in texts], kind="stable")
     results: dict[str, list] = {}
     for start in range(0, len(texts), batch_size):
@@ -257,56 +266,76 @@ def predict_table(
     with_attention: bool = False,
     threshold: float | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The table's rows with the predictions added.
-
-    multiclass/binary: the label and its probability; multilabel: every label at or
-    above its threshold (joined by the run's delimiter); tagging: one tag per token.
-    Optionally the top k labels, and each token's attention weight as [token, weight].
-    """
-    from seqcls.modeling.outputs import PROBABILITIES, TOKEN_IDS
-    from seqcls.text import display_tokens
-
-    task = get_task(run.task)
-    task.check_prediction_options(top_k, threshold)
-    if top_k < 0 or top_k > len(run.labels):
-        raise UsageError(
-            f"--top-k must be between 1 and the number of labels ({len(run.labels)}), got {top_k}"
-        )
+    """The table's rows with the predictions added (see prediction_rows)."""
+    check_prediction_options(run, top_k, with_attention, threshold)
     texts = texts_of(table, text_column, separator=run.config.data.text_separator)
-    outputs = predict_outputs(run.model, texts) if texts else {PROBABILITIES: [], TOKEN_IDS: []}
-    attention = attention_columns(outputs) if with_attention else {}
-    if with_attention and not attention:
-        raise UsageError(
-            f"--with-attention/--explain: this run's model has no attention weights "
-            f"(model.attention.type is {run.config.model.attention.type!r}; additive and "
-            "multihead attention give one weight per token; a multihead run trained by an "
-            "earlier seqcls lacks them: retrain it)"
-        )
-    added = task.prediction_columns()
-    for rank in range(1, top_k + 1):
-        added += [f"top{rank}_label", f"top{rank}_probability"]
-    added += list(attention.values())
+    outputs = predict_outputs(run.model, texts)
+    added, predicted = prediction_rows(run, texts, outputs, top_k, with_attention, threshold)
     clashes = [column for column in added if column in table.columns]
     if clashes:
         raise UsageError(
             f"{table.path or '<stdin>'} already has column(s) {clashes}, which predict would "
             "overwrite; rename them"
         )
+    rows = [{**row, **predicted[index]} for index, row in enumerate(table.rows)]
+    return table.columns + added, rows
+
+
+def check_prediction_options(
+    run: Run, top_k: int, with_attention: bool, threshold: float | None
+) -> None:
+    """Refuse options the run cannot honour, before any text is predicted."""
+    get_task(run.task).check_prediction_options(top_k, threshold)
+    if top_k < 0 or top_k > len(run.labels):
+        raise UsageError(
+            f"--top-k must be between 1 and the number of labels ({len(run.labels)}), got {top_k}"
+        )
+    if with_attention and not run.has_attention:
+        raise UsageError(
+            f"--with-attention/--explain: this run's model has no attention weights "
+            f"(model.attention.type is {run.config.model.attention.type!r}; additive and "
+            "multihead attention give one weight per token; a multihead run trained by an "
+            "earlier seqcls lacks them: retrain it)"
+        )
+
+
+def prediction_rows(
+    run: Run,
+    texts: list[str],
+    outputs: dict[str, list],
+    top_k: int = 0,
+    with_attention: bool = False,
+    threshold: float | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns predict adds, and their values for each of `texts` from the model's
+    `outputs` (predict_outputs of those texts; check_prediction_options first).
+
+    multiclass/binary: the label and its probability; multilabel: every label at or
+    above its threshold (joined by the run's delimiter); tagging: one tag per token.
+    Optionally the top k labels, and each token's attention weight as [token, weight].
+    """
+    from seqcls.text import display_tokens
+
+    task = get_task(run.task)
+    attention = attention_columns(outputs) if with_attention else {}
+    added = task.prediction_columns()
+    for rank in range(1, top_k + 1):
+        added += [f"top{rank}_label", f"top{rank}_probability"]
+    added += list(attention.values())
+    if not texts:
+        return added, []
     tokens = display_tokens(texts, run.config.preprocessing, run.max_length) if attention else []
     decisions = run.thresholds
     if threshold is not None:
         decisions = np.full(len(run.labels), threshold)
-    predicted = task.decide(outputs, run.labels, run.delimiter, decisions, top_k) if texts else []
-    rows = []
-    for index, row in enumerate(table.rows):
-        result = {**row, **predicted[index]}
+    predicted = task.decide(outputs, run.labels, run.delimiter, decisions, top_k)
+    for index, result in enumerate(predicted):
         for key, column in attention.items():
             weights = outputs[key][index]
             result[column] = [
                 [token, round(float(weight), 6)] for token, weight in zip(tokens[index], weights)
             ]
-        rows.append(result)
-    return table.columns + added, rows
+    return added, predicted
 
 
 def output_format(destination: str, declared: str | None) -> str:

@@ -1,0 +1,216 @@
+"""`Classifier`: a loaded run that predicts, gives probabilities and explains texts; the
+one object `seqcls predict`, `seqcls serve` and the Python API (seqcls.api) predict with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqcls.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from seqcls.config import Config
+    from seqcls.data.reading import Table
+    from seqcls.inference.predict import Run
+
+TOP_LABEL, TOP_PROBABILITY = "top{}_label", "top{}_probability"
+
+
+def load(run_dir: str | Path) -> Classifier:
+    """Load a finished run directory (checked as `seqcls predict` checks it)."""
+    from seqcls.inference.predict import load_run
+    from seqcls.tensorflow_logs import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    return Classifier(load_run(run_dir))
+
+
+class Classifier:
+    """A loaded run: predict, predict_proba and explain texts.
+
+    `texts` may be any sequence of str: a list, a tuple, a NumPy array or a pandas
+    Series. Texts are batched by length, as `seqcls predict` batches them.
+    """
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def __repr__(self) -> str:
+        return f"<seqcls.Classifier {self.task} {len(self.labels)} labels from {self.run_dir}>"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.directory
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels, in the order of predict_proba's columns."""
+        return list(self.run.labels)
+
+    @property
+    def task(self) -> str:
+        return self.run.task
+
+    @property
+    def config(self) -> Config:
+        return self.run.config
+
+    @property
+    def has_attention(self) -> bool:
+        return self.run.has_attention
+
+    # --------------------------------------------------------------------- predicting
+
+    def predict(
+        self,
+        texts: Iterable[str],
+        *,
+        top_k: int = 0,
+        attention: bool = False,
+        threshold: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """One record per text, in order: `label` and `probability` (multiclass, binary),
+        `labels` (multilabel: every label at or above its threshold, a list), or `tags`
+        (tagging: one per token, a list); with `top_k`, `top_k` as a list of
+        {label, probability}; with `attention`, `attention` as [token, weight] pairs
+        (`attention_forward`/`attention_backward` for a per-direction run). The
+        probabilities are `seqcls predict`'s, rounded to 6 digits as it writes them."""
+        texts = text_list(texts)
+        self.check_options(top_k, attention, threshold)
+        return self.records(texts, self.outputs(texts), top_k, attention, threshold)
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """(texts, labels) probabilities, unrounded; columns in `labels` order. Multilabel
+        rows need not sum to 1 (one sigmoid per label)."""
+        import numpy as np
+
+        from seqcls.modeling.outputs import PROBABILITIES
+        from seqcls.tasks import get_task
+
+        if get_task(self.task).per_token:
+            raise UsageError(
+                "predict_proba gives one row per text; a tagging run predicts one tag per "
+                "token: use predict(texts), whose records carry the tags"
+            )
+        texts = text_list(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return get_task(self.task).probabilities(self.outputs(texts)[PROBABILITIES])
+
+    def explain(self, text: str) -> dict[str, Any]:
+        """One text's prediction and the attention weight of each token it was cut to:
+        the predict record with `tokens` and `weights` (or `weights_forward` and
+        `weights_backward`) beside it."""
+        if not isinstance(text, str):
+            raise UsageError(f"explain takes one text (a str), got {type(text).__name__}")
+        record = self.predict([text], attention=True)[0]
+        result: dict[str, Any] = {"text": text}
+        for key in [key for key in record if key.startswith("attention")]:
+            pairs = record.pop(key)
+            result.setdefault("tokens", [token for token, _ in pairs])
+            result["weights" + key.removeprefix("attention")] = [weight for _, weight in pairs]
+        result.setdefault("tokens", [])
+        return {**record, **result}
+
+    # ------------------------------------------------------- the pieces (CLI, server)
+
+    def check_options(self, top_k: int, attention: bool, threshold: float | None) -> None:
+        """Refuse options the run cannot honour (UsageError), before any model call."""
+        from seqcls.inference.predict import check_prediction_options
+
+        check_prediction_options(self.run, top_k, attention, threshold)
+
+    def outputs(self, texts: list[str]) -> dict[str, list]:
+        """The model's raw outputs, one entry per text (seqcls.inference.predict)."""
+        from seqcls.inference.predict import predict_outputs
+
+        return predict_outputs(self.run.model, texts)
+
+    def records(
+        self,
+        texts: list[str],
+        outputs: dict[str, list],
+        top_k: int = 0,
+        attention: bool = False,
+        threshold: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """predict's records from the outputs of `texts` (a server merges several
+        requests' texts into one model call, then makes each request's records)."""
+        from seqcls.inference.predict import prediction_rows
+
+        _, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold)
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: dict[str, Any]) -> dict[str, Any]:
+        from seqcls.tasks.base import PREDICTED_LABEL, PREDICTED_PROBABILITY
+        from seqcls.tasks.multilabel import PREDICTED_LABELS
+        from seqcls.tasks.tagging import PREDICTED_TAGS
+
+        record: dict[str, Any] = {}
+        ranked = []
+        for rank in range(1, len(self.labels) + 1):
+            label = row.pop(TOP_LABEL.format(rank), None)
+            if label is None:
+                break
+            ranked.append({"label": label, "probability": row.pop(TOP_PROBABILITY.format(rank))})
+        for key, value in row.items():
+            if key == PREDICTED_LABEL:
+                record["label"] = value
+            elif key == PREDICTED_PROBABILITY:
+                record["probability"] = value
+            elif key == PREDICTED_LABELS:
+                record["labels"] = value.split(self.run.delimiter) if value else []
+            elif key == PREDICTED_TAGS:
+                record["tags"] = value.split(" ") if value else []
+            else:
+                record[key] = value
+        if ranked:
+            record["top_k"] = ranked
+        return record
+
+    def predict_table(
+        self,
+        table: Table,
+        text_column: str | list[str],
+        top_k: int = 0,
+        attention: bool = False,
+        threshold: float | None = None,
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """A table's rows with predict's columns added, flat (top1_label, ...), as
+        `seqcls predict` writes them."""
+        from seqcls.inference.predict import predict_table
+
+        return predict_table(self.run, table, text_column, top_k, attention, threshold)
+
+
+def text_list(texts: Any) -> list[str]:
+    """Any sequence of str as a list; a lone str, a None/NaN or a non-str is a
+    UsageError naming the position."""
+    if isinstance(texts, (str, bytes)):
+        raise UsageError(
+            f"texts must be a sequence of strings, got one {type(texts).__name__}; "
+            "wrap a single text in a list: predict([text])"
+        )
+    if hasattr(texts, "tolist") and not isinstance(texts, Mapping):
+        texts = texts.tolist()  # NumPy arrays, pandas Series and Index: plain Python values
+    try:
+        items = list(texts)
+    except TypeError:
+        raise UsageError(
+            f"texts must be a sequence of strings (a list, tuple, NumPy array or pandas "
+            f"Series), got {type(texts).__name__}"
+        ) from None
+    for position, text in enumerate(items):
+        if not isinstance(text, str):
+            missing = text is None or (isinstance(text, float) and math.isnan(text))
+            what = "a missing value" if missing else f"a value of type {type(text).__name__}"
+            raise UsageError(
+                f"texts[{position}] is {what}, not a string; every text must be a str "
+                "(fill or drop missing texts first)"
+            )
+    return items
