@@ -13,7 +13,8 @@ from seqcls.cli.app import app, environment_error, handle_errors, main
 
 # Imported to register the commands, in the order --help lists them.
 # isort: off
-from seqcls.cli import train, tune, evaluate, predict, validate, init, summary, export, doctor  # noqa: F401
+from seqcls.cli import train, tune, evaluate, predict, serve, validate  # noqa: F401
+from seqcls.cli import init, summary, export, doctor  # noqa: F401
 # isort: on
 
 __all__ = ["app", "environment_error", "handle_errors", "main"]
