@@ -44,6 +44,8 @@ TARGETS = {
     "throughput_banking77": 1.3,
     "help_seconds": 0.5,
     "batch_texts_per_s": 2000,
+    "serve_p50_ms": 15,
+    "serve_texts_per_s": 3000,
 }
 
 
@@ -82,6 +84,13 @@ def steps() -> list[Step]:
             needs=["sklearn"],
         ),
         Step("predict_speed", "start-up and prediction speed", ["predict_speed.py"], []),
+        Step(
+            "serve_load",
+            "`seqcls serve` under 1, 8 and 64 concurrent clients",
+            ["serve_load.py"],
+            [],
+            needs=["fastapi", "uvicorn", "aiohttp"],
+        ),
         Step("flops", "share of the CPU's floating-point peak", ["flops.py"], []),
         Step("read_memory", "memory of reading a CSV in memory", ["read_memory.py", "100"], []),
         Step(
@@ -317,6 +326,8 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save, facts: dict)
                     entry["command"] = "python benchmarks/predict_speed.py RUN_DIR" + (
                         " --quick" if quick else ""
                     )
+            elif step.name == "serve_load":
+                entry = serve_load(results, work, quick)
             else:
                 arguments = step.arguments(quick) or step.full
                 entry = run_script(arguments, work / f"{step.name}.json", work / f"{step.name}.log")
@@ -334,6 +345,25 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save, facts: dict)
         for entry in results.get("configs", {}).get("runs", {}).values():
             entry.pop("run_dir", None)  # a temporary folder, gone now
         save(results)
+
+
+def serve_load(results: dict, work: Path, quick: bool) -> dict:
+    """benchmarks/serve_load.py on the configs step's banking77 run, or on a one-epoch run
+    of the same config trained here (the same model; speed does not depend on the weights)."""
+    run_dir = results.get("configs", {}).get("runs", {}).get("banking77", {}).get("run_dir")
+    run = "the configs step's banking77 run"
+    if not run_dir or not Path(run_dir).is_dir():
+        run_dir, run = str(work / "serve_run"), "configs/banking77.yaml --set training.epochs=1"
+        command = train_command("configs/banking77.yaml", run_dir, "training.epochs=1")
+        with open(work / "serve_train.log", "w", encoding="utf-8") as log:
+            done = subprocess.run(command + ["--progress", "plain"], stdout=log, stderr=log)
+        if done.returncode != 0:
+            return {"error": log_tail(work / "serve_train.log")}
+    arguments = ["serve_load.py", run_dir] + (["--quick"] if quick else [])
+    entry = run_script(arguments, work / "serve_load.json", work / "serve_load.log")
+    entry["command"] = "python benchmarks/serve_load.py RUN_DIR" + (" --quick" if quick else "")
+    entry["run"] = run
+    return entry
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -403,6 +433,27 @@ def targets_section(results: dict) -> list[str]:
             else:
                 met, text = None, ""
             rows.append((f"test accuracy >= TF-IDF + linear SVM on {dataset}", met, text))
+    serving = figures_of(results, "serve_load")
+    if serving:
+        one = next(level for level in serving["levels"] if level["clients"] == 1)
+        many = max(
+            (level for level in serving["levels"] if level["clients"] == 64),
+            key=lambda level: level["texts_per_s"],
+        )
+        rows.append(
+            (
+                f"`seqcls serve`: p50 < {TARGETS['serve_p50_ms']} ms, one text, one client",
+                one["p50_ms"] < TARGETS["serve_p50_ms"],
+                f"{one['p50_ms']:.1f} ms",
+            )
+        )
+        rows.append(
+            (
+                f"`seqcls serve`: >= {TARGETS['serve_texts_per_s']:,} texts/s at 64 clients",
+                many["texts_per_s"] >= TARGETS["serve_texts_per_s"],
+                f"{many['texts_per_s']:,} texts/s ({many['texts_per_request']} per request)",
+            )
+        )
     speed = figures_of(results, "predict_speed")
     if speed:
         rows.append(
@@ -665,6 +716,31 @@ def speed_section(results: dict) -> list[str]:
     return lines
 
 
+def serve_section(results: dict) -> list[str]:
+    lines = ["## Serving under load", ""]
+    f = figures_of(results, "serve_load")
+    if not f:
+        return lines + [not_measured(results, "serve_load")]
+    entry = results["serve_load"]
+    lines += [
+        f"`{entry.get('command')}` (RUN_DIR: {entry.get('run')}): `{f['server']}` in one",
+        "process, aiohttp clients in another, each client sending its requests one after",
+        "another on a keep-alive connection; texts from BANKING77's test split. Clients and",
+        "server share the machine's cores. Reference, same run: the Classifier in process,",
+        f"batches of 64, {f['in_process_texts_per_s']:,} texts/s.",
+        "",
+        "| clients | texts per request | requests | p50 | p99 | texts/s | mean texts per model call | texts/s ÷ in process |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for level in f["levels"]:
+        lines.append(
+            f"| {level['clients']} | {level['texts_per_request']} | {level['requests']:,} "
+            f"| {level['p50_ms']:.1f} ms | {level['p99_ms']:.1f} ms | {level['texts_per_s']:,} "
+            f"| {level['mean_texts_per_call']} | {level['ratio_to_in_process']:.2f} |"
+        )
+    return lines + [""]
+
+
 def flops_section(results: dict) -> list[str]:
     lines = ["## Share of the CPU's floating-point peak", ""]
     f = figures_of(results, "flops")
@@ -823,6 +899,7 @@ def render(results: dict, quick: bool) -> str:
     lines += throughput_section(results)
     lines += accuracy_section(results)
     lines += speed_section(results)
+    lines += serve_section(results)
     lines += flops_section(results)
     lines += memory_section(results)
     lines += jax_section(results)

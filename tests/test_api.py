@@ -128,6 +128,19 @@ def test_api_load_errors_are_the_clis(trained_run, tmp_path):
     assert code == DataError.exit_code and "not a readable Keras model" in output
 
 
+def test_api_unsafe_model_is_the_clis_error(trained_run, tmp_path):
+    import keras
+
+    unsafe = tmp_path / "unsafe"
+    shutil.copytree(trained_run[1], unsafe)
+    inputs = keras.Input((3,))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(unsafe / "model.keras")
+    code, output = cli_error(unsafe)
+    with pytest.raises(DataError, match="asks to run arbitrary code"):
+        seqcls.load(unsafe)
+    assert code == DataError.exit_code and "asks to run arbitrary code" in output
+
+
 def test_api_train_takes_a_mapping_and_overrides_by_section(tiny_data, tmp_path, monkeypatch):
     import yaml
     from conftest import TINY_CONFIG

@@ -1,0 +1,93 @@
+"""The batcher merges concurrent requests into model calls, each request gets its own
+records back in order, and the listening socket answers without Nagle's delay."""
+
+import asyncio
+import socket
+
+import pytest
+
+import seqcls
+from seqcls.serving.batching import Batcher
+from seqcls.serving.server import bind
+
+
+@pytest.fixture(scope="module")
+def classifier(trained_run):
+    return seqcls.load(trained_run[1])
+
+
+def run_batches(classifier, requests, max_batch, max_wait_ms):
+    """Submit every request at once; returns (each request's records, batch sizes)."""
+    sizes = []
+
+    async def main():
+        batcher = Batcher(classifier, max_batch, max_wait_ms, observe=lambda n, s: sizes.append(n))
+        batcher.start()
+        try:
+            return await asyncio.gather(
+                *(batcher.submit(texts, top_k, attention) for texts, top_k, attention in requests)
+            )
+        finally:
+            await batcher.stop()
+
+    return asyncio.run(main()), sizes
+
+
+def test_batcher_merges_requests_and_keeps_each_ones_options(classifier):
+    requests = [
+        (["my card is lost"], 0, False),
+        (["exchange rate", "top up please", ""], 2, False),
+        (["where is my card"], 0, True),
+    ]
+    results, sizes = run_batches(classifier, requests, max_batch=64, max_wait_ms=200)
+    assert sizes == [5]  # one model call for the three requests
+    for (texts, top_k, attention), records in zip(requests, results):
+        assert records == classifier.predict(texts, top_k=top_k, attention=attention)
+
+
+def test_batcher_never_exceeds_max_batch_and_loses_no_request(classifier):
+    requests = [
+        ([f"text {i} {j}" for j in range(size)], 0, False)
+        for i, size in enumerate([3, 3, 3, 1, 7, 2, 2])
+    ]
+    results, sizes = run_batches(classifier, requests, max_batch=5, max_wait_ms=50)
+    # A request larger than max_batch (7) runs alone; the others fill batches up to 5.
+    assert sum(sizes) == 21
+    assert all(size <= 5 for size in sizes if size != 7) and 7 in sizes
+    for (texts, _, _), records in zip(requests, results):
+        assert records == classifier.predict(texts)
+
+
+def test_batcher_stop_finishes_what_was_queued(classifier):
+    async def main():
+        batcher = Batcher(classifier, 64, max_wait_ms=500)
+        batcher.start()
+        pending = asyncio.ensure_future(batcher.submit(["queued before stop"]))
+        await asyncio.sleep(0.01)
+        await batcher.stop()
+        return await pending
+
+    assert asyncio.run(main()) == classifier.predict(["queued before stop"])
+
+
+def test_bound_socket_gives_connections_tcp_nodelay():
+    # Without TCP_NODELAY a response written in two parts waits ~40 ms for a delayed ACK.
+    listening = bind("127.0.0.1", 0)
+    port = listening.getsockname()[1]
+
+    async def main():
+        accepted = asyncio.get_running_loop().create_future()
+
+        def connected(reader, writer):
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(connected, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            value = await asyncio.wait_for(accepted, 10)
+            writer.close()
+        return value
+
+    assert asyncio.run(main()) != 0
