@@ -252,3 +252,21 @@ def test_serve_a_model_that_cannot_load_stops_with_the_clis_error(trained_run, t
     server.stop()
     assert code == 3, "".join(server.lines)
     assert "not a readable Keras model" in "".join(server.lines)
+
+
+@pytest.mark.slow  # two worker processes, each loading TensorFlow and the model
+def test_serve_workers_share_the_port_and_stop_on_sigterm(trained_run, classifier):
+    server = Server(trained_run[1], "--workers", "2").wait_ready()
+    texts = ["my card was lost"]
+    answered, deadline = 0, time.monotonic() + START_SECONDS
+    while answered < 6 and time.monotonic() < deadline:
+        # New connections: the workers take turns accepting; one may still be loading (503).
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            response = client.post("/predict", json={"texts": texts})
+        if response.status_code == 503:
+            time.sleep(0.2)
+            continue
+        assert response.json()["predictions"] == classifier.predict(texts)
+        answered += 1
+    assert answered == 6
+    assert server.stop(signal.SIGTERM) == 0, "".join(server.lines)
