@@ -50,7 +50,7 @@ from seqcls.config.limits import (
 )
 from seqcls.config.loading import PATH_KEYS, config_from_yaml_text, load_config, validate_config
 from seqcls.config.overrides import apply_overrides, parse_override
-from seqcls.config.resolved import config_to_yaml, resolved_dict
+from seqcls.config.resolved import FROM_DATA, config_to_yaml, resolved_dict
 from seqcls.config.schema import Config, distribution_kind, estimate_parameters, space_problems
 from seqcls.config.sections import (
     AttentionConfig,
@@ -80,6 +80,7 @@ __all__ = [
     "MAX_STRING",
     "MAX_YAML_DEPTH",
     "MAX_YAML_VALUES",
+    "FROM_DATA",
     "PATH_KEYS",
     "SIZE",
     "AtMost",

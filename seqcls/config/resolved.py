@@ -28,6 +28,46 @@ def resolved_dict(config: Config) -> dict[str, Any]:
     return data
 
 
-def config_to_yaml(config: Config) -> str:
-    """The fully resolved config as YAML; it validates back to the same config."""
-    return yaml.safe_dump(resolved_dict(config), sort_keys=False)
+# Settings a config may leave to the data ("auto"); a run's config.yaml records what the
+# data made of them.
+FROM_DATA = ("task", "preprocessing.max_length")
+
+
+def config_to_yaml(config: Config, from_data: dict[str, Any] | None = None) -> str:
+    """The fully resolved config as YAML; it validates back to the same config.
+
+    `from_data` gives the values the data decided for FROM_DATA settings left `auto`
+    (the task, max_length); they are written in place of `auto`, each line keeping the
+    original in a comment, so the run's config.yaml says what was trained."""
+    data = resolved_dict(config)
+    decided = []
+    for key, value in (from_data or {}).items():
+        *sections, name = key.split(".")
+        owner = data
+        for section in sections:
+            owner = owner[section]
+        if owner.get(name) == "auto" and value is not None:
+            owner[name] = value
+            decided.append(key)
+    lines = yaml.safe_dump(data, sort_keys=False).splitlines()
+    for key in decided:
+        lines = _comment(lines, key, "auto in the config trained with; decided from the data")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(lines: list[str], key: str, comment: str) -> list[str]:
+    """Add `# comment` to the line of the dotted `key` in block-style YAML `lines`."""
+    *sections, name = key.split(".")
+    depth, start = 0, 0
+    for section in sections:  # the section's block starts after its own line
+        start = lines.index(" " * depth + section + ":", start) + 1
+        depth += 2
+    prefix = " " * depth + name + ":"
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if line.startswith(prefix):
+            lines[index] = f"{line}  # {comment}"
+            break
+        if depth and not line.startswith(" " * depth):
+            break  # left the section without finding the key
+    return lines

@@ -40,6 +40,7 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
     """The config to resume `run_dir` with: the run's own (with --set overrides), or
     CONFIG; refused when it differs in anything but RESUMABLE_CHANGES."""
     from seqcls.config import (
+        FROM_DATA,
         apply_overrides,
         load_config,
         resolved_dict,
@@ -64,6 +65,9 @@ def resume_config(run_dir: Path, config_path: Path | None, overrides: list[str])
         touched = apply_overrides(raw, overrides)
         wanted = validate_config(raw, touched)
     before, after = _flatten(resolved_dict(saved)), _flatten(resolved_dict(wanted))
+    for key in FROM_DATA:  # the run's config.yaml records what `auto` became
+        if after.get(key) == "auto":
+            after[key] = before.get(key)
     differing = sorted(
         key
         for key in before.keys() | after.keys()

@@ -160,6 +160,12 @@ def _train(
         strategy = distribute.make_strategy(config.runtime)
         runtime.seed_run(config)
         prepared = prepare(config, strategy, SMOKE_ROWS if smoke else None)
+        # The task and max_length the data decided, where the config said auto.
+        decided = {
+            "task": prepared.task,
+            "preprocessing.max_length": prepared.vocabulary.max_length,
+        }
+        artifacts.write_text(run_dir / artifacts.CONFIG_FILE, config_to_yaml(config, decided))
         _save_data_files(run_dir, prepared, state, report)
         built = build(config, prepared, strategy)
         describe_model(config, prepared, built, strategy, device, report)
