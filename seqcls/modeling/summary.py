@@ -94,14 +94,29 @@ def _merge(layer: Any) -> dict[str, Any]:
 
 def summarize(config: Config, vocab_size: int, num_classes: int) -> dict[str, Any]:
     """Build the core model for `config` and describe it as plain data."""
-    import keras
-
     from seqcls.modeling.build import build_core_model
-    from seqcls.modeling.ensemble import member_cores
     from seqcls.tasks import get_task, resolved_name
 
     task = resolved_name(config.task, num_classes)
     core = build_core_model(config, vocab_size, get_task(task).output_units(num_classes), task)
+    return describe(core, task, vocab_size, num_classes)
+
+
+def summarize_run(run: Any) -> dict[str, Any]:
+    """Describe the model a finished run trained (seqcls.inference.predict.Run)."""
+    from seqcls.run import readers
+
+    core = run.model.get_layer("seqcls_core")
+    vocab_size = len(readers.read_vocabulary(run.directory)["tokens"])
+    return describe(core, run.task, vocab_size, len(run.labels))
+
+
+def describe(core: Any, task: str, vocab_size: int | None, num_classes: int) -> dict[str, Any]:
+    """The core model's layers, recurrent weights and merges, as plain data."""
+    import keras
+
+    from seqcls.modeling.ensemble import member_cores
+
     # An ensemble's members are alike: the layers shown are the first member's.
     members = member_cores(core)
     layers, recurrent, merges = [], [], []

@@ -84,3 +84,40 @@ def test_summary_tagging_shows_time_distributed_output_per_step(tmp_path):
     assert layers["hidden_1"]["output_shape"] == [None, None, 5]
     assert layers["hidden_1"]["parameters"] == 8 * 5 + 5  # one Dense shared by every step
     assert layers["probabilities"]["output_shape"] == [None, None, 7]
+
+
+def test_summary_of_a_config_takes_its_sizes_from_the_data(trained_run):
+    project, run_dir, _ = trained_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    args = ["summary", str(project / "config.yaml"), "--json"]
+    for override in ("training.epochs=8", "training.deterministic=true"):
+        args += ["--set", override]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["task"] == "multiclass" and described["num_classes"] == 3
+    assert described["parameters"] == manifest["parameters"]
+    assert described["sizes"].startswith("from the data")
+
+
+def test_summary_of_a_run_directory_shows_the_trained_model(trained_run):
+    _, run_dir, _ = trained_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    result = runner.invoke(app, ["summary", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["parameters"] == manifest["parameters"]
+    assert described["num_classes"] == 3 and described["sizes"] == "the trained model"
+    refused = runner.invoke(app, ["summary", str(run_dir), "--num-classes", "4"])
+    assert refused.exit_code == 2 and "fixed" in refused.output
+
+
+def test_summary_without_data_says_what_it_assumed_and_how_to_give_sizes(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("data: {train: missing.csv}\n", encoding="utf-8")
+    result = runner.invoke(app, ["summary", str(path)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "assumed, since the data could not be read" in said
+    assert "--vocab-size N" in said and "--num-classes N" in said
+    assert "seqcls summary RUN_DIR" in said
