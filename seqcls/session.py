@@ -268,6 +268,7 @@ def predict_run(
     explain: Explain | None = None,
     html_file: Path | None = None,
     report: Report = print,
+    engine: str = "auto",
 ) -> int | None:
     """`seqcls predict`: predict `source` (a file, or - for one text per line on stdin)
     with a finished run and write the rows to `output` (a file, or - for stdout). Blank
@@ -277,11 +278,12 @@ def predict_run(
     anything is written, and the rows go to `output` only when it is a file. With
     `html_file`, the same explanation is written as a page (seqcls.reporting.explain). The
     attention columns stay in the rows written only with `with_attention`. Returns how
-    many rows were written, or None when none were (explained on stdout instead)."""
+    many rows were written, or None when none were (explained on stdout instead).
+    `engine`: auto, keras or onnx (seqcls.inference.classifier.load)."""
     from seqcls.inference.classifier import load
     from seqcls.inference.inputs import read_input
-    from seqcls.inference.predict import output_format as pick_format
-    from seqcls.inference.predict import write_rows
+    from seqcls.inference.rows import output_format as pick_format
+    from seqcls.inference.rows import write_rows
     from seqcls.run.artifacts import require_run_dir
     from seqcls.run.destinations import check_destination, check_distinct
 
@@ -292,7 +294,8 @@ def predict_run(
     for option, path in (("--output", output), ("--html", html_file)):
         if path is not None and path != "-":
             check_destination(path, option, [("input file", source)], run_dir)
-    classifier = load(run_dir)  # the Python API's Classifier: the same numbers as seqcls.load
+    # The Python API's Classifier (the same numbers as seqcls.load), on Keras or ONNX Runtime.
+    classifier = load(run_dir, engine, report)
     run = classifier.run
     column = text_column or run.config.data.text_column
     column_name = column if isinstance(column, str) else column[0]

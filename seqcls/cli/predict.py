@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from seqcls.cli.app import OnBadRows, app, err, handle_errors, out
+
+
+class Engine(str, Enum):
+    """What runs the model (seqcls.inference.onnx_engine.ENGINES)."""
+
+    auto = "auto"
+    keras = "keras"
+    onnx = "onnx"
 
 
 @app.command()
@@ -55,6 +64,14 @@ def predict(
         Optional[Path],  # noqa: UP045
         typer.Option("--html", help="Write the same explanation as a self-contained HTML page."),
     ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="auto: ONNX Runtime (no TensorFlow start-up) when the run has a current ONNX "
+            "export (seqcls export RUN --format onnx), else Keras; keras; or onnx. "
+            "SEQCLS_DEBUG=1 says which one ran.",
+        ),
+    ] = Engine.auto,
 ) -> None:
     """Predict labels for a file or stdin with a trained run."""
     from seqcls.session import predict_run
@@ -77,6 +94,7 @@ def predict(
         explain=show if explain else None,
         html_file=html_file,
         report=lambda message: err.print(message, soft_wrap=True),
+        engine=engine.value,
     )
     if written is not None and output != "-":
         err.print(f"{written} predictions written to {output}")

@@ -21,8 +21,24 @@ if TYPE_CHECKING:
 TOP_LABEL, TOP_PROBABILITY = "top{}_label", "top{}_probability"
 
 
-def load(run_dir: str | Path) -> Classifier:
-    """Load a finished run directory (checked as `seqcls predict` checks it)."""
+def load(run_dir: str | Path, engine: str = "keras", report: Any = None) -> Classifier:
+    """Load a finished run directory (checked as `seqcls predict` checks it).
+
+    `engine`: keras (default; TensorFlow), onnx (the run's ONNX export through ONNX
+    Runtime: no TensorFlow import) or auto (onnx when the run has a current ONNX export,
+    else keras), as `seqcls predict --engine` (seqcls.inference.onnx_engine). With
+    SEQCLS_DEBUG=1 in the environment, `report` is told which engine runs and why."""
+    import os
+
+    if engine != "keras":
+        from seqcls.inference import onnx_engine
+
+        name, why = onnx_engine.choose_engine(run_dir, engine)
+        if report is not None and os.environ.get(onnx_engine.DEBUG_VARIABLE, "") not in ("", "0"):
+            report(f"engine: {name} ({why})")
+        if name == "onnx":
+            # --engine onnx takes an export older than the fingerprint; auto never does.
+            return Classifier(onnx_engine.load_onnx_run(run_dir, engine == "auto"))
     from seqcls.inference.predict import load_run
     from seqcls.tensorflow_logs import import_tensorflow_quietly
 

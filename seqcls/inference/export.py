@@ -8,14 +8,22 @@
   string split, vocabulary lookup; tf2onnx reports StaticRegexReplace and StringSplitV2
   as unsupported), so the ONNX file is the token-id model: int64 ids (batch, time),
   right-padded with 0, in; probabilities (and attention weights) out. `vocabulary.json`
-  and `tokenization.json` beside it say how to turn text into ids; the parity check
-  feeds it the ids the run's own tokenizer produces.
+  and `tokenization.json` beside it say how to turn text into ids (`seqcls predict
+  --engine onnx` does it in Python, without TensorFlow).
+
+Both formats also carry `labels.json` (the task, the labels, `columns`: the label of each
+column of `probabilities` in order, so a binary run's single sigmoid column is named as
+P(labels[1]), and a multilabel run's thresholds) and a `README.md` of their inputs and
+outputs; `export.json` records the sha256 of the model.keras exported (`model_sha256`),
+which `seqcls predict`'s ONNX engine (seqcls.inference.onnx_engine) checks, and the list
+of files the export wrote (what `--force` may replace: seqcls.run.destinations).
 
 The parity check runs the exported artifact and the run's model.keras on validation
 texts (the run's own valid split when its data files are still there, else probe texts
-made from the vocabulary) and fails unless every probability agrees within 1e-5. The
-export is written to a temporary folder next to the destination and moved into place
-only after the check passes.
+made from the vocabulary) and fails unless every probability agrees within 1e-5; for ONNX
+the ids fed in are the ONNX engine's own Python tokenizer's, checked equal to the ids
+the run's TextVectorization gives. The export is written to a temporary folder next to
+the destination and moved into place only after the check passes.
 """
 
 from __future__ import annotations
@@ -34,9 +42,21 @@ from typing import Any
 import numpy as np
 
 from seqcls.errors import ConfigError, SeqclsError, UsageError
+from seqcls.inference.onnx_engine import (
+    FINGERPRINT_KEY,
+    OOV_ID,
+    PADDING_ID,
+    TOKENIZATION_FILE,
+    Tokenizer,
+    export_command,
+    model_fingerprint,
+)
 from seqcls.messages import note
+from seqcls.modeling.outputs import ATTENTION_WEIGHTS, PROBABILITIES, TOKEN_IDS
 from seqcls.run import artifacts, readers
 from seqcls.run.destinations import EXPORT_FILE, ONNX_FILE, check_export_destination, export_files
+from seqcls.tasks import get_task
+from seqcls.text.tokens import KERAS_PUNCTUATION
 
 FORMATS = ("saved_model", "onnx")
 TOLERANCE = 1e-5
@@ -107,6 +127,41 @@ def _saved_model(run: Any, folder: Path, texts: list[str]) -> float:
     return worst
 
 
+def tokenization_record(run: Any) -> dict[str, Any]:
+    """tokenization.json: how text becomes the ONNX model's ids (TextVectorization's
+    built-in standardize and split, then SequenceClip)."""
+    preprocessing = run.config.preprocessing
+    return {
+        "lowercase": preprocessing.lowercase,
+        "strip_punctuation": preprocessing.strip_punctuation,
+        "punctuation_regex": KERAS_PUNCTUATION,
+        "split": "characters" if preprocessing.tokenizer == "char" else "whitespace",
+        "padding_id": PADDING_ID,
+        "oov_id": OOV_ID,
+        # The inference model's cut (null: none, every token is kept).
+        "max_length": get_task(run.task).inference_max_length(run.max_length),
+        "empty_text": "a text with no tokens is given one token, the OOV id 1",
+        "padding": "right",
+        "width": "the batch's longest text (cut to max_length) plus one padding column",
+        "lowercase_means": "ASCII A-Z only, as tf.strings.lower",
+        "whitespace_means": "space, \\t, \\n, \\v, \\f, \\r only, as tf.strings.split",
+    }
+
+
+def check_token_ids(run: Any, texts: list[str], got: np.ndarray, expected: np.ndarray) -> None:
+    """The ONNX engine's ids are the run's model's, or a ParityError naming a text."""
+    if got.shape == expected.shape and np.array_equal(got, expected):
+        return
+    rows = range(min(len(got), len(expected)))
+    first = next((i for i in rows if not np.array_equal(got[i], expected[i])), 0)
+    raise ParityError(
+        f"seqcls' Python tokenizer (the ONNX engine's) gives other token ids than "
+        f"{run.directory / artifacts.MODEL_FILE} for the text {texts[first]!r} (ids "
+        f"{got[first].tolist()} instead of {expected[first].tolist()}); nothing was written. "
+        "Please report this with the text and the run's config"
+    )
+
+
 def _onnx(run: Any, folder: Path, texts: list[str]) -> float:
     import tensorflow as tf
 
@@ -130,33 +185,98 @@ def _onnx(run: Any, folder: Path, texts: list[str]) -> float:
         shutil.move(staged, folder / ONNX_FILE)
     vocabulary = readers.read_vocabulary(run.directory)
     artifacts.write_json(folder / artifacts.VOCABULARY_FILE, {"tokens": vocabulary["tokens"]})
-    preprocessing = run.config.preprocessing
-    artifacts.write_json(
-        folder / "tokenization.json",
-        {
-            "lowercase": preprocessing.lowercase,
-            "strip_punctuation": preprocessing.strip_punctuation,
-            "punctuation_regex": r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']',
-            "split": "characters" if preprocessing.tokenizer == "char" else "whitespace",
-            "padding_id": 0,
-            "oov_id": 1,
-            "max_length": run.max_length,
-            "empty_text": "a text with no tokens is given one token, the OOV id 1",
-            "padding": "right",
-        },
-    )
+    tokenization = tokenization_record(run)
+    artifacts.write_json(folder / TOKENIZATION_FILE, tokenization)
+    # The ids come from the ONNX engine's own tokenizer (plain Python), checked here
+    # against the ids the run's TextVectorization gives: the export vouches for both.
+    tokenizer = Tokenizer(tokenization, vocabulary["tokens"], tokenization["max_length"])
     session = onnxruntime.InferenceSession(str(folder / ONNX_FILE))
     names = [output.name for output in session.get_outputs()]
     worst = 0.0
     for start in range(0, len(texts), 256):
         batch = tf.constant(texts[start : start + 256], dtype=tf.string)
         expected = run.model.predict_on_batch(batch)
-        ids = np.asarray(expected["token_ids"], dtype=np.int64)
+        ids = tokenizer.ids(texts[start : start + 256])
+        check_token_ids(run, texts[start : start + 256], ids, np.asarray(expected[TOKEN_IDS]))
         got = dict(zip(names, session.run(None, {session.get_inputs()[0].name: ids})))
         for key, value in expected.items():
             if key in got:
                 worst = max(worst, float(np.max(np.abs(got[key] - np.asarray(value)))))
     return worst
+
+
+def label_columns(run: Any) -> tuple[list[str], str]:
+    """The label of each column of `probabilities`, in order, and what the values mean."""
+    kind = get_task(run.task)
+    labels, units = list(run.labels), kind.output_units(len(run.labels))
+    axes = "(batch, time, labels): one row per token" if kind.per_token else "(batch, labels)"
+    if units == 1 and len(labels) == 2:  # one sigmoid unit for two labels
+        return [labels[1]], (
+            f"(batch, 1): the single sigmoid column is P({labels[1]!r}), the probability of "
+            f"labels[1]; P({labels[0]!r}) is 1 minus it; {labels[1]!r} when >= 0.5"
+        )
+    if kind.tuned_thresholds:
+        return labels, (
+            f"{axes}: one independent sigmoid per label; a label is predicted when its "
+            "probability is at or above its threshold (`thresholds`, tuned on valid)"
+        )
+    return (
+        labels,
+        f"{axes}: a softmax over the labels (each row sums to 1); the label is the argmax",
+    )
+
+
+def write_labels(run: Any, folder: Path) -> None:
+    """labels.json: the labels in the order of the probabilities' columns, the task, and
+    (multilabel) the decision thresholds."""
+    columns, meaning = label_columns(run)
+    record = {"task": run.task, "labels": list(run.labels), "columns": columns}
+    record[PROBABILITIES] = meaning
+    if run.thresholds is not None:
+        record["thresholds"] = [float(value) for value in run.thresholds]
+    artifacts.write_json(folder / artifacts.LABELS_FILE, record)
+
+
+def write_readme(run: Any, folder: Path, fmt: str) -> None:
+    """README.md: what goes in and what comes out, for someone given only this folder."""
+    columns, meaning = label_columns(run)
+    attention = sorted(key for key in run.model.output if key.startswith(ATTENTION_WEIGHTS))
+    if fmt == "saved_model":
+        inputs = (
+            "`text`: a string tensor of shape (batch,), raw text; tokenization is inside.\n\n"
+            "    import tensorflow as tf\n"
+            "    served = tf.saved_model.load(FOLDER)\n"
+            '    outputs = served.serve(tf.constant(["some text"]))\n'
+        )
+        extra = f"- `{TOKEN_IDS}`: (batch, time) int64, the ids the text became.\n"
+    else:
+        inputs = (
+            f"`{TOKEN_IDS}`: int64 token ids of shape (batch, time), right-padded with 0 and "
+            f"one padding column more, as `{TOKENIZATION_FILE}` and `vocabulary.json` describe "
+            "(id 1 is out of vocabulary; a text with no tokens is the single id 1). "
+            f"`seqcls predict RUN --engine onnx` does this in Python; `{export_command('RUN')}` "
+            "made this folder.\n"
+        )
+        extra = ""
+    lines = [
+        f"# seqcls {fmt} export of {run.directory.name}",
+        "",
+        f"Task: {run.task}, {len(run.labels)} labels (`labels.json`). Exported from "
+        f"{run.directory} by `seqcls export`; `export.json` records the parity check.",
+        "",
+        "## Input",
+        "",
+        inputs,
+        "## Outputs",
+        "",
+        f"- `{PROBABILITIES}`: float32 {meaning}. Columns: {', '.join(map(repr, columns))}.",
+        *[
+            f"- `{key}`: (batch, time) float32 attention weight of each token; padding gets 0."
+            for key in attention
+        ],
+        extra,
+    ]
+    artifacts.write_text(folder / "README.md", "\n".join(lines).rstrip() + "\n")
 
 
 def export_run(
@@ -196,9 +316,14 @@ def export_run(
             "inputs": "raw strings, shape (batch,)"
             if fmt == "saved_model"
             else "int64 token ids (batch, time), right-padded with 0: see tokenization.json",
+            # Which model.keras this export reproduces: predict's ONNX engine refuses a
+            # stale export (the run resumed after exporting).
+            FINGERPRINT_KEY: model_fingerprint(run.directory / artifacts.MODEL_FILE),
         }
         # What this export wrote: a later --force replaces exactly these files, and refuses
         # a folder where anything else has appeared.
+        write_labels(run, folder)
+        write_readme(run, folder, fmt)
         files = [str(path.relative_to(folder)) for path in export_files(folder)]
         record = {**summary, "files": sorted([*files, EXPORT_FILE])}
         (folder / EXPORT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -6,10 +6,6 @@ Everything comes from the run directory itself (its config, labels and
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +14,7 @@ import numpy as np
 
 from seqcls.config import Config
 from seqcls.data.bad_rows import apply_policy
-from seqcls.data.reading import FORMATS, SUFFIX_FORMATS, Table, column_list, read_table, texts_of
+from seqcls.data.reading import Table, column_list, read_table, texts_of
 from seqcls.data.splits import labelled_split, unknown_label_problems
 from seqcls.errors import DataError, UsageError
 from seqcls.inference.inputs import BAD_ROWS_FIX, LABEL_OPTION, TEXT_OPTION, require_input_columns
@@ -41,6 +37,16 @@ class Run:
     @property
     def delimiter(self) -> str:
         return self.config.data.label_delimiter
+
+    def display_tokens(self, texts: list[str]) -> list[list[str]]:
+        """The tokens the model sees for each text, as attention weights line up with them:
+        the ONNX engine's own tokenizer's, else TensorFlow's (seqcls.text)."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is not None:
+            return tokenizer.display_tokens(texts, self.max_length)
+        from seqcls.text import display_tokens
+
+        return display_tokens(texts, self.config.preprocessing, self.max_length)
 
     @property
     def has_attention(self) -> bool:
@@ -178,10 +184,12 @@ def predict_outputs(
     padded to the length of long ones; per-step outputs (attention weights,
     token ids) therefore differ in width from batch to batch.
     """
-    import tensorflow as tf
-
     if not texts:
         return {key: [] for key in model.output}
+    if hasattr(model, "predict_texts"):  # the ONNX engine: batches by length itself
+        return model.predict_texts(texts)
+    import tensorflow as tf
+
     order = np.argsort([len(text) for text in texts], kind="stable")
     results: dict[str, list] = {}
     for start in range(0, len(texts), batch_size):
@@ -314,8 +322,6 @@ def prediction_rows(
     above its threshold (joined by the run's delimiter); tagging: one tag per token.
     Optionally the top k labels, and each token's attention weight as [token, weight].
     """
-    from seqcls.text import display_tokens
-
     task = get_task(run.task)
     attention = attention_columns(outputs) if with_attention else {}
     added = task.prediction_columns()
@@ -324,7 +330,7 @@ def prediction_rows(
     added += list(attention.values())
     if not texts:
         return added, []
-    tokens = display_tokens(texts, run.config.preprocessing, run.max_length) if attention else []
+    tokens = run.display_tokens(texts) if attention else []
     decisions = run.thresholds
     if threshold is not None:
         decisions = np.full(len(run.labels), threshold)
@@ -336,56 +342,3 @@ def prediction_rows(
                 [token, round(float(weight), 6)] for token, weight in zip(tokens[index], weights)
             ]
     return added, predicted
-
-
-def output_format(destination: str, declared: str | None) -> str:
-    if declared:
-        if declared not in FORMATS:
-            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {declared!r}")
-        return declared
-    if destination == "-":
-        return "csv"
-    fmt = SUFFIX_FORMATS.get(Path(destination).suffix.lower())
-    if fmt is None:
-        raise UsageError(
-            f"cannot tell the output format from {destination!r}; use a .csv, .tsv or .jsonl "
-            "name or pass --format"
-        )
-    return fmt
-
-
-def format_rows(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
-    buffer = io.StringIO()
-    if fmt == "jsonl":
-        for row in rows:
-            buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return buffer.getvalue()
-    cells = [{key: _cell(value) for key, value in row.items()} for row in rows]
-    # The csv module quotes a field only for the delimiter, the quote or a character of
-    # the line terminator; with "\n" a lone "\r" inside a text would go out unquoted
-    # and read back as a line break. Quote everything when any cell holds one.
-    has_return = any(isinstance(v, str) and "\r" in v for row in cells for v in row.values())
-    writer = csv.DictWriter(
-        buffer,
-        fieldnames=columns,
-        delimiter="\t" if fmt == "tsv" else ",",
-        lineterminator="\n",
-        quoting=csv.QUOTE_ALL if has_return else csv.QUOTE_MINIMAL,
-    )
-    writer.writeheader()
-    writer.writerows(cells)
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    # JSONL inputs may carry nested values; keep them readable in a CSV cell.
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-
-
-def write_rows(columns: list[str], rows: list[dict[str, Any]], destination: str, fmt: str) -> None:
-    text = format_rows(columns, rows, fmt)
-    if destination == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        artifacts.write_text(destination, text)

@@ -22,6 +22,9 @@ EXPORT_FILE = "export.json"
 ONNX_FILE = "model.onnx"
 EXPORT_ENTRIES = {
     EXPORT_FILE,
+    # both formats: the labels in output-column order, and what goes in and comes out
+    artifacts.LABELS_FILE,
+    "README.md",
     # saved_model (what Keras' model.export writes)
     "saved_model.pb",
     "fingerprint.pb",

@@ -183,7 +183,7 @@ def test_data_several_text_columns_are_joined_and_encoding_is_configurable(tmp_p
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(CELL, CELL), min_size=1, max_size=10))
 def test_data_prediction_tables_read_back_identically(rows):
-    from seqcls.inference.predict import format_rows
+    from seqcls.inference.rows import format_rows
 
     written = [{"text": text, "predicted_label": label} for text, label in rows]
     table = parse_table(format_rows(["text", "predicted_label"], written, "csv"), "csv")

@@ -18,7 +18,7 @@ from seqcls.data.splits import expand_paths, load_splits, read_split
 from seqcls.data.streaming import labelled_rows as streamed_rows
 from seqcls.errors import DataError
 from seqcls.inference.inputs import read_input
-from seqcls.inference.predict import format_rows
+from seqcls.inference.rows import format_rows
 
 BAD = Path(__file__).parent.parent / "bad_data"
 # Characters str.splitlines treats as line ends; inside a line they are text.
