@@ -1,4 +1,5 @@
-"""`seqcls doctor`: doctor_report (seqcls.training.runtime), printed as a table or JSON."""
+"""`seqcls doctor`: doctor_report (seqcls.training.runtime) and which seqcls extras are
+installed, printed as a table or JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +9,37 @@ import typer
 from rich.table import Table as RichTable
 
 from seqcls.cli.app import app, handle_errors, import_tensorflow_quietly, out
+
+# The modules each extra of pyproject.toml's [project.optional-dependencies] provides (dev
+# is the contributors' own), and what it adds. An extra is installed when all import.
+EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "gpu": (("nvidia.cudnn", "nvidia.cublas"), "TensorFlow's CUDA libraries, for NVIDIA GPUs"),
+    "plots": (("matplotlib",), "confusion matrix, training and ROC/PR curves in report.html"),
+    "tensorboard": (("tensorboard",), "output.tensorboard: true"),
+    "onnx": (("tf2onnx", "onnxruntime"), "seqcls export --format onnx, predict on ONNX Runtime"),
+    "serve": (("fastapi", "uvicorn", "prometheus_client"), "seqcls serve"),
+    "bench": (("sklearn", "aiohttp", "fasttext"), "the peer baselines of benchmarks/"),
+}
+# Versions doctor_report looks up that no user needs (jax: one benchmark's backend).
+NOT_USER_FACING = ("jax",)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, a broken install
+        return False
+
+
+def installed_extras() -> dict[str, dict]:
+    """{extra: {"installed": bool, "missing": [modules], "adds": what it is for}}."""
+    extras = {}
+    for name, (modules, adds) in EXTRAS.items():
+        missing = [module for module in modules if not _importable(module)]
+        extras[name] = {"installed": not missing, "missing": missing, "adds": adds}
+    return extras
 
 
 @app.command()
@@ -22,6 +54,12 @@ def doctor(
     from seqcls.training.runtime import doctor_report
 
     facts = doctor_report()
+    facts["versions"] = {
+        name: version
+        for name, version in facts["versions"].items()
+        if version is not None or name not in NOT_USER_FACING
+    }
+    facts["extras"] = installed_extras()
     if as_json:
         print(json.dumps(facts, indent=2))
         return
@@ -56,4 +94,9 @@ def _facts_table(facts: dict) -> RichTable:
     table.add_row("mixed precision", facts["mixed_precision"])
     if facts["tf_config"]:
         table.add_row("TF_CONFIG", facts["tf_config"])
+    for name, extra in facts["extras"].items():
+        state = (
+            "installed" if extra["installed"] else f"not installed: pip install 'seqcls[{name}]'"
+        )
+        table.add_row(f"extra {name}", f"{state} ({extra['adds']})")
     return table

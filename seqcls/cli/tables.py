@@ -12,22 +12,30 @@ from seqcls.cli.app import err, out
 def metrics_table(metrics: dict, title: str) -> RichTable:
     """One row per split (the dicts in `metrics` that have an accuracy): rows and the
     headline scores."""
-    from seqcls.tasks.metrics import HEADLINE
+    from seqcls.tasks.metrics import HEADLINE, PROBABILITY_METRICS
 
     splits = {
         name: values
         for name, values in metrics.items()
         if isinstance(values, dict) and "accuracy" in values
     }
-    # Tagging adds span scores (BIO tags); show whatever the metrics carry.
-    columns = [*HEADLINE, *(n for n in ("span_f1",) if any(n in v for v in splits.values()))]
+    # Tagging adds span scores (BIO tags), single-label tasks log-loss (binary also ROC-AUC
+    # and PR-AUC): show whatever the metrics carry. Where log-loss is, the task is
+    # single-label and micro-F1 equals accuracy: its column makes room (80 columns).
+    present = [n for n in ("span_f1", *PROBABILITY_METRICS) if any(n in v for v in splits.values())]
+    headline = [n for n in HEADLINE if not (n == "micro_f1" and "log_loss" in present)]
+    columns = [*headline, *present]
     table = RichTable(title=title, title_justify="left")
     table.add_column("split")
     table.add_column("rows", justify="right")
     for name in columns:
         table.add_column(name, justify="right")
     for split, values in splits.items():
-        cells = (f"{values[name]:.4f}" if name in values else "-" for name in columns)
+        # None: a metric undefined on this split (ROC-AUC of a split with one class).
+        cells = (
+            f"{values[name]:.4f}" if isinstance(values.get(name), (int, float)) else "-"
+            for name in columns
+        )
         table.add_row(split, str(values["rows"]), *cells)
     return table
 

@@ -3,7 +3,8 @@ prediction with its probability, in the terminal (`predict --explain`) or as one
 self-contained HTML page (`predict --html FILE`).
 
 The rows come from predict_table(..., with_attention=True): every attention column
-holds [token, weight] pairs. Shading is relative to the row's largest weight, so
+holds [token, weight] pairs; with predict --top-k the k most probable labels are shown
+under the prediction. Shading is relative to the row's largest weight, so
 short and long texts read alike; the weights themselves are printed for the top tokens.
 `write_page` writes the page for a run (with a note on what multi-head weights mean).
 """
@@ -21,6 +22,16 @@ def _prediction(row: dict[str, Any]) -> str:
     if "predicted_label" in row:
         return f"{row['predicted_label']} ({row['predicted_probability']:.3f})"
     return row.get("predicted_labels") or "(no label above its threshold)"
+
+
+def _top_labels(row: dict[str, Any]) -> str:
+    """'top 3: a 0.812, b 0.100, c 0.088' from the row's top1_label, top1_probability, ...
+    columns (predict --top-k); empty without them."""
+    ranked = []
+    while f"top{len(ranked) + 1}_label" in row:
+        rank = len(ranked) + 1
+        ranked.append(f"{row[f'top{rank}_label']} {float(row[f'top{rank}_probability']):.3f}")
+    return f"top {len(ranked)}: " + ", ".join(ranked) if ranked else ""
 
 
 def _relative(pairs: list[list[Any]]) -> list[float]:
@@ -45,6 +56,8 @@ def render_terminal(
 
     for number, row in enumerate(rows, 1):
         console.print(Text(f"{number}. {_prediction(row)}", style="bold"))
+        if _top_labels(row):
+            console.print(Text(f"   {_top_labels(row)}"), soft_wrap=True)
         for column in attention:
             pairs = row[column]
             line = Text("   ")
@@ -83,6 +96,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; c
 h1 {{ font-size: 1.4em; }}
 .row {{ border-bottom: 1px solid #ddd; padding: .6em 0; }}
 .pred {{ font-weight: 600; }}
+.topk {{ font-size: .9em; }}
 .tokens {{ line-height: 2; margin: .3em 0; }}
 .tok {{ padding: .15em .25em; border-radius: 3px; }}
 .dir {{ color: #777; font-size: .85em; margin-right: .5em; }}
@@ -112,10 +126,10 @@ def html_page(
     )
     parts = []
     for row in rows:
-        body = [
-            f'<div class="pred">{html.escape(_prediction(row))}</div>',
-            f'<div class="text">{html.escape(str(row.get(text_column, "")))}</div>',
-        ]
+        body = [f'<div class="pred">{html.escape(_prediction(row))}</div>']
+        if _top_labels(row):
+            body.append(f'<div class="topk">{html.escape(_top_labels(row))}</div>')
+        body.append(f'<div class="text">{html.escape(str(row.get(text_column, "")))}</div>')
         for column in attention:
             pairs = row[column]
             if not pairs:

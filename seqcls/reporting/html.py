@@ -3,26 +3,39 @@ the metrics, the plots (embedded as data: URIs), the per-class table worst first
 most confused pairs, the most confident mistakes on validation, and the config.
 
 Also `write_visual_reports`, the one call training makes after its metrics are written:
-the PNGs (per output.plots) and the page (per output.html_report).
+the PNGs (per output.plots; binary runs add the ROC and precision-recall curves of
+valid) and the page (per output.html_report).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seqcls.messages import note
 from seqcls.reporting import plots
 from seqcls.reporting.tables import confused_pairs, per_class_rows
 from seqcls.run import artifacts
 
 REPORT_FILE = "report.html"
 MISTAKES = 20
-HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "micro_f1", "span_f1", "hamming_loss")
+HEADLINE = (
+    "accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "micro_f1",
+    "span_f1",
+    "hamming_loss",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
@@ -122,6 +135,7 @@ def html_page(
     images: list[Path],
     mistakes: list[dict[str, Any]] | None,
     why_no_mistakes: str = "",
+    no_plots: str = "matplotlib is not installed or output.plots is off.",
 ) -> str:
     chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
     chosen = metrics.get(chosen_name, {})
@@ -136,10 +150,7 @@ def html_page(
         parts.append("<h2>Plots</h2>")
         parts += [f"<p>{_image(path)}</p>" for path in images]
     else:
-        parts.append(
-            '<p class="muted">No plots: matplotlib is not installed (pip install '
-            "'seqcls[plots]') or output.plots is off.</p>"
-        )
+        parts.append(f'<p class="muted">No plots: {html.escape(no_plots)}</p>')
     if "per_class" in chosen:
         parts += [
             f"<h2>Per class ({chosen_name}), worst F1 first</h2>",
@@ -167,6 +178,50 @@ def html_page(
     )
 
 
+def _plot_jobs(
+    run_dir: Path,
+    config: Any,
+    metrics: dict[str, Any],
+    history: list[dict[str, Any]],
+    best_epoch: int | None,
+    labels: list[str],
+    valid_labels: list[str],
+    valid_probabilities: Any,
+) -> list[tuple[Path, Callable[[], None]]]:
+    """The PNGs this run's metrics call for, each with the call that draws it."""
+    jobs: list[tuple[Path, Callable[[], None]]] = []
+    chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
+    chosen = metrics.get(chosen_name, {})
+    if chosen.get("confusion_matrix"):
+        path = run_dir / plots.CONFUSION_PNG
+        title = f"{config.name}: {chosen_name} confusion matrix (row-normalised)"
+        jobs.append(
+            (
+                path,
+                lambda: plots.confusion_matrix_png(
+                    path, chosen["labels"], chosen["confusion_matrix"], title
+                ),
+            )
+        )
+    if history:
+        curves = run_dir / plots.CURVES_PNG
+        jobs.append((curves, lambda: plots.training_curves_png(curves, history, best_epoch)))
+    # Tasks whose metrics rank the rows (binary) get roc_auc; curves need both classes.
+    if metrics.get("valid", {}).get("roc_auc") is not None and valid_probabilities is not None:
+        ranked = run_dir / plots.ROC_PR_PNG
+        # The positive label's probability: the last column (binary: one sigmoid unit).
+        scores = np.asarray(valid_probabilities, dtype=np.float64).reshape(len(valid_labels), -1)
+        positive = [label.strip() == labels[1] for label in valid_labels]
+        title = f"{config.name}: valid"
+        jobs.append(
+            (
+                ranked,
+                lambda: plots.roc_pr_curves_png(ranked, positive, scores[:, -1], labels[1], title),
+            )
+        )
+    return jobs
+
+
 def write_visual_reports(
     run_dir: Path,
     config: Any,
@@ -181,38 +236,37 @@ def write_visual_reports(
     valid_probabilities: Any,
     report: Any = print,
 ) -> list[str]:
-    """The PNGs and report.html for a finished run; returns the file names written."""
-    written = []
-    images = []
-    if plots.wanted(config.output.plots):
-        chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
-        chosen = metrics.get(chosen_name, {})
-        if chosen.get("confusion_matrix"):
-            path = run_dir / plots.CONFUSION_PNG
-            plots.confusion_matrix_png(
-                path,
-                chosen["labels"],
-                chosen["confusion_matrix"],
-                f"{config.name}: {chosen_name} confusion matrix (row-normalised)",
-            )
-            images.append(path)
-        if history:
-            path = run_dir / plots.CURVES_PNG
-            plots.training_curves_png(path, history, best_epoch)
-            images.append(path)
-        written += [path.name for path in images]
-    if config.output.html_report:
-        mistakes, why = None, ""
-        from seqcls.tasks import get_task
+    """The PNGs and report.html for a finished run; returns the file names written.
+    With output.plots auto and no matplotlib, `report` is told once which plots were
+    skipped and what installs them."""
+    from seqcls.tasks import get_task
 
-        kind = get_task(task)
+    kind = get_task(task)
+    jobs = _plot_jobs(
+        run_dir, config, metrics, history, best_epoch, labels, valid_labels, valid_probabilities
+    )
+    images: list[Path] = []
+    no_plots = "output.plots is off."
+    if plots.wanted(config.output.plots):
+        for path, draw in jobs:
+            draw()
+            images.append(path)
+    elif config.output.plots == "auto" and jobs:
+        skipped = ", ".join(path.name for path, _ in jobs)
+        no_plots = f"matplotlib is not installed, so {skipped} were skipped ({plots.EXTRA})."
+        report(note(f"plots skipped ({skipped}): matplotlib is not installed; {plots.EXTRA}"))
+    written = [path.name for path in images]
+    if config.output.html_report:
+        mistakes = None
         why = kind.mistakes_note() or ""
         if not why and valid_probabilities is not None:
             mistakes = confident_mistakes(
                 valid_texts, valid_labels, kind.probabilities(valid_probabilities), labels
             )
         config_text = (run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8")
-        page = html_page(run_dir, config.name, task, metrics, config_text, images, mistakes, why)
+        page = html_page(
+            run_dir, config.name, task, metrics, config_text, images, mistakes, why, no_plots
+        )
         artifacts.write_text(run_dir / REPORT_FILE, page)
         written.append(REPORT_FILE)
     if written:

@@ -1,4 +1,5 @@
-"""confusion_matrix.png and training_curves.png (the `plots` extra: matplotlib).
+"""confusion_matrix.png, training_curves.png and, for binary runs, roc_pr_curves.png
+(the `plots` extra: matplotlib).
 
 matplotlib is imported inside the functions, with the non-interactive Agg backend,
 so `import seqcls` never needs it. Files are written atomically.
@@ -18,6 +19,9 @@ from seqcls.run import artifacts
 
 CONFUSION_PNG = "confusion_matrix.png"
 CURVES_PNG = "training_curves.png"
+ROC_PR_PNG = "roc_pr_curves.png"
+# What `pip install` adds the plots with (the terminal and report.html name it).
+EXTRA = "pip install 'seqcls[plots]'"
 
 
 def available() -> bool:
@@ -121,5 +125,51 @@ def training_curves_png(
         axis.legend()
         if len(epochs) < 15:
             axis.set_xticks(epochs)
+    _save(figure, Path(path))
+    plt.close(figure)
+
+
+def roc_pr_curves_png(
+    path: str | Path, positive: Any, scores: Any, positive_label: str, title: str
+) -> None:
+    """The ROC curve and the precision-recall curve of one split side by side, for the
+    positive (second) label's probability; the areas in the legends."""
+    from seqcls.tasks.metrics import (
+        average_precision,
+        precision_recall_curve,
+        roc_auc,
+        roc_curve,
+    )
+
+    plt = _pyplot()
+    positive = np.asarray(positive, dtype=bool)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    roc = roc_curve(positive, scores)
+    if roc is not None:
+        left.plot(roc[0], roc[1], label=f"ROC-AUC {roc_auc(positive, scores):.3f}")
+    left.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")
+    left.set_xlabel("false positive rate")
+    left.set_ylabel("true positive rate")
+    left.set_title(f"ROC ({positive_label} positive)")
+    pr = precision_recall_curve(positive, scores)
+    if pr is not None:
+        right.step(
+            pr[0], pr[1], where="pre", label=f"PR-AUC {average_precision(positive, scores):.3f}"
+        )
+    right.axhline(
+        positive.mean() if len(positive) else 0.0,
+        color="grey",
+        linestyle="--",
+        label="chance (positive share)",
+    )
+    right.set_xlabel("recall")
+    right.set_ylabel("precision")
+    right.set_title(f"precision-recall ({positive_label} positive)")
+    for axis in (left, right):
+        axis.set_xlim(-0.02, 1.02)
+        axis.set_ylim(-0.02, 1.02)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right" if axis is left else "lower left")
+    figure.suptitle(title)
     _save(figure, Path(path))
     plt.close(figure)

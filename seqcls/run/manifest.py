@@ -63,18 +63,23 @@ def run_manifest(
     *,
     command: list[str] | None,
     started_at: datetime,
-    wall_seconds: float,
+    wall_seconds: float | dict[str, float],
     smoke: bool,
     training: dict[str, Any],
 ) -> dict[str, Any]:
     """The manifest of a finished run; `training` holds what training did (task, sizes,
-    epochs, best epoch, notes), in the order it is written."""
+    epochs, best epoch, notes), in the order it is written. `wall_seconds`: the seconds
+    training took, or {"wall_seconds": the whole training, ...: its parts} (a resumed
+    run's wall_seconds_before_resume and wall_seconds_resumed_part,
+    training.finish.wall_seconds). `started_at` is when this part started."""
+    if not isinstance(wall_seconds, dict):
+        wall_seconds = {"wall_seconds": wall_seconds}
     return {
         "seqcls_version": __version__,
         "command": command if command is not None else sys.argv,
         "started_at": started_at.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": round(wall_seconds, 2),
+        **{name: round(seconds, 2) for name, seconds in wall_seconds.items()},
         "seed": config.seed,
         "deterministic": config.training.deterministic,
         "smoke": smoke,

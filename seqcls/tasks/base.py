@@ -39,6 +39,8 @@ class Task:
     outputs_meaning: ClassVar[str | None] = None
     # How many labels the task trains (None: any number from two).
     expected_labels: ClassVar[int | None] = None
+    # Its metrics rank the rows by the second label's probability (ROC-AUC, PR-AUC).
+    ranking_metrics: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ labels
 
@@ -160,12 +162,18 @@ class Task:
         delimiter: str,
         decisions: Any = None,
     ) -> dict[str, Any]:
-        """Metrics of the inference model's outputs for `split` (in the split's order)."""
-        from seqcls.tasks.metrics import classification_metrics
+        """Metrics of the inference model's outputs for `split` (in the split's order):
+        those of the predicted labels, then log_loss (and with ranking_metrics roc_auc and
+        pr_auc) of the probabilities."""
+        from seqcls.tasks.metrics import classification_metrics, probability_metrics
 
-        true = np.array([row[0] for row in self.label_indices(split, labels, delimiter)])
-        predicted = self.probabilities(outputs[PROBABILITIES]).argmax(axis=1)
-        return classification_metrics(true, predicted, labels)
+        true = np.array(
+            [row[0] for row in self.label_indices(split, labels, delimiter)], dtype=np.int64
+        )
+        probabilities = self.probabilities(outputs[PROBABILITIES])
+        metrics = classification_metrics(true, probabilities.argmax(axis=1), labels)
+        metrics.update(probability_metrics(true, probabilities, self.ranking_metrics))
+        return metrics
 
     def prediction_columns(self) -> list[str]:
         """The columns predict adds (before top-k and attention columns)."""

@@ -24,6 +24,7 @@ class Binary(Task):
     activation = "sigmoid"
     loss = "binary_crossentropy"
     expected_labels = 2
+    ranking_metrics = True
     outputs_meaning = "one sigmoid output for its two labels"
 
     def check_labels(self, labels: list[str], source: Any) -> None:

@@ -1,7 +1,10 @@
 """Classification metrics computed from label indices with NumPy alone.
 
 accuracy; macro, micro and weighted F1; per-class precision/recall/F1/support;
-the confusion matrix (rows: true label, columns: predicted label).
+the confusion matrix (rows: true label, columns: predicted label). From probabilities:
+log-loss, and for a binary task ROC-AUC and PR-AUC (average precision) with their curves,
+computed the way scikit-learn computes them (tied scores form one threshold), which is
+a test dependency only.
 """
 
 from __future__ import annotations
@@ -80,3 +83,97 @@ def classification_metrics(
 
 
 HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "micro_f1")
+
+
+# ----------------------------------------------------- scores from probabilities
+
+# Probabilities are clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS] before the log, so one
+# confident mistake (a probability of exactly 0) gives a large, finite log-loss.
+LOG_LOSS_EPS = 1e-15
+# What the probabilities of single-label tasks add to the metrics (binary: all three).
+PROBABILITY_METRICS = ("roc_auc", "pr_auc", "log_loss")
+
+
+def log_loss(true: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean negative log-probability of each row's true label (natural log), with the
+    probabilities clipped (LOG_LOSS_EPS): scikit-learn's log_loss for rows that sum to 1."""
+    true = np.asarray(true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if not len(true):
+        return 0.0
+    chosen = probabilities[np.arange(len(true)), true]
+    return float(-np.log(np.clip(chosen, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)).mean())
+
+
+def _ranked_counts(positive: np.ndarray, scores: np.ndarray):
+    """True and false positives at each distinct score, highest score first (every row
+    scoring at least that much counts as predicted positive): tied scores form one
+    threshold, as in scikit-learn's curves."""
+    positive = np.asarray(positive, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    scores, positive = scores[order], positive[order]
+    last_of_each_score = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    true_positives = np.cumsum(positive)[last_of_each_score].astype(np.float64)
+    false_positives = last_of_each_score + 1 - true_positives
+    return true_positives, false_positives, scores[last_of_each_score]
+
+
+def roc_curve(positive: np.ndarray, scores: np.ndarray):
+    """(false positive rate, true positive rate, thresholds), starting at (0, 0); None
+    when the rows hold only one class (the curve is undefined)."""
+    true_positives, false_positives, thresholds = _ranked_counts(positive, scores)
+    if not len(thresholds) or true_positives[-1] == 0 or false_positives[-1] == 0:
+        return None
+    tpr = np.r_[0.0, true_positives / true_positives[-1]]
+    fpr = np.r_[0.0, false_positives / false_positives[-1]]
+    return fpr, tpr, np.r_[np.inf, thresholds]
+
+
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve (trapezoids; a tie between a positive and a negative
+    counts one half), like scikit-learn's roc_auc_score; None with one class only."""
+    curve = roc_curve(positive, scores)
+    if curve is None:
+        return None
+    fpr, tpr, _ = curve
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def precision_recall_curve(positive: np.ndarray, scores: np.ndarray):
+    """(recall, precision) from the highest threshold down, starting at recall 0 and
+    precision 1; None when no row is positive."""
+    true_positives, false_positives, _ = _ranked_counts(positive, scores)
+    if not len(true_positives) or true_positives[-1] == 0:
+        return None
+    precision = true_positives / (true_positives + false_positives)
+    recall = true_positives / true_positives[-1]
+    return np.r_[0.0, recall], np.r_[1.0, precision]
+
+
+def average_precision(positive: np.ndarray, scores: np.ndarray) -> float | None:
+    """PR-AUC as average precision: the precision at each threshold weighted by the recall
+    it adds (no interpolation), like scikit-learn's average_precision_score; None when no
+    row is positive."""
+    curve = precision_recall_curve(positive, scores)
+    if curve is None:
+        return None
+    recall, precision = curve
+    return float(np.sum(np.diff(recall) * precision[1:]))
+
+
+def probability_metrics(
+    true: np.ndarray, probabilities: np.ndarray, ranking: bool = False
+) -> dict[str, Any]:
+    """log_loss of a single-label task's probabilities; with `ranking` (two columns: a
+    binary task) also roc_auc and pr_auc of the second label, the positive one. A score
+    the rows leave undefined (one class only) is None."""
+    true = np.asarray(true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    result: dict[str, Any] = {}
+    if ranking:
+        positive, scores = true == 1, probabilities[:, 1]
+        result["roc_auc"] = roc_auc(positive, scores)
+        result["pr_auc"] = average_precision(positive, scores)
+    result["log_loss"] = log_loss(true, probabilities)
+    return result

@@ -84,18 +84,35 @@ def finish(
         valid_probabilities=valid_probabilities,
         report=report,
     )
-    wall_seconds = time.perf_counter() - started.clock
-    _write_manifest(config, prepared, built, log, run_dir, started, wall_seconds, weights_epoch)
+    seconds = wall_seconds(log.rows, started.resumed_after, time.perf_counter() - started.clock)
+    _write_manifest(config, prepared, built, log, run_dir, started, seconds, weights_epoch)
     log.mark_finished()
     return TrainResult(
         run_dir,
         metrics,
         len(log.rows),
         log.best_epoch,
-        wall_seconds,
+        seconds["wall_seconds"],
         prepared.notes,
         splits.valid.texts[:8],
     )
+
+
+def wall_seconds(
+    rows: list[dict[str, Any]], resumed_after: int | None, this_part: float
+) -> dict[str, float]:
+    """How long training took: `wall_seconds` is the whole of it. A resumed run adds the
+    epochs completed before the resume (their seconds in the history state.json kept:
+    the earlier parts' start-up and an epoch cut short are not recorded) to this part's
+    wall time, and keeps both parts apart."""
+    if not resumed_after:
+        return {"wall_seconds": this_part}
+    before = sum(float(row.get("seconds") or 0.0) for row in rows[:resumed_after])
+    return {
+        "wall_seconds": before + this_part,
+        "wall_seconds_before_resume": before,
+        "wall_seconds_resumed_part": this_part,
+    }
 
 
 def _final_weights(
@@ -160,7 +177,7 @@ def _write_manifest(
     log: Any,
     run_dir: Path,
     started: Started,
-    wall_seconds: float,
+    seconds: dict[str, float],
     weights_epoch: int,
 ) -> None:
     from seqcls.run.manifest import run_manifest
@@ -184,7 +201,7 @@ def _write_manifest(
         prepared.splits,
         command=started.command,
         started_at=started.at,
-        wall_seconds=wall_seconds,
+        wall_seconds=seconds,
         smoke=started.smoke,
         training=training,
     )
