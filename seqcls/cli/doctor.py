@@ -42,7 +42,7 @@ def installed_extras() -> dict[str, dict]:
     return extras
 
 
-@app.command()
+@app.command(short_help="Versions, devices, CUDA/cuDNN and the installed extras.")
 @handle_errors
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,

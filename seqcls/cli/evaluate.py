@@ -11,11 +11,13 @@ from seqcls.cli.app import OnBadRows, app, err, handle_errors, out
 from seqcls.cli.tables import metrics_table, print_details
 
 
-@app.command("eval")
+@app.command("eval", short_help="Score a trained run on a labelled file.")
 @handle_errors
 def eval_(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
-    data_file: Annotated[Path, typer.Argument(help="Labelled CSV/TSV/JSONL file.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished run directory.")],
+    data_file: Annotated[
+        Path, typer.Argument(metavar="DATA_FILE", help="Labelled CSV/TSV/JSONL file.")
+    ],
     output: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
         typer.Option(

@@ -10,12 +10,17 @@ import typer
 from seqcls.cli.app import app, err, handle_errors, import_tensorflow_quietly, out
 
 
-@app.command()
+@app.command(short_help="Export a run as a SavedModel or ONNX, checked against it.")
 @handle_errors
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished run directory.")],
     format_: Annotated[
-        str, typer.Option("--format", help="saved_model (raw strings in) or onnx (token ids in).")
+        str,
+        typer.Option(
+            "--format",
+            metavar="saved_model|onnx",
+            help="saved_model (raw strings in) or onnx (token ids in).",
+        ),
     ] = "saved_model",
     output: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons

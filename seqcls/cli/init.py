@@ -11,7 +11,7 @@ import typer
 from seqcls.cli.app import app, err, handle_errors
 
 
-@app.command()
+@app.command(short_help="Write a commented starter config (fitted to --data).")
 @handle_errors
 def init(
     output: Annotated[

@@ -19,10 +19,10 @@ class Engine(str, Enum):
     onnx = "onnx"
 
 
-@app.command()
+@app.command(short_help="Predict labels for a file or stdin with a trained run.")
 @handle_errors
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished run directory.")],
     input_: Annotated[
         str,
         typer.Argument(
@@ -35,7 +35,9 @@ def predict(
     output_format: Annotated[
         Optional[str],  # noqa: UP045 -- typer needs Optional on older Pythons
         typer.Option(
-            "--format", help="csv, tsv or jsonl (default: from --output's suffix; csv for -)."
+            "--format",
+            metavar="csv|tsv|jsonl",
+            help="csv, tsv or jsonl (default: from --output's suffix; csv for -).",
         ),
     ] = None,
     top_k: Annotated[int, typer.Option(help="Also write the K most probable labels.")] = 0,

@@ -10,10 +10,10 @@ import typer
 from seqcls.cli.app import app, err, handle_errors
 
 
-@app.command()
+@app.command(short_help="Serve a trained run over HTTP (POST /predict and more).")
 @handle_errors
 def serve(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished run directory.")],
     host: Annotated[
         str,
         typer.Option(

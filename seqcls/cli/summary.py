@@ -12,13 +12,18 @@ from seqcls.cli.app import app, err, handle_errors, import_tensorflow_quietly, o
 from seqcls.errors import UsageError
 
 
-@app.command()
+@app.command(short_help="Show the model a config builds or a run trained.")
 @handle_errors
 def summary(
     config: Annotated[
-        Path, typer.Argument(help="The YAML config file, or a finished run directory.")
+        Path,
+        typer.Argument(
+            metavar="CONFIG|RUN_DIR", help="The YAML config file, or a finished run directory."
+        ),
     ],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a config value.")] = [],  # noqa: B006
+    set_: Annotated[
+        list[str], typer.Option("--set", metavar="KEY=VALUE", help="Override a config value.")
+    ] = [],  # noqa: B006
     vocab_size: Annotated[
         Optional[int],  # noqa: UP045 -- typer needs Optional on older Pythons
         typer.Option(min=3, help="Vocabulary size to build with (default: from the data)."),

@@ -12,16 +12,20 @@ from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, out, pr
 from seqcls.cli.tables import metrics_table, print_details
 
 
-@app.command()
+@app.command(short_help="Train the model a YAML config describes.")
 @handle_errors
 def train(
     config: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
-        typer.Argument(help="The YAML config file (optional with --resume)."),
+        typer.Argument(metavar="CONFIG", help="The YAML config file (optional with --resume)."),
     ] = None,
     set_: Annotated[
         list[str],
-        typer.Option("--set", help="Override a config value: --set model.encoder.units=64."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a config value: --set model.encoder.units=64.",
+        ),
     ] = [],  # noqa: B006 -- typer reads the default, never mutates it
     output_dir: Annotated[
         Optional[Path],  # noqa: UP045

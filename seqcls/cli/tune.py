@@ -11,12 +11,15 @@ import typer
 from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, out, printers
 
 
-@app.command()
+@app.command(short_help="Search hyperparameters (the config's tune: section).")
 @handle_errors
 def tune(
     config: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
-        typer.Argument(help="The YAML config, with a tune: section (optional with --resume)."),
+        typer.Argument(
+            metavar="CONFIG",
+            help="The YAML config, with a tune: section (optional with --resume).",
+        ),
     ] = None,
     trials: Annotated[
         Optional[int],  # noqa: UP045

@@ -12,11 +12,13 @@ from seqcls.cli.app import app, err, handle_errors, import_tensorflow_quietly, o
 from seqcls.cli.tables import print_data_report
 
 
-@app.command()
+@app.command(short_help="Check a config and its data without training.")
 @handle_errors
 def validate(
-    config: Annotated[Path, typer.Argument(help="The YAML config file.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a config value.")] = [],  # noqa: B006
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The YAML config file.")],
+    set_: Annotated[
+        list[str], typer.Option("--set", metavar="KEY=VALUE", help="Override a config value.")
+    ] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     config_only: Annotated[
         bool,
