@@ -1,5 +1,6 @@
-"""Start-up and prediction speed: `seqcls --help`, one text through the CLI, batch and
-one-at-a-time prediction throughput on BANKING77's test texts.
+"""Start-up and prediction speed: `seqcls --help`, one text through the CLI (Keras, and the
+ONNX engine after `seqcls export --format onnx`), batch and one-at-a-time prediction
+throughput on BANKING77's test texts.
 
     python benchmarks/predict_speed.py RUN_DIR [--quick] [--json OUT]
         (RUN_DIR: a run trained on configs/banking77.yaml; --quick: one repeat each)
@@ -36,12 +37,27 @@ def main(run_dir: Path, quick: bool, destination: Path | None) -> None:
     with open(ROOT / "data/banking77/test.csv", newline="", encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     help_seconds = wall([*SEQCLS, "--help"], repeats=cli_repeats)
-    predict = [*SEQCLS, "predict", str(run_dir), "-", "--output", os.devnull, "--format", "csv"]
+    quiet = ["--output", os.devnull, "--format", "csv"]
+    predict = [*SEQCLS, "predict", str(run_dir), "-", *quiet, "--engine", "keras"]
     one_text_seconds = wall(predict, stdin=texts[0] + "\n", repeats=min(cli_repeats, 3))
     stdin_seconds = wall(predict, stdin="\n".join(texts) + "\n", repeats=min(cli_repeats, 3))
     file_seconds = wall(
-        [*SEQCLS, "predict", str(run_dir), str(ROOT / "data/banking77/test.csv")]
-        + ["--output", os.devnull, "--format", "csv"],
+        [*SEQCLS, "predict", str(run_dir), str(ROOT / "data/banking77/test.csv"), *quiet]
+        + ["--engine", "keras"],
+        repeats=min(cli_repeats, 3),
+    )
+    # The same through the ONNX engine (seqcls export --format onnx; no TensorFlow import).
+    subprocess.run(
+        [*SEQCLS, "export", str(run_dir), "--format", "onnx", "--force"],
+        capture_output=True,
+        check=True,
+        env=ENV,
+    )
+    onnx = [*SEQCLS, "predict", str(run_dir), "-", *quiet, "--engine", "onnx"]
+    one_text_onnx = wall(onnx, stdin=texts[0] + "\n", repeats=cli_repeats)
+    file_onnx = wall(
+        [*SEQCLS, "predict", str(run_dir), str(ROOT / "data/banking77/test.csv"), *quiet]
+        + ["--engine", "onnx"],
         repeats=min(cli_repeats, 3),
     )
     start = time.perf_counter()
@@ -70,6 +86,8 @@ def main(run_dir: Path, quick: bool, destination: Path | None) -> None:
             "one_text_command_seconds": round(one_text_seconds, 2),
             "stdin_command_seconds": round(stdin_seconds, 2),
             "file_command_seconds": round(file_seconds, 2),
+            "one_text_onnx_seconds": round(one_text_onnx, 2),
+            "file_onnx_seconds": round(file_onnx, 2),
             "load_seconds": round(load_seconds, 2),
             "batch_texts_per_s": round(len(texts) / statistics.median(batch)),
             "single_texts_per_s": round(1 / statistics.median(single)),
