@@ -270,3 +270,16 @@ def test_serve_workers_share_the_port_and_stop_on_sigterm(trained_run, classifie
         answered += 1
     assert answered == 6
     assert server.stop(signal.SIGTERM) == 0, "".join(server.lines)
+
+
+def test_serve_without_its_extra_says_how_to_install_it(trained_run):
+    # fastapi made unimportable the way Python itself marks a failed import.
+    code = (
+        "import sys; sys.modules['fastapi'] = None; sys.argv = ['seqcls', 'serve', sys.argv[1]]; "
+        "from seqcls.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(trained_run[1])], capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'seqcls[serve]'" in done.stderr and "FastAPI" in done.stderr
