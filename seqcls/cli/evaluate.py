@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import OnBadRows, app, err, handle_errors, out
-from seqcls.cli.tables import metrics_table, print_details
+from seqcls.cli.app import OnBadRows, app, err, handle_errors
+from seqcls.cli.tables import metrics_table, print_details, show_table
 
 
 @app.command("eval", short_help="Score a trained run on a labelled file.")
@@ -35,7 +35,7 @@ def eval_(
 
     def show(metrics: dict, run) -> None:
         split = {data_file.name: metrics}
-        out.print(metrics_table(split, f"{run.directory.name} on {data_file}"))
+        show_table(metrics_table(split, f"{run.directory.name} on {data_file}"))
         print_details(split, data_file.name)
 
     evaluate_run(

@@ -1,12 +1,50 @@
-"""The rich tables more than one command prints: headline metrics, the worst classes of a
-split, and `validate`'s data report."""
+"""The tables more than one command prints: headline metrics, the worst classes of a
+split, and `validate`'s data report.
+
+`show_table` prints them: the title on a line of its own (never wrapped into the
+table's width), then the table: rich's box table on a terminal; otherwise (a pipe, a
+file, CI) plain ASCII columns under a dashed header line, at their natural width, with
+no box characters and no spaces padding the ends of lines.
+"""
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
+from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from seqcls.cli.app import err, out
+
+# Not a terminal: columns apart, the header underlined with dashes (ASCII only).
+PLAIN_BOX = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+# Wide enough that no cell of a plain table wraps: each line is as long as it needs.
+PLAIN_WIDTH = 100_000
+
+
+def show_table(table: RichTable, console: Console = out) -> None:
+    """Print `table` (its title on a line of its own) to `console`; see the module docstring."""
+    title, table.title = table.title, None
+    if title:
+        console.print(Text(str(title), style="table.title"), soft_wrap=True)
+    if console.is_terminal:
+        console.print(table)
+        return
+    table.box, table.show_edge, table.pad_edge = PLAIN_BOX, False, False
+    rendered = io.StringIO()
+    Console(file=rendered, width=PLAIN_WIDTH, color_system=None, highlight=False).print(table)
+    lines = [line.rstrip() for line in rendered.getvalue().splitlines()]
+    console.print(Text("\n".join(lines)), soft_wrap=True)
+
+
+def say(text: Any, console: Console = out) -> None:
+    """One line of the user's text (paths, labels), never broken: a terminal wraps it
+    where it must, a file keeps it whole."""
+    console.print(text, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 
 def metrics_table(metrics: dict, title: str) -> RichTable:
@@ -62,21 +100,20 @@ def print_details(metrics: dict, split: str, worst: int = 10) -> None:
             f"{row['f1']:.3f}",
             str(row["support"]),
         )
-    out.print(table)
+    show_table(table)
     pairs = confused_pairs(values)
     if pairs:
-        out.print(
+        say(
             "most confused (true -> predicted): "
-            + "; ".join(f"{true} -> {predicted} ({count})" for true, predicted, count in pairs),
-            soft_wrap=True,
+            + "; ".join(f"{true} -> {predicted} ({count})" for true, predicted, count in pairs)
         )
 
 
 def print_data_report(report: dict) -> None:
     """`seqcls validate`'s report (validation.data_report): the splits, the vocabulary,
     the labels, duplicates; its warnings go to stderr."""
-    out.print(_splits_table(report))
-    out.print(
+    show_table(_splits_table(report))
+    say(
         f"max_length {report['max_length']} ({report['max_length_source']}); vocabulary "
         f"{report['vocabulary_size']:,} entries"
         + (
@@ -85,9 +122,9 @@ def print_data_report(report: dict) -> None:
             else ""
         )
     )
-    out.print(_labels_table(report))
+    show_table(_labels_table(report))
     repeated = report["duplicates"]
-    out.print(
+    say(
         f"duplicates in train: {repeated['repeated_texts']} text(s) repeated "
         f"({repeated['with_conflicting_labels']} with conflicting labels); shared with train: "
         + ", ".join(f"{name} {count}" for name, count in report["shared_with_train"].items())

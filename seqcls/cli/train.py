@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, out, printers
-from seqcls.cli.tables import metrics_table, print_details
+from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, printers
+from seqcls.cli.tables import metrics_table, print_details, say, show_table
 
 
 @app.command(short_help="Train the model a YAML config describes.")
@@ -83,7 +83,7 @@ def train(
         command=sys.argv,
     )
     result = training.result
-    out.print(
+    show_table(
         metrics_table(
             result.metrics,
             f"{training.name}: {result.epochs_run} epoch(s), {result.wall_seconds:.0f}s",
@@ -91,6 +91,6 @@ def train(
     )
     print_details(result.metrics, "test" if "test" in result.metrics else "valid")
     if training.run_dir is not None:  # not on another worker: the chief wrote the run
-        out.print(f"run directory: {training.run_dir}")
+        say(f"run directory: {training.run_dir}")
     if training.latest is not None:
-        out.print(f"latest run: {training.latest} (points to {training.run_dir.name})")
+        say(f"latest run: {training.latest} (points to {training.run_dir.name})")

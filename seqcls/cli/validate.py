@@ -37,7 +37,7 @@ def validate(
 
     loaded = load_config(config, set_)
     if config_only:
-        out.print(config_to_yaml(loaded), end="", markup=False)
+        out.print(config_to_yaml(loaded), end="", markup=False, emoji=False, soft_wrap=True)
         err.print(cudnn_line(loaded, gpu_visible=False), soft_wrap=True, markup=False)
         err.print(f"{config}: config valid")
         return

@@ -13,8 +13,8 @@
 
 Both formats also carry `labels.json` (the task, the labels, `columns`: the label of each
 column of `probabilities` in order, so a binary run's single sigmoid column is named as
-P(labels[1]), and a multilabel run's thresholds) and a `README.md` of their inputs and
-outputs; `export.json` records the sha256 of the model.keras exported (`model_sha256`),
+P(labels[1]), and a multilabel run's thresholds), a `README.md` of their inputs and
+outputs and the run's `MODEL_CARD.md` (seqcls.reporting.model_card); `export.json` records the sha256 of the model.keras exported (`model_sha256`),
 which `seqcls predict`'s ONNX engine (seqcls.inference.onnx_engine) checks, and the list
 of files the export wrote (what `--force` may replace: seqcls.run.destinations).
 
@@ -279,6 +279,16 @@ def write_readme(run: Any, folder: Path, fmt: str) -> None:
     artifacts.write_text(folder / "README.md", "\n".join(lines).rstrip() + "\n")
 
 
+def copy_model_card(run: Any, folder: Path) -> None:
+    """The run's MODEL_CARD.md, as it is (edits kept); one written from the run's files
+    for a run that has none (trained before model cards)."""
+    from seqcls.reporting.model_card import MODEL_CARD_FILE, model_card
+
+    card = run.directory / MODEL_CARD_FILE
+    text = card.read_text(encoding="utf-8") if card.is_file() else model_card(run.directory)
+    artifacts.write_text(folder / MODEL_CARD_FILE, text)
+
+
 def export_run(
     run_dir: Path, fmt: str, output: Path | None, force: bool, report: Any = print
 ) -> dict[str, Any]:
@@ -324,6 +334,7 @@ def export_run(
         # a folder where anything else has appeared.
         write_labels(run, folder)
         write_readme(run, folder, fmt)
+        copy_model_card(run, folder)
         files = [str(path.relative_to(folder)) for path in export_files(folder)]
         record = {**summary, "files": sorted([*files, EXPORT_FILE])}
         (folder / EXPORT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ Three modes, one interface (training.callbacks.DisplayUpdates drives it):
   terminal's width (80 columns and up). Used when stderr is a terminal.
 - plain: one line per epoch, for logs and CI (used when stderr is not a terminal).
 - quiet: nothing per epoch; the header, warnings and final results still print.
+Rich and plain mark the epoch after which early stopping ends training.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Display:
             patience,
         )
 
+    def stops_here(self, row: dict[str, Any], patience_left: int | None) -> bool:
+        """Whether early stopping ends training after this epoch: its patience is used up
+        (training.callbacks.EarlyStopping's rule), and it is not the last epoch anyway."""
+        return patience_left == 0 and row["epoch"] < self.epochs
+
     def epoch_begin(self, epoch: int) -> None:
         pass
 
@@ -84,6 +90,8 @@ class Display:
             if patience_left is not None and not improved and patience_left > 0
             else ""
         )
+        if self.stops_here(row, patience_left):
+            wait += f"  -> early stop: no improvement for {self.patience} epoch(s)"
         self.report(
             f"epoch {row['epoch']}/{self.epochs}  {shown}  {row['seconds']:.1f}s "
             f"({rate:,.0f} samples/s){mark}{wait}"
@@ -218,12 +226,14 @@ class RichDisplay(Display):
                 self.table.add_column("samples/s", justify="right")
             self.table.add_column("", justify="left", no_wrap=True)
         rate = self.train_rows / row["seconds"] if row["seconds"] > 0 else 0.0
-        if improved:
-            from rich.text import Text
+        from rich.text import Text
 
+        if improved:
             note = Text("* best", style="bold green")
+        elif self.stops_here(row, patience_left):
+            note = Text("early stop", style="bold yellow")
         elif patience_left is not None:
-            note = f"patience {patience_left} left" if patience_left > 0 else "stopping"
+            note = f"patience {patience_left} left"
         else:
             note = ""
         cells = [f"{metrics.get(name, math.nan):.4f}" for name in self.columns]

@@ -49,6 +49,8 @@ TRAINING_WRITES = (
     "confusion_matrix.png",
     "training_curves.png",
     "report.html",
+    "roc_pr_curves.png",  # binary runs
+    "MODEL_CARD.md",  # seqcls.reporting.model_card.MODEL_CARD_FILE
 )
 RUN_FOLDERS = (CHECKPOINT_FOLDER, TENSORBOARD_FOLDER, "export")
 # What training writes in checkpoints/ (the per-epoch checkpoints, the best, the state).

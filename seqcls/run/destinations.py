@@ -25,6 +25,8 @@ EXPORT_ENTRIES = {
     # both formats: the labels in output-column order, and what goes in and comes out
     artifacts.LABELS_FILE,
     "README.md",
+    # both formats: the run's model card (seqcls.reporting.model_card)
+    "MODEL_CARD.md",
     # saved_model (what Keras' model.export writes)
     "saved_model.pb",
     "fingerprint.pb",

@@ -3,8 +3,8 @@
 The model keeps the best epoch's weights (early_stopping.restore_best), is saved as the
 inference model (`model.keras`: raw strings in), reloaded from that file the way `eval`
 and `predict` load it, and evaluated on valid and test; multilabel thresholds are tuned
-on valid. Then the metrics, the reports and the manifest are written, and the resumable
-state is marked finished.
+on valid. Then the metrics, the reports, the manifest and the model card (MODEL_CARD.md,
+from those files) are written, and the resumable state is marked finished.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def finish(
 
     write_reports(run_dir, metrics)
     splits = prepared.splits
+    # Measured before the reports, so report.html and manifest.json give one wall time.
+    seconds = wall_seconds(log.rows, started.resumed_after, time.perf_counter() - started.clock)
     write_visual_reports(
         run_dir,
         config,
@@ -83,9 +85,14 @@ def finish(
         valid_labels=splits.valid.labels,
         valid_probabilities=valid_probabilities,
         report=report,
+        stopped_early=log.stopped_early,
+        wall_seconds=seconds["wall_seconds"],
     )
-    seconds = wall_seconds(log.rows, started.resumed_after, time.perf_counter() - started.clock)
     _write_manifest(config, prepared, built, log, run_dir, started, seconds, weights_epoch)
+    from seqcls.reporting.model_card import write_model_card
+
+    # From the files just written (metrics, manifest): the card says what they say.
+    write_model_card(run_dir)
     log.mark_finished()
     return TrainResult(
         run_dir,
@@ -187,6 +194,7 @@ def _write_manifest(
         "num_labels": len(prepared.labels),
         "parameters": int(built.classifier.count_params()),
         "class_weight": prepared.class_weights,
+        "train_label_counts": _train_label_counts(prepared),
         "vocabulary_size": prepared.vocabulary.size,
         "max_length": prepared.vocabulary.max_length,
         "epochs_run": len(log.rows),
@@ -206,3 +214,14 @@ def _write_manifest(
         training=training,
     )
     artifacts.write_json(run_dir / artifacts.MANIFEST_FILE, manifest)
+
+
+def _train_label_counts(prepared: Prepared) -> dict[str, int]:
+    """Rows (tagging: tags) of each label in train, in label order; a streamed train
+    split's from its scan."""
+    from seqcls.data.splits import label_counts
+
+    counts = prepared.label_counts  # the scan's dict, or the train split in memory
+    if not isinstance(counts, dict):
+        counts = label_counts(counts.labels, prepared.task, prepared.config.data.label_delimiter)
+    return {label: int(counts.get(label, 0)) for label in prepared.labels}

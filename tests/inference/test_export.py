@@ -67,6 +67,7 @@ def test_onnx_takes_token_ids_and_matches_the_run(run, tmp_path):
         "export.json",
         "labels.json",
         "README.md",
+        "MODEL_CARD.md",
     }
     tokenization = json.loads((destination / "tokenization.json").read_text())
     assert tokenization["max_length"] == 12 and tokenization["padding"] == "right"
