@@ -250,8 +250,10 @@ def evaluate_run(
 
 # ---------------------------------------------------------------------------- predict
 
-# explain(rows, text column, attention columns): show the rows' attention weights.
-Explain = Callable[[list[dict[str, Any]], str, list[str]], None]
+# explain(rows, text column, attention columns, the run's config): show the rows'
+# attention weights (and, where the rows have the config's data.label_column, whether
+# each prediction is right).
+Explain = Callable[[list[dict[str, Any]], str, list[str], Any], None]
 
 
 def predict_run(
@@ -312,7 +314,7 @@ def predict_run(
 
         attention = attention_column_names(columns[len(table.columns) :])
         if explain is not None:
-            explain(rows, column_name, attention)
+            explain(rows, column_name, attention, run.config)
         if html_file is not None:
             write_page(html_file, rows, column_name, attention, run_dir, run.config)
             report(f"explanations written to {html_file}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -78,10 +78,11 @@ def predict(
     """Predict labels for a file or stdin with a trained run."""
     from seqcls.session import predict_run
 
-    def show(rows: list, text_column: str, attention: list[str]) -> None:
+    def show(rows: list, text_column: str, attention: list[str], config: Any) -> None:
         from seqcls.reporting.explain import render_terminal
 
-        render_terminal(out, rows, text_column, attention)
+        data = config.data
+        render_terminal(out, rows, text_column, attention, data.label_column, data.label_delimiter)
 
     written = predict_run(
         run_dir,

@@ -1,6 +1,8 @@
 """report.html: one self-contained page per run (no external files, scripts or fonts):
-the metrics, the plots (embedded as data: URIs), the per-class table worst first, the
-most confused pairs, the most confident mistakes on validation, and the config.
+how training went (epochs run, why it stopped, the best epoch, wall time, what the data
+decided), the metrics, the plots (embedded as data: URIs), the per-class table worst
+first, the most confused pairs, the most confident mistakes on validation, and the
+resolved config (the lines the data decided marked).
 
 Also `write_visual_reports`, the one call training makes after its metrics are written:
 the PNGs (per output.plots; binary runs add the ROC and precision-recall curves of
@@ -13,6 +15,7 @@ import base64
 import html
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import numpy as np
 
 from seqcls.messages import note
 from seqcls.reporting import plots
+from seqcls.reporting.report_sections import config_block, training_summary, training_table
 from seqcls.reporting.tables import confused_pairs, per_class_rows
 from seqcls.run import artifacts
 
@@ -47,6 +51,8 @@ tr.bad td { background: #fff1f0; }
 img { max-width: 100%; border: 1px solid #eee; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 .muted { color: #777; }
+table.training td { text-align: left; }
+pre mark { background: #fff3b0; }
 """
 
 
@@ -136,6 +142,7 @@ def html_page(
     mistakes: list[dict[str, Any]] | None,
     why_no_mistakes: str = "",
     no_plots: str = "matplotlib is not installed or output.plots is off.",
+    training: dict[str, Any] | None = None,
 ) -> str:
     chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
     chosen = metrics.get(chosen_name, {})
@@ -143,6 +150,10 @@ def html_page(
         f"<h1>seqcls run: {html.escape(name)}</h1>",
         f'<p class="muted">{html.escape(str(run_dir))} · task {html.escape(task)} · report '
         f"written {datetime.now(timezone.utc).isoformat(timespec='seconds')}</p>",
+    ]
+    if training is not None:
+        parts += ["<h2>Training</h2>", training_table(training, config_text)]
+    parts += [
         "<h2>Metrics</h2>",
         _metrics_table(metrics),
     ]
@@ -169,7 +180,7 @@ def html_page(
         if mistakes is not None
         else f'<p class="muted">{html.escape(why_no_mistakes)}</p>'
     )
-    parts += ["<h2>Config (resolved)</h2>", f"<pre>{html.escape(config_text)}</pre>"]
+    parts += ["<h2>Config (resolved)</h2>", config_block(config_text)]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>seqcls: {html.escape(name)}</title><style>{STYLE}</style></head><body>\n"
@@ -188,37 +199,36 @@ def _plot_jobs(
     valid_labels: list[str],
     valid_probabilities: Any,
 ) -> list[tuple[Path, Callable[[], None]]]:
-    """The PNGs this run's metrics call for, each with the call that draws it."""
+    """The PNGs this run's metrics call for, each with the call that draws it (a partial:
+    its arguments are bound now, not looked up when it runs)."""
     jobs: list[tuple[Path, Callable[[], None]]] = []
     chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
     chosen = metrics.get(chosen_name, {})
     if chosen.get("confusion_matrix"):
         path = run_dir / plots.CONFUSION_PNG
         title = f"{config.name}: {chosen_name} confusion matrix (row-normalised)"
-        jobs.append(
-            (
-                path,
-                lambda: plots.confusion_matrix_png(
-                    path, chosen["labels"], chosen["confusion_matrix"], title
-                ),
-            )
+        draw = partial(
+            plots.confusion_matrix_png, path, chosen["labels"], chosen["confusion_matrix"], title
         )
+        jobs.append((path, draw))
     if history:
         curves = run_dir / plots.CURVES_PNG
-        jobs.append((curves, lambda: plots.training_curves_png(curves, history, best_epoch)))
+        jobs.append((curves, partial(plots.training_curves_png, curves, history, best_epoch)))
     # Tasks whose metrics rank the rows (binary) get roc_auc; curves need both classes.
     if metrics.get("valid", {}).get("roc_auc") is not None and valid_probabilities is not None:
         ranked = run_dir / plots.ROC_PR_PNG
         # The positive label's probability: the last column (binary: one sigmoid unit).
         scores = np.asarray(valid_probabilities, dtype=np.float64).reshape(len(valid_labels), -1)
         positive = [label.strip() == labels[1] for label in valid_labels]
-        title = f"{config.name}: valid"
-        jobs.append(
-            (
-                ranked,
-                lambda: plots.roc_pr_curves_png(ranked, positive, scores[:, -1], labels[1], title),
-            )
+        draw = partial(
+            plots.roc_pr_curves_png,
+            ranked,
+            positive,
+            scores[:, -1],
+            labels[1],
+            f"{config.name}: valid",
         )
+        jobs.append((ranked, draw))
     return jobs
 
 
@@ -235,10 +245,14 @@ def write_visual_reports(
     valid_labels: list[str],
     valid_probabilities: Any,
     report: Any = print,
+    stopped_early: bool | None = None,
+    wall_seconds: float | None = None,
 ) -> list[str]:
     """The PNGs and report.html for a finished run; returns the file names written.
     With output.plots auto and no matplotlib, `report` is told once which plots were
-    skipped and what installs them."""
+    skipped and what installs them. `stopped_early` and `wall_seconds` (training's own
+    record) go into the page's Training section; without them it says what it can from
+    the history."""
     from seqcls.tasks import get_task
 
     kind = get_task(task)
@@ -264,8 +278,18 @@ def write_visual_reports(
                 valid_texts, valid_labels, kind.probabilities(valid_probabilities), labels
             )
         config_text = (run_dir / artifacts.CONFIG_FILE).read_text(encoding="utf-8")
+        training = training_summary(config, history, best_epoch, stopped_early, wall_seconds)
         page = html_page(
-            run_dir, config.name, task, metrics, config_text, images, mistakes, why, no_plots
+            run_dir,
+            config.name,
+            task,
+            metrics,
+            config_text,
+            images,
+            mistakes,
+            why,
+            no_plots,
+            training,
         )
         artifacts.write_text(run_dir / REPORT_FILE, page)
         written.append(REPORT_FILE)

@@ -54,12 +54,28 @@ def _save(figure: Any, path: Path) -> None:
         figure.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
 
 
-def confusion_matrix_png(path: str | Path, labels: list[str], matrix: Any, title: str) -> None:
-    """Row-normalised confusion matrix (each row: how a true label was predicted).
+# Cells are annotated up to this many labels; counts are added up to COUNTS_UP_TO.
+ANNOTATE_UP_TO = 20
+COUNTS_UP_TO = 8
+# A cell's text fills at most this share of the cell's side, in a font of 6 to 20 points.
+CELL_FILL = 0.7
+CELL_FONT = (6.0, 20.0)
 
-    Scales with the label count so 77 labels stay legible (about 0.2 inch per label);
-    with up to 20 labels each cell shows its share.
-    """
+
+def confusion_matrix_png(path: str | Path, labels: list[str], matrix: Any, title: str) -> None:
+    """Row-normalised confusion matrix (each row: how a true label was predicted); see
+    confusion_matrix_figure."""
+    plt = _pyplot()
+    figure = confusion_matrix_figure(labels, matrix, title)
+    _save(figure, Path(path))
+    plt.close(figure)
+
+
+def confusion_matrix_figure(labels: list[str], matrix: Any, title: str) -> Any:
+    """The figure of confusion_matrix_png. Scales with the label count so 77 labels stay
+    legible (about 0.2 inch per label). With up to 20 labels each cell shows its share
+    (with up to 10 also its count), in a font sized to the cell; x labels stay
+    horizontal when they fit their column."""
     plt = _pyplot()
     counts = np.asarray(matrix, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
@@ -68,29 +84,59 @@ def confusion_matrix_png(path: str | Path, labels: list[str], matrix: Any, title
     side = max(5.0, 0.2 * n + 3.0)
     figure, axes = plt.subplots(figsize=(side + 1.5, side))
     image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    colorbar = figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    colorbar.set_label("share of the true label's rows")
+    axes.apply_aspect()
+    box = axes.get_position()
+    width, height = figure.get_size_inches()
+    cell = min(box.width * width, box.height * height) * 72 / max(n, 1)  # points
     font = 10 if n <= 20 else max(5, 9 - n // 20)
-    axes.set_xticks(range(n), labels, rotation=90, fontsize=font)
+    widest = max((_text_width(str(label), font) for label in labels), default=0.0)
+    rotation = 0 if widest <= 0.9 * cell else 90
+    axes.set_xticks(range(n), labels, rotation=rotation, fontsize=font)
     axes.set_yticks(range(n), labels, fontsize=font)
     axes.set_xlabel("predicted label")
     axes.set_ylabel("true label")
     axes.set_title(title)
-    if n <= 20:
-        for i in range(n):
-            for j in range(n):
-                if counts[i, j]:
-                    axes.text(
-                        j,
-                        i,
-                        f"{shares[i, j]:.2f}",
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="white" if shares[i, j] > 0.5 else "black",
-                    )
-    colorbar = figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    colorbar.set_label("share of the true label's rows")
-    _save(figure, Path(path))
-    plt.close(figure)
+    if n <= ANNOTATE_UP_TO:
+        _annotate_cells(axes, counts, shares, cell)
+    return figure
+
+
+def _text_width(text: str, size: float) -> float:
+    """The width of one line of `text` in points at font `size` (matplotlib's default font)."""
+    from matplotlib.textpath import TextPath
+
+    return float(TextPath((0, 0), text, size=size).get_extents().width)
+
+
+def _annotate_cells(axes: Any, counts: np.ndarray, shares: np.ndarray, cell: float) -> None:
+    """Each non-empty cell's share (and count, for small matrices), in the largest font
+    (CELL_FONT) whose text fills at most CELL_FILL of the cell's side."""
+    n = len(counts)
+    texts = {
+        (i, j): f"{shares[i, j]:.2f}" + (f"\n({int(counts[i, j])})" if n <= COUNTS_UP_TO else "")
+        for i in range(n)
+        for j in range(n)
+        if counts[i, j]
+    }
+    lines = 2 if n <= COUNTS_UP_TO else 1
+    widest = max(
+        (_text_width(line, 1.0) for text in texts.values() for line in text.split("\n")),
+        default=1.0,
+    )
+    fits = CELL_FILL * cell / max(widest, 1.2 * lines)
+    font = min(CELL_FONT[1], max(CELL_FONT[0], fits))
+    for (i, j), text in texts.items():
+        axes.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=font,
+            color="white" if shares[i, j] > 0.5 else "black",
+        )
 
 
 def training_curves_png(
