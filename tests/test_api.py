@@ -141,6 +141,7 @@ def test_api_unsafe_model_is_the_clis_error(trained_run, tmp_path):
     assert code == DataError.exit_code and "asks to run arbitrary code" in output
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_api_train_takes_a_mapping_and_overrides_by_section(tiny_data, tmp_path, monkeypatch):
     import yaml
     from conftest import TINY_CONFIG

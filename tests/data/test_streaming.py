@@ -125,6 +125,7 @@ def test_streaming_config_needs_a_valid_file_and_a_text_level_task(tiny_config):
         load_config(tiny_config, ["data.shuffle_buffer=100"])
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_cli_trains_from_shards_with_steps_per_epoch(sharded):
     folder, config_path = sharded
     run_dir = folder / "run"

@@ -212,6 +212,7 @@ def test_onnx_engine_outputs_equal_the_keras_engines(word_run, keras_classifier)
     ],
     ids=["char", "subwords"],
 )
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_onnx_engine_parity_for_char_and_subword_runs(tmp_path, overrides):
 
     run_dir = exported_run(tmp_path, *overrides)

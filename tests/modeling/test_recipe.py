@@ -271,6 +271,7 @@ def test_recipe_weight_decay_reaches_the_optimizer():
 # ------------------------------------------------------------------ end to end
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_recipe_every_option_trains_predicts_and_reloads(tiny_config, tmp_path):
     """One training run with every option (tests/modeling/test_ensemble.py builds
     ensembles; this one trains one): the saved model predicts the members' average,

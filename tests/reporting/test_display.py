@@ -167,6 +167,7 @@ def test_steps_per_epoch_counts_the_batches_the_dataset_yields(bucketing):
     assert text.steps_per_epoch(lengths, 16, bucketing) == batches
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_cli_train_plain_and_quiet(tiny_config, tmp_path):
     result = cli_train(tiny_config, tmp_path / "plain", "training.epochs=2")
     assert result.exit_code == 0, result.output
@@ -180,6 +181,7 @@ def test_cli_train_plain_and_quiet(tiny_config, tmp_path):
     assert "accuracy" in quiet.output  # the final results still print
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 @pytest.mark.parametrize("distribution", ["none", "mirrored"])
 def test_tensorboard_logs_hold_per_epoch_scalars(tiny_config, tmp_path, distribution):
     """The same scalars from Keras' fit and from the loop that trains under a strategy

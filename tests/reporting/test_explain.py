@@ -26,21 +26,29 @@ def train_tiny(folder, name, *overrides):
     return run_dir
 
 
+class Runs(dict):
+    """The runs by attention kind, each trained on first use (a slow test's own run is not
+    trained by the default suite)."""
+
+    def __init__(self, folder, additive):
+        super().__init__(additive=additive)
+        self.folder = folder
+
+    def __missing__(self, kind):
+        overrides = {
+            "multihead": "model.attention={type: multihead, num_heads: 2, key_dim: 4}",
+            # These two only need weights of the right shape (or none): one epoch.
+            "none": "model.attention.type=none",
+            "split": "model.encoder.merge_mode=none",
+        }[kind]
+        self[kind] = train_tiny(self.folder, kind, overrides, "training.epochs=1")
+        return self[kind]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, trained_run):
-    folder = tmp_path_factory.mktemp("explain")
-    return {
-        "additive": trained_run[1],  # the tiny config's default: additive attention
-        "multihead": train_tiny(
-            folder,
-            "multihead",
-            "model.attention={type: multihead, num_heads: 2, key_dim: 4}",
-            "training.epochs=1",
-        ),
-        # These two only need weights of the right shape (or none): one epoch.
-        "none": train_tiny(folder, "none", "model.attention.type=none", "training.epochs=1"),
-        "split": train_tiny(folder, "split", "model.encoder.merge_mode=none", "training.epochs=1"),
-    }
+    # additive: the tiny config's default, the session's shared run.
+    return Runs(tmp_path_factory.mktemp("explain"), trained_run[1])
 
 
 # Two texts and an empty one. A blank line on stdin gets no prediction (it is skipped),
@@ -108,7 +116,12 @@ def test_explain_with_an_output_file_writes_the_csv_too(runs, tmp_path, texts):
     assert rows[0]["predicted_label"] == "card_lost"
 
 
-@pytest.mark.parametrize("kind", ["additive", "multihead", "split"])
+SLOW = pytest.mark.slow  # a run of its own: about 5 s
+
+
+@pytest.mark.parametrize(
+    "kind", ["additive", pytest.param("multihead", marks=SLOW), pytest.param("split", marks=SLOW)]
+)
 def test_html_page_shades_every_token_and_is_self_contained(runs, kind, tmp_path, texts):
     page_path = tmp_path / "explain.html"
     result = runner.invoke(app, ["predict", str(runs[kind]), texts, "--html", str(page_path)])
@@ -134,6 +147,7 @@ def test_html_page_shades_every_token_and_is_self_contained(runs, kind, tmp_path
     assert ("averaged over heads" in page) == (kind == "multihead")
 
 
+@SLOW
 def test_explain_without_attention_weights_is_a_usage_error(runs):
     stdin = "\n".join(TEXTS[:2]) + "\n"
     result = runner.invoke(app, ["predict", str(runs["none"]), "-", "--explain"], input=stdin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from conftest import write_tiny_project
 from typer.testing import CliRunner
 
@@ -44,6 +45,7 @@ def test_directory_link_latest_never_replaces_a_folder_or_file_of_the_users(tmp_
     assert link_latest(run, "other") is None and mine_file.read_text() == "mine"
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_directory_train_links_the_latest_run_and_predict_takes_the_link(tmp_path, monkeypatch):
     config = write_tiny_project(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -411,6 +411,7 @@ def _seqcls(*args, limit_bytes: int | None = None, **kwargs):
     )
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_a_full_disk_and_an_unwritable_target_get_a_message_not_a_traceback(own_run, tmp_path):
     run_dir, data = own_run
     preds = tmp_path / "preds.csv"

@@ -196,6 +196,7 @@ def batches(server):
     return count, total
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_serve_sigterm_answers_every_accepted_request_then_exits_0(trained_run):
     # A long batching wait keeps the requests in flight when SIGTERM arrives.
     server = Server(trained_run[1], "--max-wait-ms", "1500", "--max-batch", "1000").wait_ready()

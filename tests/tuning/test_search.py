@@ -52,6 +52,7 @@ def search(tmp_path_factory):
     return folder, folder / "tune", result, calls
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_search_writes_study_trials_and_best(search):
     folder, tune_dir, result, _ = search
     assert result.exit_code == 0, result.output
@@ -80,6 +81,7 @@ def test_search_writes_study_trials_and_best(search):
     assert "\ntune:" not in text and "\n  test: " in text
 
 
+@pytest.mark.slow  # the search fixture: a study of its own (about 20 s)
 def test_search_never_reads_the_test_split_during_trials(search):
     folder, tune_dir, result, calls = search
     assert result.exit_code == 0, result.output
@@ -92,6 +94,7 @@ def test_search_never_reads_the_test_split_during_trials(search):
         assert "test" not in trial and "valid" in trial
 
 
+@pytest.mark.slow  # the search fixture: a study of its own (about 20 s)
 def test_search_prints_a_line_per_trial_and_the_table(search):
     _, tune_dir, result, _ = search
     assert result.exit_code == 0, result.output
@@ -102,6 +105,7 @@ def test_search_prints_a_line_per_trial_and_the_table(search):
     assert f"wrote {tune_dir / 'best.yaml'}" in result.output
 
 
+@pytest.mark.slow  # moved out of the default suite (over 5 s): .ci/run runs it
 def test_search_best_yaml_trains(search, tmp_path):
     _, tune_dir, result, _ = search
     assert result.exit_code == 0, result.output
@@ -110,6 +114,7 @@ def test_search_best_yaml_trains(search, tmp_path):
     assert (tmp_path / "run" / "model.keras").is_file()
 
 
+@pytest.mark.slow  # the search fixture: a study of its own (about 20 s)
 def test_search_resume_of_a_finished_search_runs_no_trial(search):
     _, tune_dir, result, _ = search
     assert result.exit_code == 0, result.output
@@ -121,6 +126,7 @@ def test_search_resume_of_a_finished_search_runs_no_trial(search):
     assert (tune_dir / "best_test_metrics.json").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow  # the search fixture: a study of its own (about 20 s)
 def test_search_refuses_a_directory_that_holds_a_search(search):
     folder, tune_dir, result, _ = search
     before = (tune_dir / "study.db").read_bytes()
