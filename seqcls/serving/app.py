@@ -216,6 +216,7 @@ def _metadata(classifier: Any, settings: ServeSettings, readers: Any) -> dict[st
     from importlib.metadata import PackageNotFoundError, version
 
     from seqcls.config import resolved_dict
+    from seqcls.inference.onnx_engine import model_fingerprint
 
     versions = {}
     for package in ("seqcls", "tensorflow", "keras", "fastapi", "uvicorn"):
@@ -227,7 +228,9 @@ def _metadata(classifier: Any, settings: ServeSettings, readers: Any) -> dict[st
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     return {
         "run_dir": str(classifier.run_dir),
-        "run_id": manifest.get("run_id"),
+        # The model served, exactly: the sha256 of its model.keras (what an export records).
+        "run_id": model_fingerprint(classifier.run_dir / "model.keras"),
+        "trained_at": manifest.get("started_at"),
         "task": classifier.task,
         "labels": classifier.labels,
         "max_length": classifier.run.max_length,

@@ -1,6 +1,7 @@
 """`seqcls serve` as a client sees it: a real uvicorn process on 127.0.0.1, a real HTTP
 client, every endpoint, every bad input, concurrency, and stopping with SIGTERM."""
 
+import hashlib
 import json
 import os
 import re
@@ -92,6 +93,8 @@ def test_serve_endpoints(server, trained_run):
     assert metadata["task"] == labels["task"]
     assert metadata["config"]["name"] == "tiny-test"
     assert metadata["versions"]["seqcls"] == seqcls.__version__
+    model = (trained_run[1] / "model.keras").read_bytes()
+    assert metadata["run_id"] == hashlib.sha256(model).hexdigest()
     assert metadata["limits"]["max_texts"] == 20
     docs = server.client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
