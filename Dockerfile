@@ -2,7 +2,7 @@
 # not built in, so one image serves any run:
 #
 #   docker build -t seqcls .
-#   docker run --rm -p 8000:8000 -v "$PWD/runs/banking77-latest:/model:ro" seqcls
+#   docker run --rm -p 127.0.0.1:8000:8000 -v "$PWD/runs/banking77-latest:/model:ro" seqcls
 #
 # Inside the container the server listens on 0.0.0.0 so that the published port reaches
 # it; on the host, publish it to 127.0.0.1 (-p 127.0.0.1:8000:8000) or put a reverse proxy
@@ -16,9 +16,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=3
 
 WORKDIR /app
+# The dependencies first, in a layer of their own: a change to seqcls's code does not
+# download TensorFlow again. (An empty package stands in for the code while they install.)
 COPY pyproject.toml README.md ./
+RUN mkdir seqcls && touch seqcls/__init__.py && pip install '.[serve]' \
+    && pip uninstall -y seqcls && rm -rf seqcls build
 COPY seqcls ./seqcls
-RUN pip install '.[serve]' && useradd --create-home --uid 10001 seqcls
+RUN pip install --no-deps . && useradd --create-home --uid 10001 seqcls
 
 USER seqcls
 EXPOSE 8000

@@ -82,6 +82,9 @@ def test_api_accepts_any_sequence_of_strings(classifier):
         (["fine", None], r"texts\[1\] is a missing value"),
         (pd.Series(["fine", np.nan]), r"texts\[1\] is a missing value"),
         (42, "got int"),
+        ({"a text": 1}, "got a dict: its order would not be yours"),
+        ({"a", "b"}, "got a set"),
+        (pd.Series(["fine", pd.NA], dtype="string"), r"texts\[1\] is a missing value"),
     ],
 )
 def test_api_refuses_what_is_not_a_sequence_of_strings(classifier, texts, message):
@@ -100,10 +103,19 @@ def test_api_explain_gives_tokens_and_their_weights(classifier):
 
 
 def test_api_options_the_run_cannot_honour_are_the_clis_errors(classifier):
-    with pytest.raises(UsageError, match="--top-k must be between 1 and the number of labels"):
+    with pytest.raises(UsageError, match="^top_k must be between 1 and the number of labels"):
         classifier.predict(["x"], top_k=len(classifier.labels) + 1)
-    with pytest.raises(UsageError, match="--threshold applies to multilabel runs"):
+    with pytest.raises(UsageError, match="^threshold applies to multilabel runs"):
         classifier.predict(["x"], threshold=0.3)
+    # The server's types, strictly: no float or bool top_k, no truthy string for attention.
+    for options, message in (
+        ({"top_k": 2.5}, "top_k must be an int"),
+        ({"top_k": True}, "top_k must be an int"),
+        ({"attention": "yes"}, "attention must be True or False"),
+        ({"threshold": "0.5"}, "threshold must be a number"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            classifier.predict(["x"], **options)
 
 
 def cli_error(*args):

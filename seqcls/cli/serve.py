@@ -34,6 +34,9 @@ def serve(
     max_texts: Annotated[int, typer.Option(help="Most texts one request may hold (413).")] = 256,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes (413).")] = 1_048_576,
     max_text_chars: Annotated[int, typer.Option(help="Longest text in characters (413).")] = 10_000,
+    max_queue: Annotated[
+        int, typer.Option(help="Most texts waiting or being predicted (beyond: 503).")
+    ] = 4096,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve a trained run over HTTP: POST /predict, /healthz, /readyz, /metadata, /metrics,
@@ -51,6 +54,7 @@ def serve(
         max_texts=max_texts,
         max_body=max_body,
         max_text_chars=max_text_chars,
+        max_queue=max_queue,
         access_log=access_log,
     )
     run_server(settings, report=lambda message: err.print(message, soft_wrap=True))

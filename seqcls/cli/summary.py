@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table as RichTable
 
-from seqcls.cli.app import app, err, handle_errors, import_tensorflow_quietly, out
+from seqcls.cli.app import app, err, handle_errors, import_tensorflow_quietly
+from seqcls.cli.tables import say, show_table
 from seqcls.errors import UsageError
 
 
@@ -117,7 +118,7 @@ def _print_summary(result: dict, config: Path) -> None:
         layers.add_row(
             layer["name"], layer["type"], str(layer["output_shape"]), f"{layer['parameters']:,}"
         )
-    out.print(layers)
+    show_table(layers)
     for item in result["recurrent_layers"]:
         weights = RichTable(
             title=f"{item['layer']} ({item['direction']}): {item['type']}, units={item['units']}",
@@ -129,6 +130,6 @@ def _print_summary(result: dict, config: Path) -> None:
             weights.add_column(column)
         for weight in item["weights"]:
             weights.add_row(weight["name"], str(tuple(weight["shape"])), weight["meaning"])
-        out.print(weights)
+        show_table(weights)
     for merge in result["bidirectional_layers"]:
-        out.print(f"{merge['layer']}: {merge['effect']}", soft_wrap=True)
+        say(f"{merge['layer']}: {merge['effect']}")

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 TOP_LABEL, TOP_PROBABILITY = "top{}_label", "top{}_probability"
 
 
-def load(run_dir: str | Path, engine: str = "keras", report: Any = None) -> Classifier:
+def load(run_dir: str | Path, engine: str = "auto", report: Any = None) -> Classifier:
     """Load a finished run directory (checked as `seqcls predict` checks it).
 
-    `engine`: keras (default; TensorFlow), onnx (the run's ONNX export through ONNX
-    Runtime: no TensorFlow import) or auto (onnx when the run has a current ONNX export,
-    else keras), as `seqcls predict --engine` (seqcls.inference.onnx_engine). With
+    `engine`: auto (default: onnx when the run has a current ONNX export, else keras),
+    keras (TensorFlow) or onnx (the run's ONNX export through ONNX Runtime: no TensorFlow
+    import), as `seqcls predict --engine` (seqcls.inference.onnx_engine). With
     SEQCLS_DEBUG=1 in the environment, `report` is told which engine runs and why."""
     import os
 
@@ -136,10 +136,25 @@ class Classifier:
     # ------------------------------------------------------- the pieces (CLI, server)
 
     def check_options(self, top_k: int, attention: bool, threshold: float | None) -> None:
-        """Refuse options the run cannot honour (UsageError), before any model call."""
+        """Refuse options of the wrong type or that the run cannot honour (UsageError, in
+        the Python argument names), before any model call."""
         from seqcls.inference.predict import check_prediction_options
 
-        check_prediction_options(self.run, top_k, attention, threshold)
+        if type(top_k) is not int:  # not a float, not a bool
+            raise UsageError(f"top_k must be an int, got {type(top_k).__name__} {top_k!r}")
+        if not isinstance(attention, bool):
+            raise UsageError(f"attention must be True or False, got {attention!r}")
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+        ):
+            raise UsageError(f"threshold must be a number, got {threshold!r}")
+        try:
+            check_prediction_options(self.run, top_k, attention, threshold)
+        except UsageError as error:
+            message = str(error).replace("--with-attention/--explain", "attention")
+            raise UsageError(
+                message.replace("--top-k", "top_k").replace("--threshold", "threshold")
+            ) from None
 
     def outputs(self, texts: list[str]) -> dict[str, list]:
         """The model's raw outputs, one entry per text (seqcls.inference.predict)."""
@@ -212,7 +227,12 @@ def text_list(texts: Any) -> list[str]:
             f"texts must be a sequence of strings, got one {type(texts).__name__}; "
             "wrap a single text in a list: predict([text])"
         )
-    if hasattr(texts, "tolist") and not isinstance(texts, Mapping):
+    if isinstance(texts, (Mapping, set, frozenset)):
+        raise UsageError(
+            f"texts must be an ordered sequence of strings (a list, tuple, NumPy array or "
+            f"pandas Series), got a {type(texts).__name__}: its order would not be yours"
+        )
+    if hasattr(texts, "tolist"):
         texts = texts.tolist()  # NumPy arrays, pandas Series and Index: plain Python values
     try:
         items = list(texts)
@@ -224,6 +244,7 @@ def text_list(texts: Any) -> list[str]:
     for position, text in enumerate(items):
         if not isinstance(text, str):
             missing = text is None or (isinstance(text, float) and math.isnan(text))
+            missing = missing or type(text).__name__ in ("NAType", "NaTType")  # pandas
             what = "a missing value" if missing else f"a value of type {type(text).__name__}"
             raise UsageError(
                 f"texts[{position}] is {what}, not a string; every text must be a str "

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.exceptions import HTTPException
 
 from seqcls.errors import SeqclsError
-from seqcls.serving.batching import Batcher
+from seqcls.serving.batching import Batcher, Overloaded
 from seqcls.serving.limits import BodyLimits, error_response
 from seqcls.serving.metrics import Metrics, RequestMetrics
 from seqcls.serving.settings import ServeSettings
@@ -54,6 +54,27 @@ class PredictResponse(BaseModel):
     predictions: list[dict[str, Any]]
 
 
+class ErrorBody(BaseModel):
+    type: str = Field(
+        description="What went wrong, for programs: invalid_json, too_many_texts, ..."
+    )
+    message: str = Field(description="What went wrong and how to fix it, for people.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# What the OpenAPI schema (/docs) says each error answer holds: this server's JSON errors,
+# not FastAPI's default {"detail": [...]}.
+ERRORS = {
+    400: {"model": ErrorResponse, "description": "The body is not UTF-8."},
+    413: {"model": ErrorResponse, "description": "A body, a request or a text over its limit."},
+    422: {"model": ErrorResponse, "description": "Malformed JSON, a wrong type or option."},
+    503: {"model": ErrorResponse, "description": "Not ready yet, or overloaded: retry."},
+}
+
+
 class State:
     """What the endpoints share: the classifier once loaded, the batcher, the metrics."""
 
@@ -68,6 +89,7 @@ class State:
         self.on_failure: Any = None  # called with the error (the server shuts down)
         self.on_ready: Any = None  # called with the number of labels once ready
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = False  # the server is shutting down
 
 
 def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = None) -> FastAPI:
@@ -85,6 +107,9 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
         try:
             yield
         finally:
+            # A stop while the model loads: the loading thread finishes (it cannot be
+            # interrupted), but starts nothing and announces nothing.
+            state.stopping = True
             loading.cancel()
             if state.batcher is not None:
                 await state.batcher.stop()
@@ -104,10 +129,12 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
         if state.failure is not None:
             return error_response(503, "model_failed", f"the model failed to load: {state.failure}")
         if not state.ready.is_set():
-            return error_response(503, "not_ready", "the model is still loading; retry shortly")
+            busy = error_response(503, "not_ready", "the model is still loading; retry shortly")
+            busy.headers["Retry-After"] = "2"
+            return busy
         return None
 
-    @app.post("/predict", response_model=PredictResponse, responses={413: {}, 400: {}, 503: {}})
+    @app.post("/predict", response_model=PredictResponse, responses=ERRORS)
     async def predict(request: PredictRequest) -> Any:
         """Classify texts: one result per text, in the order given."""
         busy = ready_or_503()
@@ -116,7 +143,12 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
         problem = _request_problem(request, state)
         if problem is not None:
             return problem
-        records = await state.batcher.submit(request.texts, request.top_k, request.attention)
+        try:
+            records = await state.batcher.submit(request.texts, request.top_k, request.attention)
+        except Overloaded as error:
+            response = error_response(503, "overloaded", str(error))
+            response.headers["Retry-After"] = "1"
+            return response
         state.metrics.texts.inc(len(request.texts))
         return {"predictions": records}
 
@@ -181,7 +213,9 @@ def _load(state: State) -> None:
         from seqcls.api import load
         from seqcls.run import readers
 
-        classifier = load(state.settings.run_dir)
+        classifier = load(state.settings.run_dir, engine="keras")  # batched: Keras is faster
+        if state.stopping:
+            return
         classifier.outputs(WARM_UP_TEXTS[:1])
         classifier.outputs(WARM_UP_TEXTS * (state.settings.max_batch // 2 or 1))
         state.metadata = _metadata(classifier, state.settings, readers)
@@ -191,6 +225,7 @@ def _load(state: State) -> None:
             state.settings.max_batch,
             state.settings.max_wait_ms,
             observe=state.metrics.observe_batch,
+            max_pending=state.settings.max_queue,
         )
         state.loop.call_soon_threadsafe(_start_batcher, state)
     except BaseException as error:  # noqa: BLE001 -- reported by /readyz and the CLI
@@ -201,6 +236,8 @@ def _load(state: State) -> None:
 
 
 def _start_batcher(state: State) -> None:
+    if state.stopping:
+        return
     state.batcher.start()
     state.ready.set()
     if state.on_ready is not None:
@@ -244,6 +281,7 @@ def _metadata(classifier: Any, settings: ServeSettings, readers: Any) -> dict[st
             "max_text_chars": settings.max_text_chars,
             "max_batch": settings.max_batch,
             "max_wait_ms": settings.max_wait_ms,
+            "max_queue": settings.max_queue,
         },
     }
 

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class Overloaded(Exception):
+    """More texts are waiting than the batcher may hold: the client should retry later."""
+
+
 @dataclass
 class Pending:
     texts: list[str]
@@ -40,11 +44,15 @@ class Batcher:
         max_batch: int,
         max_wait_ms: float,
         observe: Callable[[int, float], None] | None = None,
+        max_pending: int | None = None,
     ):
         self.classifier = classifier
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.observe = observe
+        # At most this many texts queued or running (None: no bound); beyond, Overloaded.
+        self.max_pending = max_pending
+        self.pending_texts = 0
         self._queue: asyncio.Queue[Pending | None] = asyncio.Queue()
         self._carry: Pending | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqcls-model")
@@ -65,9 +73,18 @@ class Batcher:
     async def submit(self, texts: list[str], top_k: int = 0, attention: bool = False) -> list:
         if self._task is None or self._task.done():
             raise RuntimeError("the batcher is not running")
+        if self.max_pending is not None and self.pending_texts + len(texts) > self.max_pending:
+            raise Overloaded(
+                f"{self.pending_texts} texts are waiting, and {len(texts)} more would pass the "
+                f"{self.max_pending} the server holds (--max-queue); retry shortly"
+            )
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put(Pending(texts, top_k, attention, future))
-        return await future
+        self.pending_texts += len(texts)
+        try:
+            await self._queue.put(Pending(texts, top_k, attention, future))
+            return await future
+        finally:
+            self.pending_texts -= len(texts)
 
     # ------------------------------------------------------------------------ the loop
 

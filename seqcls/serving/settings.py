@@ -24,6 +24,7 @@ class ServeSettings:
     max_texts: int = 256  # texts per request
     max_body: int = 1_048_576  # bytes per request body
     max_text_chars: int = 10_000  # characters per text
+    max_queue: int = 4096  # texts waiting or being predicted; beyond, 503 overloaded
     access_log: bool = False
 
     def check(self) -> ServeSettings:
@@ -35,6 +36,7 @@ class ServeSettings:
             ("--max-texts", self.max_texts, 1, 1_000_000),
             ("--max-body", self.max_body, 64, 1 << 31),
             ("--max-text-chars", self.max_text_chars, 1, 10_000_000),
+            ("--max-queue", self.max_queue, 1, 10_000_000),
         ]
         for option, value, low, high in bounds:
             if not low <= value <= high:

@@ -91,3 +91,21 @@ def test_bound_socket_gives_connections_tcp_nodelay():
         return value
 
     assert asyncio.run(main()) != 0
+
+
+def test_batcher_refuses_texts_beyond_its_queue_and_counts_them_out_again(classifier):
+    from seqcls.serving.batching import Overloaded
+
+    async def main():
+        batcher = Batcher(classifier, 64, max_wait_ms=1, max_pending=3)
+        batcher.start()
+        try:
+            with pytest.raises(Overloaded, match="--max-queue"):
+                await batcher.submit(["a", "b", "c", "d"])
+            first = await batcher.submit(["a", "b", "c"])  # fits exactly
+            assert batcher.pending_texts == 0  # answered texts leave the count
+            return first
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(main()) == classifier.predict(["a", "b", "c"])

@@ -287,3 +287,14 @@ def test_serve_without_its_extra_says_how_to_install_it(trained_run):
     )
     assert done.returncode == 2, done.stderr
     assert "pip install 'seqcls[serve]'" in done.stderr and "FastAPI" in done.stderr
+
+
+@pytest.mark.slow  # a server of its own, stopped while TensorFlow loads
+def test_serve_stopped_while_loading_starts_nothing_and_exits_0(trained_run):
+    server = Server(trained_run[1])
+    assert server.url, "".join(server.lines)
+    time.sleep(1)  # listening; the model is still loading
+    assert server.stop(signal.SIGINT) == 0
+    said = "".join(server.lines)
+    assert "ready" not in said.replace("/readyz", "") and "Traceback" not in said
+    assert "Task was destroyed" not in said and "stopped" in said
