@@ -125,19 +125,10 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
     app.add_middleware(BodyLimits, max_body=settings.max_body)
     app.add_middleware(RequestMetrics, metrics=state.metrics)
 
-    def ready_or_503() -> JSONResponse | None:
-        if state.failure is not None:
-            return error_response(503, "model_failed", f"the model failed to load: {state.failure}")
-        if not state.ready.is_set():
-            busy = error_response(503, "not_ready", "the model is still loading; retry shortly")
-            busy.headers["Retry-After"] = "2"
-            return busy
-        return None
-
     @app.post("/predict", response_model=PredictResponse, responses=ERRORS)
     async def predict(request: PredictRequest) -> Any:
         """Classify texts: one result per text, in the order given."""
-        busy = ready_or_503()
+        busy = _unavailable(state)
         if busy is not None:
             return busy
         problem = _request_problem(request, state)
@@ -160,13 +151,13 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
     @app.get("/readyz", responses={503: {}})
     async def readyz() -> Any:
         """Ready once the model is loaded and has answered a warm-up batch."""
-        busy = ready_or_503()
+        busy = _unavailable(state)
         return busy if busy is not None else {"status": "ready"}
 
     @app.get("/metadata", responses={503: {}})
     async def metadata() -> Any:
         """The run behind the server: labels, task, run id, config, versions, limits."""
-        busy = ready_or_503()
+        busy = _unavailable(state)
         return busy if busy is not None else state.metadata
 
     @app.get("/metrics", response_class=PlainTextResponse)
@@ -177,6 +168,17 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
         )
 
     return app
+
+
+def _unavailable(state: State) -> JSONResponse | None:
+    """503 while the model is loading or after it failed to; None once ready."""
+    if state.failure is not None:
+        return error_response(503, "model_failed", f"the model failed to load: {state.failure}")
+    if not state.ready.is_set():
+        busy = error_response(503, "not_ready", "the model is still loading; retry shortly")
+        busy.headers["Retry-After"] = "2"
+        return busy
+    return None
 
 
 def _request_problem(request: PredictRequest, state: State) -> JSONResponse | None:
