@@ -11,7 +11,7 @@ Every error is JSON, {"error": {"type": ..., "message": ...}}, never a traceback
 that is not UTF-8, 413 a body, a request or a text over its limit, 422 malformed JSON, a
 wrong type, an unknown field, an empty list or an option the run cannot honour, 503 before
 the model is ready, 500 a failure of the model (logged with its traceback). A body sent
-without a content type, or as a form (curl -d), is read as JSON.
+with any other content type (a form from curl -d, text/plain, none) is read as JSON.
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ class BodyLimits:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if _form_or_missing(headers.get(b"content-type")):
-            # curl -d sends application/x-www-form-urlencoded; the body is JSON all the same.
+        if _not_json(headers.get(b"content-type")):
+            # The endpoints take JSON only: curl -d sends application/x-www-form-urlencoded,
+            # others text/plain or nothing; the body is read as JSON all the same.
             scope = {**scope, "headers": _with_json_type(scope.get("headers") or [])}
         try:
             body.decode("utf-8")
@@ -72,8 +73,8 @@ class BodyLimits:
         await response(scope, receive, send)
 
 
-def _form_or_missing(content_type: bytes | None) -> bool:
-    return content_type is None or content_type.startswith(b"application/x-www-form-urlencoded")
+def _not_json(content_type: bytes | None) -> bool:
+    return content_type is None or not content_type.lower().startswith(b"application/json")
 
 
 def _with_json_type(headers: list) -> list:

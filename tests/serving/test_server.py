@@ -117,6 +117,10 @@ def test_serve_predictions_are_the_apis(server, classifier):
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert plain.json()["predictions"] == classifier.predict(texts[:1])
+    typed = server.client.post(
+        "/predict", content=json.dumps({"texts": texts[:1]}), headers={"content-type": "text/plain"}
+    )
+    assert typed.json()["predictions"] == classifier.predict(texts[:1])
 
 
 BAD_REQUESTS = [
