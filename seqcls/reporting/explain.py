@@ -37,17 +37,17 @@ LIST_WRONG = 20
 def _token_line(pairs: list[list[Any]], column: str, directions: int) -> Any:
     from rich.text import Text
 
-    line = Text("   ")
+    line = Text("  ")
     for (token, _), level in zip(pairs, shade_levels(pairs)):
+        line.append(" ")  # before each token: no space left at the end of the line
         shown = visible(token)
         if level >= SHADE_FROM:
             red, green, blue = heat(level)
             line.append(shown, style=f"black on rgb({red},{green},{blue})")
         else:
             line.append(shown, style="dim" if shown != str(token) else "")
-        line.append(" ")
     if directions > 1:
-        line.append(direction(column).strip(), style="dim")
+        line.append(" " + direction(column).strip(), style="dim")
     return line
 
 
@@ -94,7 +94,8 @@ def render_terminal(
     wrong, known = wrong_count(found)
     if known:
         numbers = [str(n) for n, v in enumerate(found, 1) if v is not None and v[1]]
-        listed = ", ".join(numbers[:LIST_WRONG]) + (", ..." if len(numbers) > LIST_WRONG else "")
+        listed = ", ".join(f"#{n}" for n in numbers[:LIST_WRONG])
+        listed += ", ..." if len(numbers) > LIST_WRONG else ""
         console.print(
             Text(
                 f"{wrong} of {known} predictions wrong (true labels from column "

@@ -30,7 +30,7 @@ def test_explain_marks_mistakes_against_the_label_column(trained_run, tmp_path):
             assert verdict == f"✗ true: {truth}" and predicted != truth
         else:
             assert verdict == "✓" and predicted == truth
-    numbers = ", ".join(str(i + 1) for i in FLIPPED)
+    numbers = ", ".join(f"#{i + 1}" for i in FLIPPED)
     assert f"3 of 24 predictions wrong (true labels from column 'label'): {numbers}" in (
         result.stdout
     )
@@ -47,7 +47,7 @@ def test_explain_terminal_shows_spaces_and_the_spread():
     }
     render_terminal(console, [row], "text", ["attention"], "label")
     output = console.file.getvalue()
-    assert "   a ␣ b \n" in output
+    assert "   a ␣ b\n" in output  # no trailing space
     assert "most attended: ␣ 0.50, b 0.30, a 0.20 · spread over ~2.8 of 3 tokens" in output
     assert "1. x (0.900)  ✗ true: y" in output
-    assert "1 of 1 predictions wrong (true labels from column 'label'): 1" in output
+    assert "1 of 1 predictions wrong (true labels from column 'label'): #1" in output
