@@ -17,7 +17,6 @@ with any other content type (a form from curl -d, text/plain, none) is read as J
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -213,14 +212,13 @@ def _load(state: State) -> None:
     """Load and warm the model (in a thread); record a failure for /readyz and the CLI."""
     try:
         from seqcls.api import load
-        from seqcls.run import readers
 
         classifier = load(state.settings.run_dir, engine="keras")  # batched: Keras is faster
         if state.stopping:
             return
         classifier.outputs(WARM_UP_TEXTS[:1])
         classifier.outputs(WARM_UP_TEXTS * (state.settings.max_batch // 2 or 1))
-        state.metadata = _metadata(classifier, state.settings, readers)
+        state.metadata = _metadata(classifier, state.settings)
         state.classifier = classifier
         state.batcher = Batcher(
             classifier,
@@ -251,11 +249,12 @@ def from_environment() -> FastAPI:
     return create_app(ServeSettings.from_environment())
 
 
-def _metadata(classifier: Any, settings: ServeSettings, readers: Any) -> dict[str, Any]:
+def _metadata(classifier: Any, settings: ServeSettings) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     from seqcls.config import resolved_dict
     from seqcls.inference.onnx_engine import model_fingerprint
+    from seqcls.run import artifacts
 
     versions = {}
     for package in ("seqcls", "tensorflow", "keras", "fastapi", "uvicorn"):
@@ -263,12 +262,12 @@ def _metadata(classifier: Any, settings: ServeSettings, readers: Any) -> dict[st
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    manifest_path = classifier.run_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest_path = classifier.run_dir / artifacts.MANIFEST_FILE
+    manifest = artifacts.read_json(manifest_path) if manifest_path.is_file() else {}
     return {
         "run_dir": str(classifier.run_dir),
         # The model served, exactly: the sha256 of its model.keras (what an export records).
-        "run_id": model_fingerprint(classifier.run_dir / "model.keras"),
+        "run_id": model_fingerprint(classifier.run_dir / artifacts.MODEL_FILE),
         "trained_at": manifest.get("started_at"),
         "task": classifier.task,
         "labels": classifier.labels,

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 
-def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
+def error_response(status: int, kind: str, message: str) -> JSONResponse:
     """The JSON of every error the server answers: {"error": {"type", "message"}}."""
-    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status)
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
 
 
 class BodyLimits:
