@@ -35,7 +35,7 @@ class DataConfig(Section):
     valid: PathField | None = None
     valid_split: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.1
     test: PathField | None = None
-    format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
+    format: Literal["auto", "csv", "tsv", "jsonl", "parquet"] = "auto"
     text_column: Column | list[Column] = "text"
     # multiclass/binary: one label per row; multilabel: labels joined by label_delimiter;
     # tagging: whitespace-separated tags, one per whitespace-separated token of the text.
@@ -48,6 +48,10 @@ class DataConfig(Section):
     tsv_quoting: bool = False
     # error: stop and list bad rows; skip: leave them out, counted; warn: as skip, listed.
     on_bad_rows: Literal["error", "skip", "warn"] = "error"
+    # auto: CSV/TSV through Arrow's parser (fast, little memory), the exact reader for a
+    # file Arrow cannot read with the same guarantees; exact: always Python's csv module,
+    # which also refuses text after a closing quote ("ab"c) that Arrow keeps as abc.
+    reader: Literal["auto", "exact"] = "auto"
     # Train from the files without loading them whole (data larger than memory): one
     # streaming pass builds the vocabulary and label map, then tf.data reads the shards
     # (train may be a glob such as data/part-*.csv) through a shuffle buffer. Needs a

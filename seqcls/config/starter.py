@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from seqcls.data.reading import cell_text, read_table
+from seqcls.data.reading import read_table, text_value
 from seqcls.text.tokenizer_choice import TokenizerChoice, choose_tokenizer
 from seqcls.text.tokens import KERAS_PUNCTUATION
 
@@ -53,14 +53,14 @@ def _relative(path: Path, config_dir: Path) -> str:
 
 def inspect_data(path: Path, task: str | None) -> dict:
     table = read_table(path)
-    rows = len(table.rows)
+    rows = len(table)
     text_column = _pick(table.columns, TEXT_NAMES)
     label_column = _pick(table.columns, LABEL_NAMES)
     reasons = {}
     # Each cell as the reader takes it (JSONL whole numbers and true/false are labels);
     # None where it holds no text (null, a float, a missing key): training counts those
     # rows as bad rows, so they do not count here.
-    cells = {c: [cell_text(row, c) for row in table.rows] for c in table.columns}
+    cells = {c: [text_value(value) for value in table.column(c)] for c in table.columns}
     values = {c: cells[c] for c in table.columns if None not in cells[c]}
     if label_column is None:
         # The column with the fewest distinct values (but at least two) looks like labels.

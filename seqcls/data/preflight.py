@@ -14,8 +14,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from seqcls.data.paths import expand_paths
 from seqcls.data.reading import column_list, detect_format, stream_file
-from seqcls.data.splits import expand_paths
 from seqcls.errors import DataError
 
 __all__ = ["check_input_files"]

@@ -17,36 +17,36 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seqcls.data.bad_rows import Problem
+from seqcls.data.table import (  # noqa: F401 (re-exported: where readers look for them)
+    MISSING,
+    NOT_TEXT,
+    Table,
+    cell_problem,
+    cell_text,
+    column_list,
+    first_cell_problem,
+    require_column,
+    require_columns,
+    require_in,
+    text_value,
+    value_problem,
+)
 from seqcls.errors import DataError
 
-FORMATS = ("csv", "tsv", "jsonl")
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
 SUFFIX_FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
-
-
-@dataclass
-class Table:
-    """Rows of one file, in order, with the line each row starts on."""
-
-    path: Path | None
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    lines: list[int]
-    # Rows left out while reading (wrong field count), for `apply_policy`.
-    problems: list[Problem] = field(default_factory=list)
-
-    def where(self, index: int) -> str:
-        return f"{self.path or '<stdin>'}, line {self.lines[index]}"
 
 
 def detect_format(path: Path, declared: str = "auto") -> str:
@@ -57,7 +57,7 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     if fmt is None:
         raise DataError(
             f"{path}: cannot tell the format from the suffix {path.suffix!r}; "
-            f"use .csv, .tsv or .jsonl, or set data.format to one of {', '.join(FORMATS)}"
+            f"use .csv, .tsv, .jsonl or .parquet, or set data.format to one of {', '.join(FORMATS)}"
         )
     return fmt
 
@@ -189,14 +189,16 @@ def _read_delimited(path: Path | None, text: str, delimiter: str, quoting: bool 
     columns, stream = delimited_stream(
         path or "<stdin>", io.StringIO(text, newline=""), delimiter, quoting
     )
-    rows, lines, problems = [], [], []
+    cells: list[list[str]] = [[] for _ in columns]
+    lines, problems = [], []
     for item in stream:
         if isinstance(item, Problem):
             problems.append(item)
-        else:
-            lines.append(item[0])
-            rows.append(item[1])
-    return Table(path, columns, rows, lines, problems)
+            continue
+        lines.append(item[0])
+        for column, value in zip(cells, item[1].values()):
+            column.append(value)
+    return Table(path, columns, dict(zip(columns, cells)), lines, problems)
 
 
 def jsonl_stream(name: Any, lines: Any) -> Iterator[tuple[int, dict[str, Any]] | Problem]:
@@ -228,7 +230,7 @@ def _read_jsonl(path: Path | None, text: str) -> Table:
         columns.update(dict.fromkeys(item[1]))
         lines.append(item[0])
         rows.append(item[1])
-    return Table(path, list(columns), rows, lines, problems)
+    return Table.from_rows(path, list(columns), rows, lines, problems)
 
 
 def _dialect(fmt: str, tsv_quoting: bool) -> tuple[str, bool]:
@@ -244,8 +246,20 @@ def parse_table(text: str, fmt: str, path: Path | None = None, tsv_quoting: bool
 
 
 def read_table(
-    path: str | Path, fmt: str = "auto", encoding: str = "utf-8", tsv_quoting: bool = False
+    path: str | Path,
+    fmt: str = "auto",
+    encoding: str = "utf-8",
+    tsv_quoting: bool = False,
+    columns: list[str] | None = None,
+    reader: str = "auto",
 ) -> Table:
+    """One file as a Table. CSV/TSV go through Arrow (seqcls.data.arrow_reading) unless
+    `reader` is "exact" or Arrow cannot give the exact reader's guarantees for this file
+    (table.reader says why); JSONL is read line by line, Parquet by Arrow. `columns`:
+    read only these (the header still names them all), for a file with columns the
+    caller does not need."""
+    from seqcls.data import arrow_reading
+
     path = Path(path)
     if path.is_dir():
         raise DataError(
@@ -255,9 +269,19 @@ def read_table(
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     fmt = detect_format(path, fmt)
-    table = parse_table(_decode(path, path.read_bytes(), encoding), fmt, path, tsv_quoting)
-    if not table.rows and not table.problems:
+    table: Table | str | None = None
+    if fmt == "parquet":
+        table = arrow_reading.read_parquet(path, columns)
+    elif fmt != "jsonl" and reader == "auto":
+        table = arrow_reading.read_delimited(path, *_dialect(fmt, tsv_quoting), encoding, columns)
+    if not isinstance(table, Table):
+        why = table
+        table = parse_table(_decode(path, path.read_bytes(), encoding), fmt, path, tsv_quoting)
+        table.reader = f"exact: {why}" if why else "exact"
+    if not len(table) and not table.problems:
         raise DataError(f"{path}: no data rows (only a header or blank lines)")
+    if columns is not None:
+        table.data = {name: cells for name, cells in table.data.items() if name in columns}
     return table
 
 
@@ -272,6 +296,11 @@ def stream_file(
     fmt = detect_format(path, data.format)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
+    if fmt == "parquet":
+        from seqcls.data.arrow_reading import stream_parquet
+
+        yield from stream_parquet(path, needed)
+        return
     # CSV: the csv module finds the line ends (a quoted field may hold any); JSONL: a
     # line ends at "\n" only, so a "\r", \x85 or U+2028 inside a line stays in it.
     newline = "\n" if fmt == "jsonl" else ""
@@ -302,80 +331,6 @@ def stream_file(
             require_columns(list(seen), needed, path)
 
 
-NOT_TEXT = "cell not text"
-
-
-def cell_text(row: dict[str, Any], column: str) -> str | None:
-    """One cell as a string, or None when it holds no text. JSONL integer or boolean labels
-    are labels, not numbers; a float (1.0 or 1?), null, list or object, or a key the row
-    lacks, is not text."""
-    value = row.get(column)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return None
-
-
-def cell_problem(row: dict[str, Any], column: str) -> str | None:
-    """Why a cell holds no text (the explanation of a NOT_TEXT bad row), or None."""
-    if cell_text(row, column) is not None:
-        return None
-    if column not in row:
-        what = "missing from this row"
-    elif row[column] is None:
-        what = "null"
-    else:
-        value = row[column]
-        kind = {list: "a JSON array", dict: "a JSON object"}.get(type(value), "a number")
-        what = f"{kind} ({json.dumps(value, ensure_ascii=False)[:40]})"
-    return (
-        f"column '{column}' is {what}; expected a string (or a whole number or true/false); "
-        "fix the row or write the value as a JSON string"
-    )
-
-
-def first_cell_problem(row: dict[str, Any], columns: list[str]) -> str | None:
-    return next(filter(None, (cell_problem(row, column) for column in columns)), None)
-
-
-def cell_string(row: dict[str, Any], column: str, where: str) -> str:
-    """One cell as a string (see cell_text); a DataError naming `where` when it is not text."""
-    text = cell_text(row, column)
-    if text is None:
-        raise DataError(f"{where}: {cell_problem(row, column)}")
-    return text
-
-
-def _cell_as_string(table: Table, index: int, column: str) -> str:
-    return cell_string(table.rows[index], column, table.where(index))
-
-
-def require_column(table: Table, column: str, config_key: str) -> None:
-    require_in(table.columns, column, config_key, table.path or "<stdin>")
-
-
-def require_in(columns: list[str], column: str, config_key: str, source: Any) -> None:
-    if column not in columns:
-        raise DataError(
-            f"{config_key.split('.')[-1].replace('_', ' ')} '{column}' not found in "
-            f"{source}; columns are {columns}; set {config_key}"
-        )
-
-
-def require_columns(columns: list[str], needed: list[tuple[str, str]], source: Any) -> None:
-    """`require_in` for each (column, config key) pair, in order."""
-    for column, config_key in needed:
-        require_in(columns, column, config_key, source)
-
-
-def column_list(column: str | list[str]) -> list[str]:
-    """`data.text_column` as a list: one column, or several."""
-    return [column] if isinstance(column, str) else list(column)
-
-
 def texts_of(
     table: Table,
     column: str | list[str],
@@ -386,7 +341,11 @@ def texts_of(
     columns = column_list(column)
     for name in columns:
         require_column(table, name, config_key)
-    return [
-        separator.join(_cell_as_string(table, i, name) for name in columns)
-        for i in range(len(table.rows))
-    ]
+    texts = []
+    for index, values in enumerate(zip(*(table.column(name) for name in columns))):
+        strings = [text_value(value) for value in values]
+        if None in strings:
+            at = strings.index(None)
+            raise DataError(f"{table.where(index)}: {value_problem(values[at], columns[at])}")
+        texts.append(separator.join(strings))
+    return texts

@@ -8,15 +8,15 @@ and bad rows follow `data.on_bad_rows` (`BadRows`). No TensorFlow here.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seqcls.data.bad_rows import BadRows, Problem
+from seqcls.data.paths import expand_paths, match_note
 from seqcls.data.reading import (
     NOT_TEXT,
     Table,
@@ -26,6 +26,7 @@ from seqcls.data.reading import (
     read_table,
     require_columns,
 )
+from seqcls.data.table import one_label_cells
 from seqcls.errors import DataError
 from seqcls.tasks import Task, reading_task
 
@@ -38,17 +39,28 @@ class Split:
     texts: list[str]
     labels: list[str]
     source: str  # the file it came from, or how it was made
-    lines: list[int] = field(default_factory=list)
+    # The line (or Parquet row: `unit`) each row came from; a range or list.
+    lines: Sequence[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # What reading found worth saying (which files a glob pattern matched).
     notes: list[str] = field(default_factory=list)
+    unit: str = "line"
 
     def __len__(self) -> int:
         return len(self.texts)
 
+    def where(self, index: int) -> str:
+        """Where row `index` came from, for a message: the file and line, or the source."""
+        return f"{self.source}, {self.unit} {self.lines[index]}" if self.lines else self.source
+
     def head(self, rows: int) -> Split:
         return Split(
-            self.name, self.texts[:rows], self.labels[:rows], self.source, self.lines[:rows]
+            self.name,
+            self.texts[:rows],
+            self.labels[:rows],
+            self.source,
+            self.lines[:rows],
+            unit=self.unit,
         )
 
     def take(self, rows: list[int], name: str, source: str, problems: bool = True) -> Split:
@@ -60,6 +72,7 @@ class Split:
             source,
             [self.lines[i] for i in rows] if self.lines else [],
             list(self.problems) if problems else [],
+            unit=self.unit,
         )
 
 
@@ -110,6 +123,9 @@ class LabelledColumns:
         text = column_list(data.text_column)
         return cls(text, data.label_column, task, data.label_delimiter, data.text_separator)
 
+    def needed_names(self) -> list[str]:
+        return [*self.text, self.label]
+
     def needed(self) -> list[tuple[str, str]]:
         """(column, config key) for each column a file must have."""
         return [(c, "data.text_column") for c in self.text] + [(self.label, "data.label_column")]
@@ -156,70 +172,35 @@ def labelled_split(
 
 
 def _labelled_table(name: str, table: Table, columns: LabelledColumns) -> Split:
+    from seqcls.data.arrow_reading import check_column_types
+
     require_columns(table.columns, columns.needed(), table.path or "<stdin>")
-    kept_texts, labels, lines, problems = [], [], [], list(table.problems)
-    for index, row in enumerate(table.rows):
+    check_column_types(table, columns.text, columns.label)
+    texts = table.column(columns.text[0]) if len(columns.text) == 1 else None
+    raw_labels = table.column(columns.label)
+    if texts is not None and columns.kind.one_label_per_cell:
+        # The common case, checked a column at once: one text column, one label a cell.
+        suspect, labels = one_label_cells(table, columns.text[0], columns.label)
+        texts = list(texts) if suspect else texts  # the table's own list stays as read
+    else:
+        suspect, labels = list(range(len(table))), list(raw_labels)
+        texts = [None] * len(table)
+    problems, dropped = list(table.problems), set()
+    for index in suspect:
+        row = {column: table.column(column)[index] for column in columns.needed_names()}
         item = columns.read(row, table.where(index))
         if isinstance(item, Problem):
             problems.append(item)
-            continue
-        kept_texts.append(item[0])
-        labels.append(item[1])
-        lines.append(table.lines[index])
-    return Split(name, kept_texts, labels, str(table.path), lines, problems)
-
-
-GLOB_CHARACTERS = set("*?[")
-LISTED_MATCHES = 10
-
-
-def expand_paths(path: str | Path, config_key: str | None = None) -> list[Path]:
-    """The files a data path names: a path that exists is always that file, whatever its
-    characters (`data[1].csv` is not a pattern when it exists). Only a path that does not
-    exist and holds *, ? or [ is a glob pattern (`data/part-*.csv`): the sorted files it
-    matches. Folders of the pattern that exist as written are literal too, so
-    `runs[1]/part-*.csv` globs inside the folder `runs[1]`. A pattern that matches no
-    file is a DataError naming `config_key` (data.train, data.valid, data.test)."""
-    path = Path(path)
-    if path.exists() or not GLOB_CHARACTERS & set(str(path)):
-        return [path]
-    anchor, rest = _literal_prefix(path)
-    if not rest or not GLOB_CHARACTERS & set("".join(rest)):
-        return [path]  # a missing file whose folder exists as written: "not found" later
-    matches = sorted(p for p in anchor.glob(str(Path(*rest))) if p.is_file())
-    if not matches:
-        raise DataError(
-            f"{config_key + ': ' if config_key else ''}no file matches the pattern {path} "
-            "(and no file has that exact name); check the folder and the name (in a pattern, "
-            "* ? and [ are wildcards: write [[] for a literal [, [*] for *, [?] for ?)"
+            dropped.add(index)
+        else:
+            texts[index], labels[index] = item
+    lines = table.lines
+    if dropped:
+        texts, labels, lines = (
+            [value for index, value in enumerate(values) if index not in dropped]
+            for values in (texts, labels, lines)
         )
-    return matches
-
-
-def _literal_prefix(path: Path) -> tuple[Path, tuple[str, ...]]:
-    """The longest leading part of `path` that exists as written, and the parts after it."""
-    parts = path.parts
-    for cut in range(len(parts), 0, -1):
-        prefix = Path(*parts[:cut])
-        if prefix.exists():
-            return prefix, parts[cut:]
-    return Path(), parts
-
-
-def match_note(config_key: str, path: str | Path, paths: list[Path]) -> str | None:
-    """What a glob pattern matched, to report (None for a plain file)."""
-    if paths == [Path(path)]:
-        return None
-    anchor, _ = _literal_prefix(Path(path))
-    names = [str(p.relative_to(anchor)) if p.is_relative_to(anchor) else str(p) for p in paths]
-    shown = ", ".join(names[:LISTED_MATCHES])
-    if len(names) > LISTED_MATCHES:
-        shown += f", ... and {len(names) - LISTED_MATCHES} more"
-    where = "" if str(anchor) == "." else f" in {anchor}"
-    return (
-        f"{config_key}: pattern {path} matched {len(paths)} file{'s' if len(paths) > 1 else ''}"
-        f"{where}: {shown}"
-    )
+    return Split(name, texts, labels, str(table.path), lines, problems, unit=table.unit)
 
 
 def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Split:
@@ -228,7 +209,11 @@ def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Sp
     in sorted order; the split's notes say which."""
     shards = expand_paths(path, f"data.{name}")
     columns = LabelledColumns.of(data, task)
-    tables = (read_table(shard, data.format, data.encoding, data.tsv_quoting) for shard in shards)
+    wanted = columns.needed_names()
+    tables = (
+        read_table(shard, data.format, data.encoding, data.tsv_quoting, wanted, data.reader)
+        for shard in shards
+    )
     parts = [_labelled_table(name, table, columns) for table in tables]
     note = match_note(f"data.{name}", path, shards)
     notes = [note] if note else []
@@ -245,6 +230,7 @@ def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Sp
         [line for part in parts for line in part.lines],
         [problem for part in parts for problem in part.problems],
         notes,
+        parts[0].unit,
     )
 
 
@@ -287,24 +273,15 @@ def unknown_label_problems(
         if not unseen:
             keep.append(index)
             continue
-        where = f"{split.source}, line {split.lines[index]}" if split.lines else split.source
         problems.append(
             Problem(
-                where,
+                split.where(index),
                 "label not in train",
                 f"label {unseen[0]!r} does not occur in the training data; a model cannot "
                 "predict a label it never saw; fix the label or add training rows",
             )
         )
     return split.take(keep, split.name, split.source), problems
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from seqcls.data.bad_rows import MAX_LISTED_PROBLEMS, BadRows, Problem
+from seqcls.data.paths import expand_paths, match_note
 from seqcls.data.reading import stream_file
 from seqcls.data.splits import (
     LabelledColumns,
     Splits,
     checked_labels,
-    expand_paths,
     label_counts,
-    match_note,
     read_enforced,
     with_known_labels,
 )

@@ -83,20 +83,23 @@ def _read_stdin(column: str, report: Any) -> Table:
     if blank and report is not None:
         report(note(f"stdin: skipped {blank} blank line(s); they get no prediction"))
     return Table(
-        None, [column], [{column: line} for _, line in kept], [number for number, _ in kept]
+        None, [column], {column: [line for _, line in kept]}, [number for number, _ in kept]
     )
 
 
 def _leave_out_rows_without_text(table: Table, columns: list[str]) -> None:
-    from seqcls.data.reading import NOT_TEXT, first_cell_problem
+    from seqcls.data.reading import NOT_TEXT
+    from seqcls.data.table import value_problem
 
     keep = []
-    for index, row in enumerate(table.rows):
-        unreadable = first_cell_problem(row, columns)
+    cells = [(column, table.column(column)) for column in columns]
+    for index in range(len(table)):
+        unreadable = next(
+            (why for name, values in cells if (why := value_problem(values[index], name))), None
+        )
         if unreadable:
             table.problems.append(Problem(table.where(index), NOT_TEXT, unreadable))
         else:
             keep.append(index)
-    if len(keep) < len(table.rows):
-        table.rows = [table.rows[i] for i in keep]
-        table.lines = [table.lines[i] for i in keep]
+    if len(keep) < len(table):
+        table.keep(keep)

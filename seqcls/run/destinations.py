@@ -107,7 +107,7 @@ def run_artifact(path: str | Path, run_dir: str | Path) -> bool:
 def config_files(config: object) -> list[tuple[str, Path]]:
     """The files a config reads, by config key: each data path (every file a pattern
     matches) and the pretrained vectors."""
-    from seqcls.data.splits import expand_paths
+    from seqcls.data.paths import expand_paths
     from seqcls.errors import DataError
 
     data, embedding = config.data, config.model.embedding  # type: ignore[attr-defined]

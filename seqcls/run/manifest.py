@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from seqcls.config import Config
-from seqcls.data.splits import Splits, expand_paths, file_sha256
+from seqcls.data.paths import expand_paths, file_sha256
+from seqcls.data.splits import Splits
 from seqcls.version import __version__
 
 

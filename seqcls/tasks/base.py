@@ -41,6 +41,10 @@ class Task:
     expected_labels: ClassVar[int | None] = None
     # Its metrics rank the rows by the second label's probability (ROC-AUC, PR-AUC).
     ranking_metrics: ClassVar[bool] = False
+    # A label cell is one label (stripped) and any text with a non-space is a usable row:
+    # parse_labels and row_problem are the defaults below, so reading may check a whole
+    # column at once instead of asking them row by row.
+    one_label_per_cell: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ labels
 
@@ -227,5 +231,4 @@ def top_labels(scores: np.ndarray, labels: list[str], top_k: int) -> dict[str, A
 
 def data_error(split: Any, row: int, message: str) -> DataError:
     """A DataError naming the split's file and the row's line."""
-    where = f"{split.source}, line {split.lines[row]}" if split.lines else split.source
-    return DataError(f"{where}: {message}")
+    return DataError(f"{split.where(row)}: {message}")

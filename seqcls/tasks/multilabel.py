@@ -18,6 +18,7 @@ PREDICTED_LABELS = "predicted_labels"
 
 class Multilabel(Task):
     name = "multilabel"
+    one_label_per_cell = False
     activation = "sigmoid"
     loss = "binary_crossentropy"
     supports_class_weight = False

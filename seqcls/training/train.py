@@ -251,7 +251,7 @@ def smoke_test(
     # is a list, so one column holds them. Add an empty and an all-punctuation text.
     column = "text"
     sample = [*result.sample_texts, "", "!!!"]
-    table = Table(None, [column], [{column: text} for text in sample], list(range(1, 11)))
+    table = Table(None, [column], {column: sample}, list(range(1, len(sample) + 1)))
     _, rows = predict_table(run, table, column)
     if len(rows) != len(sample):
         raise TrainingFailed(f"smoke: predicted {len(rows)} rows for {len(sample)} texts")

@@ -27,7 +27,7 @@ def test_data_reads_csv_with_quoted_commas_and_newlines_and_tracks_lines(tmp_pat
     path.write_text('text,label\n"hello, world",a\n"two\nlines",b\nplain,NA\n', encoding="utf-8")
     table = read_table(path)
     assert [row["text"] for row in table.rows] == ["hello, world", "two\nlines", "plain"]
-    assert table.lines == [2, 3, 5]
+    assert list(table.lines) == [2, 3, 5]
     # "NA" is a label like any other: nothing is guessed to be missing.
     assert table.rows[2]["label"] == "NA"
 

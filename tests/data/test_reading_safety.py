@@ -13,8 +13,9 @@ from conftest import TINY_CONFIG, labelled_rows, write_csv
 
 from seqcls.config import DataConfig, load_config
 from seqcls.data.bad_rows import apply_policy
+from seqcls.data.paths import expand_paths
 from seqcls.data.reading import parse_table
-from seqcls.data.splits import expand_paths, load_splits, read_split
+from seqcls.data.splits import load_splits, read_split
 from seqcls.data.streaming import labelled_rows as streamed_rows
 from seqcls.errors import DataError
 from seqcls.inference.inputs import read_input

@@ -10,7 +10,8 @@ from conftest import TINY_CONFIG, cli_train, labelled_rows, write_csv
 from seqcls import text
 from seqcls.config import load_config
 from seqcls.data import streaming
-from seqcls.data.splits import expand_paths, label_counts, load_splits
+from seqcls.data.paths import expand_paths
+from seqcls.data.splits import label_counts, load_splits
 from seqcls.errors import ConfigError, DataError
 
 

@@ -234,7 +234,7 @@ def test_the_undamaged_copy_loads_and_predicts(run_copy):
     run = load_run(run_copy)
     assert run.task == "multiclass" and run.labels == ["card_lost", "exchange_rate", "top_up"]
     assert run.max_length == 12 and run.thresholds is None
-    table = Table(None, ["text"], [{"text": "i lost my card"}], [1])
+    table = Table(None, ["text"], {"text": ["i lost my card"]}, [1])
     _, [row] = predict_table(run, table, "text")
     assert row["predicted_label"] == "card_lost"
 
