@@ -5,6 +5,7 @@
     clf = seqcls.load("runs/banking77-latest")
     clf.predict(["I lost my card", "where is my money"], top_k=3)
     clf.predict_proba(texts)          # NumPy (texts, labels), columns in clf.labels order
+    clf.predict_frame(df, top_k=3)    # df (its text column) with predict's columns added
     clf.explain("I lost my card")     # tokens and their attention weights
 
     run = seqcls.train("configs/banking77.yaml", training={"epochs": 5}, seed=1)
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqcls.inference.classifier import Classifier, load, text_list
+from seqcls.inference.classifier import Classifier, load
+from seqcls.inference.texts import text_list
 
 __all__ = ["Classifier", "Trained", "load", "text_list", "train"]
 

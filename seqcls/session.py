@@ -284,6 +284,7 @@ def predict_run(
     `engine`: auto, keras or onnx (seqcls.inference.classifier.load)."""
     from seqcls.inference.classifier import load
     from seqcls.inference.inputs import read_input
+    from seqcls.inference.predict import attention_column_names
     from seqcls.inference.rows import output_format as pick_format
     from seqcls.inference.rows import write_rows
     from seqcls.run.artifacts import require_run_dir
@@ -308,11 +309,10 @@ def predict_run(
     columns, rows = classifier.predict_table(
         table, column, top_k, with_attention or explaining, threshold
     )
+    attention = attention_column_names(columns[len(table.columns) :])
     if explaining:
-        from seqcls.inference.predict import attention_column_names
         from seqcls.reporting.explain import write_page
 
-        attention = attention_column_names(columns[len(table.columns) :])
         if explain is not None:
             explain(rows, column_name, attention, run.config)
         if html_file is not None:
@@ -323,5 +323,5 @@ def predict_run(
             rows = [{k: v for k, v in row.items() if k not in attention} for row in rows]
     if explain is not None and output == "-":
         return None
-    write_rows(columns, rows, output, fmt)
+    write_rows(columns, rows, output, fmt, attention if with_attention else ())
     return len(rows)

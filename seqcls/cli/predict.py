@@ -19,6 +19,21 @@ class Engine(str, Enum):
     onnx = "onnx"
 
 
+Output = Annotated[
+    str,
+    typer.Option("--output", "-o", help="Output file (.csv/.tsv/.jsonl/.parquet) or - for stdout."),
+]
+OutputFormat = Annotated[
+    Optional[str],  # noqa: UP045 -- typer needs Optional on older Pythons
+    typer.Option(
+        "--format",
+        metavar="csv|tsv|jsonl|parquet",
+        help="csv, tsv, jsonl or parquet (parquet: a file, not stdout). Default: from "
+        "--output's suffix; csv for -.",
+    ),
+]
+
+
 @app.command(short_help="Predict labels for a file or stdin with a trained run.")
 @handle_errors
 def predict(
@@ -29,17 +44,8 @@ def predict(
             metavar="INPUT", help="CSV/TSV/JSONL file, or - for one text per line on stdin."
         ),
     ],
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="Output file (.csv/.tsv/.jsonl) or - for stdout.")
-    ] = "-",
-    output_format: Annotated[
-        Optional[str],  # noqa: UP045 -- typer needs Optional on older Pythons
-        typer.Option(
-            "--format",
-            metavar="csv|tsv|jsonl",
-            help="csv, tsv or jsonl (default: from --output's suffix; csv for -).",
-        ),
-    ] = None,
+    output: Output = "-",
+    output_format: OutputFormat = None,
     top_k: Annotated[int, typer.Option(help="Also write the K most probable labels.")] = 0,
     with_attention: Annotated[
         bool,

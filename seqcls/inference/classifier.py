@@ -4,15 +4,16 @@ one object `seqcls predict`, `seqcls serve` and the Python API (seqcls.api) pred
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcls.errors import UsageError
+from seqcls.inference.texts import is_frame, text_list
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from seqcls.config import Config
     from seqcls.data.reading import Table
@@ -50,7 +51,8 @@ class Classifier:
     """A loaded run: predict, predict_proba and explain texts.
 
     `texts` may be any sequence of str: a list, a tuple, a NumPy array or a pandas
-    Series. Texts are batched by length, as `seqcls predict` batches them.
+    Series, or a pandas DataFrame with the run's text column(s) (`text_column=` names
+    others). Texts are batched by length, as `seqcls predict` batches them.
     """
 
     def __init__(self, run: Run):
@@ -84,11 +86,12 @@ class Classifier:
 
     def predict(
         self,
-        texts: Iterable[str],
+        texts: Iterable[str] | pd.DataFrame,
         *,
         top_k: int = 0,
         attention: bool = False,
         threshold: float | None = None,
+        text_column: str | list[str] | None = None,
     ) -> list[dict[str, Any]]:
         """One record per text, in order: `label` and `probability` (multiclass, binary),
         `labels` (multilabel: every label at or above its threshold, a list), or `tags`
@@ -96,11 +99,13 @@ class Classifier:
         {label, probability}; with `attention`, `attention` as [token, weight] pairs
         (`attention_forward`/`attention_backward` for a per-direction run). The
         probabilities are `seqcls predict`'s, rounded to 6 digits as it writes them."""
-        texts = text_list(texts)
+        texts = self.texts(texts, text_column)
         self.check_options(top_k, attention, threshold)
         return self.records(texts, self.outputs(texts), top_k, attention, threshold)
 
-    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+    def predict_proba(
+        self, texts: Iterable[str] | pd.DataFrame, *, text_column: str | list[str] | None = None
+    ) -> np.ndarray:
         """(texts, labels) probabilities, unrounded; columns in `labels` order. Multilabel
         rows need not sum to 1 (one sigmoid per label)."""
         import numpy as np
@@ -113,10 +118,39 @@ class Classifier:
                 "predict_proba gives one row per text; a tagging run predicts one tag per "
                 "token: use predict(texts), whose records carry the tags"
             )
-        texts = text_list(texts)
+        texts = self.texts(texts, text_column)
         if not texts:
             return np.zeros((0, len(self.labels)))
         return get_task(self.task).probabilities(self.outputs(texts)[PROBABILITIES])
+
+    def predict_frame(
+        self,
+        frame: pd.DataFrame,
+        *,
+        top_k: int = 0,
+        attention: bool = False,
+        threshold: float | None = None,
+        text_column: str | list[str] | None = None,
+    ) -> pd.DataFrame:
+        """`frame` (left as it is) with the columns `seqcls predict` adds after its own,
+        same index: the DataFrame that predict's Parquet output reads back as
+        (predicted_label, predicted_probability, topK_label/topK_probability,
+        predicted_labels joined by the run's label_delimiter, predicted_tags; `attention`
+        as lists of {"token", "weight"} dicts)."""
+        from seqcls.inference.predict import attention_columns, prediction_rows
+        from seqcls.inference.texts import with_predictions
+
+        if not is_frame(frame):
+            raise UsageError(
+                f"predict_frame takes a pandas DataFrame, got {type(frame).__name__}; "
+                "predict(texts) takes a sequence of texts"
+            )
+        texts = self.texts(frame, text_column)
+        self.check_options(top_k, attention, threshold)
+        outputs = self.outputs(texts)
+        added, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold)
+        pairs = list(attention_columns(outputs).values()) if attention else []
+        return with_predictions(frame, added, rows, pairs)
 
     def explain(self, text: str) -> dict[str, Any]:
         """One text's prediction and the attention weight of each token it was cut to:
@@ -155,6 +189,22 @@ class Classifier:
             raise UsageError(
                 message.replace("--top-k", "top_k").replace("--threshold", "threshold")
             ) from None
+
+    def texts(self, texts: Any, text_column: Any = None) -> list[str]:
+        """The texts to predict as a list: a DataFrame's text column(s) (`text_column`,
+        else the run's, several joined by its data.text_separator), or `texts` itself."""
+        from seqcls.inference.texts import frame_texts, text_columns
+
+        if is_frame(texts):
+            data = self.config.data
+            names = text_columns(texts, text_column, data.text_column)
+            return frame_texts(texts, names, data.text_separator)
+        if text_column is not None:
+            raise UsageError(
+                f"text_column picks a DataFrame's column; texts is a {type(texts).__name__}, "
+                "not a DataFrame: leave text_column out"
+            )
+        return text_list(texts)
 
     def outputs(self, texts: list[str]) -> dict[str, list]:
         """The model's raw outputs, one entry per text (seqcls.inference.predict)."""
@@ -217,37 +267,3 @@ class Classifier:
         from seqcls.inference.predict import predict_table
 
         return predict_table(self.run, table, text_column, top_k, attention, threshold)
-
-
-def text_list(texts: Any) -> list[str]:
-    """Any sequence of str as a list; a lone str, a None/NaN or a non-str is a
-    UsageError naming the position."""
-    if isinstance(texts, (str, bytes)):
-        raise UsageError(
-            f"texts must be a sequence of strings, got one {type(texts).__name__}; "
-            "wrap a single text in a list: predict([text])"
-        )
-    if isinstance(texts, (Mapping, set, frozenset)):
-        raise UsageError(
-            f"texts must be an ordered sequence of strings (a list, tuple, NumPy array or "
-            f"pandas Series), got a {type(texts).__name__}: its order would not be yours"
-        )
-    if hasattr(texts, "tolist"):
-        texts = texts.tolist()  # NumPy arrays, pandas Series and Index: plain Python values
-    try:
-        items = list(texts)
-    except TypeError:
-        raise UsageError(
-            f"texts must be a sequence of strings (a list, tuple, NumPy array or pandas "
-            f"Series), got {type(texts).__name__}"
-        ) from None
-    for position, text in enumerate(items):
-        if not isinstance(text, str):
-            missing = text is None or (isinstance(text, float) and math.isnan(text))
-            missing = missing or type(text).__name__ in ("NAType", "NaTType")  # pandas
-            what = "a missing value" if missing else f"a value of type {type(text).__name__}"
-            raise UsageError(
-                f"texts[{position}] is {what}, not a string; every text must be a str "
-                "(fill or drop missing texts first)"
-            )
-    return items
