@@ -26,11 +26,11 @@ from __future__ import annotations
 import codecs
 import csv
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqcls.data.table import Table, require_columns
+from seqcls.data.table import LazyLines, Table, require_columns
 from seqcls.errors import DataError
 
 # Rows sampled to decide whether a column repeats its values (labels) and is worth
@@ -53,9 +53,12 @@ def read_delimited(
     quoting: bool,
     encoding: str,
     columns: list[str] | None = None,
+    exact_lines: Callable[[], Sequence[int]] = list,
 ) -> Table | str:
     """The table of a CSV/TSV file (only `columns` of it, when given, that the header has),
-    or why the exact reader must read it."""
+    or why the exact reader must read it. Its lines are counted when first asked for; when
+    they do not add up (blank lines between rows, a bare carriage return), `exact_lines`
+    gives them (the exact reader's): the rows are the same either way."""
     import pyarrow as pa
 
     codec = codecs.lookup(encoding).name
@@ -76,12 +79,15 @@ def read_delimited(
         if isinstance(parsed, str):
             return parsed
         cells, blank = parsed
-        rows = len(next(iter(cells.values()))) if cells else 0
-        lines = _row_lines(path, options, rows, header_lines, quoting)
     except (pa.ArrowException, UnicodeError, LookupError) as error:
         return f"Arrow could not parse it ({str(error).splitlines()[0][:80]})"
-    if isinstance(lines, str):
-        return lines
+    rows = len(next(iter(cells.values()))) if cells else 0
+
+    def row_lines() -> Sequence[int]:
+        counted = _row_lines(path, options, rows, header_lines, quoting)
+        return exact_lines() if isinstance(counted, str) else counted
+
+    lines = LazyLines(row_lines, rows)
     names_of = dict(zip(raw, names))
     result = Table(path, names, {names_of[k]: v for k, v in cells.items()}, lines)
     result.blank = {names_of[k]: v for k, v in blank.items()}
@@ -263,7 +269,8 @@ def append_python(cells: list[Any], chunk: Any, shared: dict[Any, Any]) -> None:
     holds one str object per distinct value (`shared` keeps them across chunks), not one
     per row."""
     sample = chunk.slice(0, REPEAT_SAMPLE)
-    if len(chunk) > REPEAT_SAMPLE and len(sample.unique()) * 2 <= len(sample):
+    repeats = len(chunk) > REPEAT_SAMPLE and len(sample.unique()) * 2 <= len(sample)
+    if repeats and not chunk.null_count:
         encoded = chunk.dictionary_encode()
         values = [shared.setdefault(value, value) for value in encoded.dictionary.to_pylist()]
         cells.extend([values[i] for i in encoded.indices.to_numpy().tolist()])
@@ -273,31 +280,58 @@ def append_python(cells: list[Any], chunk: Any, shared: dict[Any, Any]) -> None:
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> Table:
     """The table of a Parquet file: its columns (only `columns`, when given), each row
-    numbered from 1 (Parquet has rows, not lines). Text-typed columns are strings, a
-    null is None (a bad row when it is a text or label cell); other types keep their
-    Python values (`types` names them, for the check that text columns are text)."""
+    numbered from 1 (Parquet has rows, not lines), read a batch at a time. Text-typed
+    columns are strings, a null is None (a bad row when it is a text or label cell);
+    other types keep their Python values (`types` names them, for the check that text
+    columns are text)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    source = _open_parquet(path)
+    names = list(source.schema_arrow.names)
+    types = {name: _type_name(source.schema_arrow.field(name).type) for name in names}
+    wanted = names if columns is None else [n for n in names if n in columns]
+    cells: dict[str, list[Any]] = {name: [] for name in wanted}
+    # Blank or null cells of the text-typed columns, found at once.
+    blank: dict[str, list[int]] = {name: [] for name in wanted if is_text_type(types[name])}
+    shared: dict[Any, Any] = {}
+    rows = 0
+    try:
+        for batch in source.iter_batches(columns=wanted, batch_size=STREAM_BATCH_ROWS):
+            for name, column in zip(batch.schema.names, batch.columns):
+                column = _plain(column)
+                if name in blank:
+                    empty = pc.fill_null(pc.match_substring_regex(column, BLANK_PATTERN), True)
+                    if pc.any(empty).as_py():
+                        found = np.flatnonzero(empty.to_numpy(zero_copy_only=False))
+                        blank[name].extend((found + rows).tolist())
+                append_python(cells[name], column, shared)
+            rows += batch.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise _unreadable(path, error) from None
+    result = Table(path, names, cells, range(1, rows + 1), unit="row")
+    result.reader = "arrow"
+    result.types = types
+    result.blank = blank
+    return result
+
+
+def _open_parquet(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.read_schema(path)
-        names = list(schema.names)
-        wanted = names if columns is None else [n for n in names if n in columns]
-        table = pq.read_table(path, columns=wanted)
+        return pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
     except (pa.ArrowException, OSError) as error:
-        raise DataError(
-            f"{path}: not a readable Parquet file ({str(error).splitlines()[0][:120]}); "
-            "check the file, or name a CSV/TSV/JSONL file"
-        ) from None
-    types = {name: _type_name(schema.field(name).type) for name in names}
-    rows = table.num_rows
-    arrays = dict(zip(wanted, table.columns))
-    del table
-    cells = {name: python_cells(_plain(arrays.pop(name))) for name in wanted}
-    result = Table(path, names, cells, range(1, rows + 1), unit="row")
-    result.reader = "arrow"
-    result.types = types
-    return result
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path: Path, error: Exception) -> DataError:
+    return DataError(
+        f"{path}: not a readable Parquet file ({str(error).splitlines()[0][:120]}); "
+        "check the file, or name a CSV/TSV/JSONL file"
+    )
 
 
 def _plain(array: Any) -> Any:
@@ -354,15 +388,8 @@ def stream_parquet(
     """(where, row) for each row of a Parquet file, read a batch at a time (only the
     `needed` columns, which the schema must have, and whose types must be text)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    try:
-        source = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(
-            f"{path}: not a readable Parquet file ({str(error).splitlines()[0][:120]}); "
-            "check the file, or name a CSV/TSV/JSONL file"
-        ) from None
+    source = _open_parquet(path)
     names = list(source.schema_arrow.names)
     require_columns(names, needed, path)
     wanted = list(dict.fromkeys(column for column, _ in needed))

@@ -273,7 +273,13 @@ def read_table(
     if fmt == "parquet":
         table = arrow_reading.read_parquet(path, columns)
     elif fmt != "jsonl" and reader == "auto":
-        table = arrow_reading.read_delimited(path, *_dialect(fmt, tsv_quoting), encoding, columns)
+        table = arrow_reading.read_delimited(
+            path,
+            *_dialect(fmt, tsv_quoting),
+            encoding,
+            columns,
+            lambda: read_table(path, fmt, encoding, tsv_quoting, reader="exact").lines,
+        )
     if not isinstance(table, Table):
         why = table
         table = parse_table(_decode(path, path.read_bytes(), encoding), fmt, path, tsv_quoting)

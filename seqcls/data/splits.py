@@ -26,7 +26,7 @@ from seqcls.data.reading import (
     read_table,
     require_columns,
 )
-from seqcls.data.table import one_label_cells
+from seqcls.data.table import joined_lines, one_label_cells, pick_lines
 from seqcls.errors import DataError
 from seqcls.tasks import Task, reading_task
 
@@ -59,7 +59,7 @@ class Split:
             self.texts[:rows],
             self.labels[:rows],
             self.source,
-            self.lines[:rows],
+            pick_lines(self.lines, range(min(rows, len(self.lines)))),
             unit=self.unit,
         )
 
@@ -70,7 +70,7 @@ class Split:
             [self.texts[i] for i in rows],
             [self.labels[i] for i in rows],
             source,
-            [self.lines[i] for i in rows] if self.lines else [],
+            pick_lines(self.lines, rows) if self.lines else [],
             list(self.problems) if problems else [],
             unit=self.unit,
         )
@@ -196,10 +196,11 @@ def _labelled_table(name: str, table: Table, columns: LabelledColumns) -> Split:
             texts[index], labels[index] = item
     lines = table.lines
     if dropped:
-        texts, labels, lines = (
+        texts, labels = (
             [value for index, value in enumerate(values) if index not in dropped]
-            for values in (texts, labels, lines)
+            for values in (texts, labels)
         )
+        lines = pick_lines(lines, [index for index in range(len(table)) if index not in dropped])
     return Split(name, texts, labels, str(table.path), lines, problems, unit=table.unit)
 
 
@@ -227,7 +228,7 @@ def read_split(name: str, path: Path, data: Any, task: str = "multiclass") -> Sp
         [text for part in parts for text in part.texts],
         [label for part in parts for label in part.labels],
         str(path),
-        [line for part in parts for line in part.lines],
+        joined_lines([part.lines for part in parts]),
         [problem for part in parts for problem in part.problems],
         notes,
         parts[0].unit,

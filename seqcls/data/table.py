@@ -11,7 +11,7 @@ no text at all (null, a float, a list, a key the row lacks), which makes a bad r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,55 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+class LazyLines(Sequence[int]):
+    """Line numbers worked out when first asked for (`compute`: all of them), since most
+    reads never need one: a line is named only in a message about a row. `picked`: the
+    rows of the full list this one holds, in order (a subset, or several sources joined
+    with `joined`)."""
+
+    def __init__(self, compute: Callable[[], Sequence[int]], length: int, picked: Any = None):
+        self._compute = compute
+        self._length = length
+        self._picked = picked
+        self._lines: Sequence[int] | None = None
+
+    def _resolved(self) -> Sequence[int]:
+        if self._lines is None:
+            every = self._compute()
+            if self._picked is not None:
+                every = [every[i] for i in self._picked]
+            self._lines = every
+        return self._lines
+
+    def __len__(self) -> int:
+        return self._length if self._picked is None else len(self._picked)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return pick_lines(self, range(len(self))[index])
+        return self._resolved()[index]
+
+    def pick(self, rows: Sequence[int]) -> LazyLines:
+        if self._lines is not None:
+            return LazyLines(lambda: self._lines, len(self), rows)  # type: ignore[return-value]
+        chosen = rows if self._picked is None else [self._picked[i] for i in rows]
+        return LazyLines(self._compute, self._length, chosen)
+
+
+def pick_lines(lines: Sequence[int], rows: Sequence[int]) -> Sequence[int]:
+    """The lines of these rows (indices into `lines`), still unresolved when lazy."""
+    if isinstance(lines, LazyLines):
+        return lines.pick(rows)
+    if isinstance(rows, range):
+        return lines[rows.start : rows.stop : rows.step]
+    return [lines[i] for i in rows]
+
+
+def joined_lines(parts: list[Sequence[int]]) -> Sequence[int]:
+    """The lines of several sources one after another, resolved when first asked for."""
+    return LazyLines(lambda: [line for part in parts for line in part], sum(map(len, parts)))
 
 
 class Table:
@@ -92,7 +141,7 @@ class Table:
     def keep(self, indices: list[int]) -> None:
         """Keep only the rows at `indices` (in that order)."""
         self.data = {name: [cells[i] for i in indices] for name, cells in self.data.items()}
-        self.lines = [self.lines[i] for i in indices]
+        self.lines = pick_lines(self.lines, indices)
         self.blank = None
 
     def where(self, index: int) -> str:
@@ -174,7 +223,8 @@ def one_label_cells(table: Table, text: str, label: str) -> tuple[list[int], lis
     rows that may be bad (a blank text or label, a cell that is not a string), and the
     labels stripped."""
     texts, raw_labels = table.column(text), table.column(label)
-    if table.blank is not None:  # the reader found the blank cells; every cell is a string
+    if table.blank is not None and text in table.blank and label in table.blank:
+        # The reader found the blank (or null) cells; every other cell is a string.
         found = table.blank.get(text, []) + table.blank.get(label, [])
         suspect = sorted(set(found))
     else:

@@ -93,12 +93,15 @@ def test_a_bad_row_after_multi_line_cells_is_reported_at_its_editor_line(tmp_pat
     assert list(table.lines) == [2, 5, 8]
 
 
-def test_blank_lines_between_rows_go_to_the_exact_reader(tmp_path):
+def test_blank_lines_between_rows_take_their_lines_from_the_exact_reader(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text("text,label\na,x\n\nb,y\n", encoding="utf-8")
+    path.write_text("text,label\na,x\n\nb,y\n\n\n", encoding="utf-8")
     table = same_table(path)
-    assert table.reader == "exact: blank lines between rows"
+    assert table.reader == "arrow"  # the rows; their lines come from the exact reader
     assert list(table.lines) == [2, 4]
+    lone_return = tmp_path / "r.csv"
+    lone_return.write_bytes(b'text,label\n"a\rb",x\nc,y\n')
+    assert list(same_table(lone_return).lines) == [2, 4]
 
 
 def test_tsv_quotes_are_characters_through_arrow(tmp_path):
