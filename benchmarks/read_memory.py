@@ -36,11 +36,16 @@ from seqcls.data.reading import delimited_stream, read_table
 from seqcls.data.splits import LabelledColumns, labelled_split
 """
 
-BASELINE = IMPORTS + """
+BASELINE = (
+    IMPORTS
+    + """
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+)
 
-READER = IMPORTS + """
+READER = (
+    IMPORTS
+    + """
 path, reader = Path(sys.argv[1]), sys.argv[2]
 start = time.perf_counter()
 if reader == "before":
@@ -67,6 +72,7 @@ seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"rows": count, "seconds": seconds, "peak_mb": peak}))
 """
+)
 
 READERS = ("before", "exact", "arrow", "parquet")
 REPEATS = 3

@@ -258,7 +258,7 @@ def read_table(
     (table.reader says why); JSONL is read line by line, Parquet by Arrow. `columns`:
     read only these (the header still names them all), for a file with columns the
     caller does not need."""
-    from seqcls.data import arrow_reading
+    from seqcls.data import arrow_reading, parquet
 
     path = Path(path)
     if path.is_dir():
@@ -271,7 +271,7 @@ def read_table(
     fmt = detect_format(path, fmt)
     table: Table | str | None = None
     if fmt == "parquet":
-        table = arrow_reading.read_parquet(path, columns)
+        table = parquet.read_parquet(path, columns)
     elif fmt != "jsonl" and reader == "auto":
         table = arrow_reading.read_delimited(
             path,
@@ -303,7 +303,7 @@ def stream_file(
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     if fmt == "parquet":
-        from seqcls.data.arrow_reading import stream_parquet
+        from seqcls.data.parquet import stream_parquet
 
         yield from stream_parquet(path, needed)
         return

@@ -172,7 +172,7 @@ def labelled_split(
 
 
 def _labelled_table(name: str, table: Table, columns: LabelledColumns) -> Split:
-    from seqcls.data.arrow_reading import check_column_types
+    from seqcls.data.parquet import check_column_types
 
     require_columns(table.columns, columns.needed(), table.path or "<stdin>")
     check_column_types(table, columns.text, columns.label)
