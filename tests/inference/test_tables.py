@@ -82,7 +82,7 @@ def test_parquet_to_stdout_is_a_usage_error(trained_run, tmp_path):
         assert result.exit_code == UsageError.exit_code == 2
         assert "--format parquet writes a file, not stdout" in result.output
         assert "--output FILE.parquet" in result.output and "Traceback" not in result.output
-    result = runner.invoke(app, ["predict", str(trained_run[1]), str(source), "-o", "p.pq"])
+    result = runner.invoke(app, ["predict", str(trained_run[1]), str(source), "-o", "p.xlsx"])
     assert result.exit_code == 2 and ".parquet name or pass --format" in result.output
 
 
