@@ -16,7 +16,7 @@ from seqcls.cli.tables import metrics_table, print_details, show_table
 def eval_(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished run directory.")],
     data_file: Annotated[
-        Path, typer.Argument(metavar="DATA_FILE", help="Labelled CSV/TSV/JSONL file.")
+        Path, typer.Argument(metavar="DATA_FILE", help="Labelled CSV/TSV/JSONL/Parquet file.")
     ],
     output: Annotated[
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons

@@ -41,7 +41,7 @@ def predict(
     input_: Annotated[
         str,
         typer.Argument(
-            metavar="INPUT", help="CSV/TSV/JSONL file, or - for one text per line on stdin."
+            metavar="INPUT", help="CSV/TSV/JSONL/Parquet file, or - for one text per line on stdin."
         ),
     ],
     output: Output = "-",
