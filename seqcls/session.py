@@ -271,6 +271,7 @@ def predict_run(
     html_file: Path | None = None,
     report: Report = print,
     engine: str = "auto",
+    calibrated: bool = True,
 ) -> int | None:
     """`seqcls predict`: predict `source` (a file, or - for one text per line on stdin)
     with a finished run and write the rows to `output` (a file, or - for stdout). Blank
@@ -281,7 +282,8 @@ def predict_run(
     `html_file`, the same explanation is written as a page (seqcls.reporting.explain). The
     attention columns stay in the rows written only with `with_attention`. Returns how
     many rows were written, or None when none were (explained on stdout instead).
-    `engine`: auto, keras or onnx (seqcls.inference.classifier.load)."""
+    `engine`: auto, keras or onnx (seqcls.inference.classifier.load). Probabilities are
+    calibrated (the run's calibration.json) unless `calibrated` is false."""
     from seqcls.inference.classifier import load
     from seqcls.inference.inputs import read_input
     from seqcls.inference.predict import attention_column_names
@@ -307,7 +309,7 @@ def predict_run(
     table = read_input(source, column, run.config.data, report=report, on_bad_rows=on_bad_rows)
     explaining = explain is not None or html_file is not None
     columns, rows = classifier.predict_table(
-        table, column, top_k, with_attention or explaining, threshold
+        table, column, top_k, with_attention or explaining, threshold, calibrated
     )
     attention = attention_column_names(columns[len(table.columns) :])
     if explaining:

@@ -34,6 +34,25 @@ OutputFormat = Annotated[
 ]
 
 
+Threshold = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Multilabel: one decision threshold for every label instead of the tuned ones.",
+    ),
+]
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="auto: ONNX Runtime (no TensorFlow start-up) when the run has a current ONNX "
+        "export (seqcls export RUN --format onnx), else Keras; keras; or onnx. "
+        "SEQCLS_DEBUG=1 says which one ran.",
+    ),
+]
+
+
 @app.command(short_help="Predict labels for a file or stdin with a trained run.")
 @handle_errors
 def predict(
@@ -51,14 +70,10 @@ def predict(
         bool,
         typer.Option(help="Add each token's attention weight: a JSON list of [token, weight]."),
     ] = False,
-    threshold: Annotated[
-        Optional[float],  # noqa: UP045
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Multilabel: one decision threshold for every label instead of the tuned ones.",
-        ),
-    ] = None,
+    threshold: Threshold = None,
+    uncalibrated: Annotated[
+        bool, typer.Option(help="The model's own probabilities, not the calibrated ones.")
+    ] = False,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
     on_bad_rows: OnBadRows = None,
     explain: Annotated[
@@ -72,14 +87,7 @@ def predict(
         Optional[Path],  # noqa: UP045
         typer.Option("--html", help="Write the same explanation as a self-contained HTML page."),
     ] = None,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            help="auto: ONNX Runtime (no TensorFlow start-up) when the run has a current ONNX "
-            "export (seqcls export RUN --format onnx), else Keras; keras; or onnx. "
-            "SEQCLS_DEBUG=1 says which one ran.",
-        ),
-    ] = Engine.auto,
+    engine: EngineOption = Engine.auto,
 ) -> None:
     """Predict labels for a file or stdin with a trained run."""
     from seqcls.session import predict_run
@@ -104,6 +112,7 @@ def predict(
         html_file=html_file,
         report=lambda message: err.print(message, soft_wrap=True),
         engine=engine.value,
+        calibrated=not uncalibrated,
     )
     if written is not None and output != "-":
         err.print(f"{written} predictions written to {output}")

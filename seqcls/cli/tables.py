@@ -109,6 +109,23 @@ def print_details(metrics: dict, split: str, worst: int = 10) -> None:
         )
 
 
+def print_calibration(metrics: dict) -> None:
+    """One line per split that has calibration measures: ECE, Brier score and NLL before
+    and after the temperature fitted on valid."""
+    for split, values in metrics.items():
+        block = values.get("calibration") if isinstance(values, dict) else None
+        if not block:
+            continue
+        before, after = block["before"], block["after"]
+        changes = "; ".join(
+            f"{name} {before[key]:.4f} -> {after[key]:.4f}"
+            for name, key in (("ECE", "ece"), ("Brier", "brier"), ("NLL", "nll"))
+        )
+        say(
+            f"calibration on {split} ({block['method']}, ECE with {block['ece_bins']} bins): {changes}"
+        )
+
+
 def print_data_report(report: dict) -> None:
     """`seqcls validate`'s report (validation.data_report): the splits, the vocabulary,
     the labels, duplicates; its warnings go to stderr."""

@@ -9,7 +9,20 @@ from typing import Annotated, Optional
 import typer
 
 from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, printers
-from seqcls.cli.tables import metrics_table, print_details, say, show_table
+from seqcls.cli.tables import (
+    metrics_table,
+    print_calibration,
+    print_details,
+    say,
+    show_table,
+)
+
+Overrides = Annotated[
+    list[str],
+    typer.Option(
+        "--set", metavar="KEY=VALUE", help="Override a config value: --set model.encoder.units=64."
+    ),
+]
 
 
 @app.command(short_help="Train the model a YAML config describes.")
@@ -19,14 +32,7 @@ def train(
         Optional[Path],  # noqa: UP045 -- typer needs Optional on older Pythons
         typer.Argument(metavar="CONFIG", help="The YAML config file (optional with --resume)."),
     ] = None,
-    set_: Annotated[
-        list[str],
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="Override a config value: --set model.encoder.units=64.",
-        ),
-    ] = [],  # noqa: B006 -- typer reads the default, never mutates it
+    set_: Overrides = [],  # noqa: B006 -- typer reads the default, never mutates it
     output_dir: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
@@ -90,6 +96,7 @@ def train(
         )
     )
     print_details(result.metrics, "test" if "test" in result.metrics else "valid")
+    print_calibration(result.metrics)
     if training.run_dir is not None:  # not on another worker: the chief wrote the run
         say(f"run directory: {training.run_dir}")
     if training.latest is not None:

@@ -92,22 +92,29 @@ class Classifier:
         attention: bool = False,
         threshold: float | None = None,
         text_column: str | list[str] | None = None,
+        calibrated: bool = True,
     ) -> list[dict[str, Any]]:
         """One record per text, in order: `label` and `probability` (multiclass, binary),
         `labels` (multilabel: every label at or above its threshold, a list), or `tags`
         (tagging: one per token, a list); with `top_k`, `top_k` as a list of
         {label, probability}; with `attention`, `attention` as [token, weight] pairs
         (`attention_forward`/`attention_backward` for a per-direction run). The
-        probabilities are `seqcls predict`'s, rounded to 6 digits as it writes them."""
+        probabilities are `seqcls predict`'s, rounded to 6 digits as it writes them:
+        calibrated by the temperature fitted on valid (`calibrated=False`: the model's own)."""
         texts = self.texts(texts, text_column)
         self.check_options(top_k, attention, threshold)
-        return self.records(texts, self.outputs(texts), top_k, attention, threshold)
+        return self.records(texts, self.outputs(texts, calibrated), top_k, attention, threshold)
 
     def predict_proba(
-        self, texts: Iterable[str] | pd.DataFrame, *, text_column: str | list[str] | None = None
+        self,
+        texts: Iterable[str] | pd.DataFrame,
+        *,
+        text_column: str | list[str] | None = None,
+        calibrated: bool = True,
     ) -> np.ndarray:
-        """(texts, labels) probabilities, unrounded; columns in `labels` order. Multilabel
-        rows need not sum to 1 (one sigmoid per label)."""
+        """(texts, labels) probabilities, unrounded; columns in `labels` order, calibrated
+        unless `calibrated=False`. Multilabel rows need not sum to 1 (one sigmoid per
+        label)."""
         import numpy as np
 
         from seqcls.modeling.outputs import PROBABILITIES
@@ -121,7 +128,8 @@ class Classifier:
         texts = self.texts(texts, text_column)
         if not texts:
             return np.zeros((0, len(self.labels)))
-        return get_task(self.task).probabilities(self.outputs(texts)[PROBABILITIES])
+        outputs = self.outputs(texts, calibrated)
+        return get_task(self.task).probabilities(outputs[PROBABILITIES])
 
     def predict_frame(
         self,
@@ -131,6 +139,7 @@ class Classifier:
         attention: bool = False,
         threshold: float | None = None,
         text_column: str | list[str] | None = None,
+        calibrated: bool = True,
     ) -> pd.DataFrame:
         """`frame` (left as it is) with the columns `seqcls predict` adds after its own,
         same index: the DataFrame that predict's Parquet output reads back as
@@ -147,7 +156,7 @@ class Classifier:
             )
         texts = self.texts(frame, text_column)
         self.check_options(top_k, attention, threshold)
-        outputs = self.outputs(texts)
+        outputs = self.outputs(texts, calibrated)
         added, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold)
         pairs = list(attention_columns(outputs).values()) if attention else []
         return with_predictions(frame, added, rows, pairs)
@@ -206,11 +215,10 @@ class Classifier:
             )
         return text_list(texts)
 
-    def outputs(self, texts: list[str]) -> dict[str, list]:
-        """The model's raw outputs, one entry per text (seqcls.inference.predict)."""
-        from seqcls.inference.predict import predict_outputs
-
-        return predict_outputs(self.run.model, texts)
+    def outputs(self, texts: list[str], calibrated: bool = True) -> dict[str, Any]:
+        """The model's outputs, one entry per text (seqcls.inference.predict), its
+        probabilities calibrated unless `calibrated` is false."""
+        return self.run.outputs(texts, calibrated)
 
     def records(
         self,
@@ -261,9 +269,10 @@ class Classifier:
         top_k: int = 0,
         attention: bool = False,
         threshold: float | None = None,
+        calibrated: bool = True,
     ) -> tuple[list[str], list[dict[str, Any]]]:
         """A table's rows with predict's columns added, flat (top1_label, ...), as
         `seqcls predict` writes them."""
         from seqcls.inference.predict import predict_table
 
-        return predict_table(self.run, table, text_column, top_k, attention, threshold)
+        return predict_table(self.run, table, text_column, top_k, attention, threshold, calibrated)

@@ -290,7 +290,10 @@ def load_onnx_run(run_dir: str | Path, require_fingerprint: bool = False) -> Run
             f"{folder / ONNX_FILE} does not fit {run_dir / artifacts.LABELS_FILE} "
             f"({len(labels)} labels, task {task}); the export is from another run; {stale}"
         )
-    return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)
+    calibration = readers.read_calibration(run_dir, labels)
+    return Run(
+        run_dir, config, task, labels, vocabulary["max_length"], model, thresholds, calibration
+    )
 
 
 def choose_engine(run_dir: str | Path, engine: str = "auto") -> tuple[str, str]:

@@ -33,6 +33,14 @@ class Run:
     max_length: int
     model: Any  # the inference model: strings in, {"probabilities", ...} out
     thresholds: list[float] | None = None  # multilabel: one per label, tuned on valid
+    calibration: dict | None = None  # temperature(s) fitted on valid (calibration.json)
+
+    def outputs(self, texts: list[str], calibrated: bool = True) -> dict[str, Any]:
+        """The model's outputs for `texts`, probabilities calibrated (unless asked not to)."""
+        outputs = predict_outputs(self.model, texts)
+        if not calibrated:
+            return outputs
+        return get_task(self.task).calibrated(outputs, self.calibration)
 
     @property
     def delimiter(self) -> str:
@@ -72,9 +80,12 @@ def load_run(run_dir: str | Path) -> Run:
     # Multilabel runs always have their tuned thresholds; other tasks have none.
     tuned = get_task(task).tuned_thresholds
     thresholds = readers.read_thresholds(run_dir, labels) if tuned else None
+    calibration = readers.read_calibration(run_dir, labels)
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     check_run_model(run_dir, model, task, labels, vocabulary)
-    return Run(run_dir, config, task, labels, vocabulary["max_length"], model, thresholds)
+    return Run(
+        run_dir, config, task, labels, vocabulary["max_length"], model, thresholds, calibration
+    )
 
 
 def _from_different_runs(run_dir: Path, name: str) -> str:
@@ -240,10 +251,18 @@ def evaluate_file(
     bad_rows = apply_policy(problems, policy, str(data_file), report, fix=BAD_ROWS_FIX)
     if not len(split):
         raise DataError(f"{data_file}: no usable rows left to evaluate")
-    outputs = predict_outputs(run.model, split.texts)
+    from seqcls.tasks.calibration import calibration_report
+
+    raw = run.outputs(split.texts, calibrated=False)
     task = get_task(run.task)
+    outputs = task.calibrated(raw, run.calibration)
     metrics = task.evaluate(outputs, split, run.labels, run.delimiter, run.thresholds)
     result = {"file": str(data_file), "task": run.task, **metrics}
+    calibration = calibration_report(
+        task, raw, outputs, split, run.labels, run.delimiter, run.calibration
+    )
+    if calibration is not None:
+        result["calibration"] = calibration
     if bad_rows:
         result["bad_rows"] = bad_rows
     return result
@@ -273,11 +292,13 @@ def predict_table(
     top_k: int = 0,
     with_attention: bool = False,
     threshold: float | None = None,
+    calibrated: bool = True,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The table's rows with the predictions added (see prediction_rows)."""
+    """The table's rows with the predictions added (see prediction_rows); probabilities
+    calibrated unless `calibrated` is false."""
     check_prediction_options(run, top_k, with_attention, threshold)
     texts = texts_of(table, text_column, separator=run.config.data.text_separator)
-    outputs = predict_outputs(run.model, texts)
+    outputs = run.outputs(texts, calibrated)
     added, predicted = prediction_rows(run, texts, outputs, top_k, with_attention, threshold)
     clashes = [column for column in added if column in table.columns]
     if clashes:

@@ -29,6 +29,8 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 THRESHOLDS_FILE = "thresholds.json"
+# The temperature(s) fitted on valid that predict, eval and serve scale probabilities by.
+CALIBRATION_FILE = "calibration.json"
 PER_CLASS_FILE = "per_class.csv"
 CONFUSION_FILE = "confusion_matrix.csv"
 
@@ -44,6 +46,8 @@ TRAINING_WRITES = (
     METRICS_FILE,
     MANIFEST_FILE,
     THRESHOLDS_FILE,
+    CALIBRATION_FILE,
+    "reliability.png",
     PER_CLASS_FILE,
     CONFUSION_FILE,
     "confusion_matrix.png",

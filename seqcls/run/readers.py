@@ -14,6 +14,7 @@ from typing import Any
 
 from seqcls.errors import DataError
 from seqcls.run.artifacts import (
+    CALIBRATION_FILE,
     CONFIG_FILE,
     LABELS_FILE,
     STATE_FILE,
@@ -275,3 +276,27 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
                 f"{path} names the checkpoint {state['checkpoint']}, which is missing; {fix}"
             )
     return state
+
+
+def read_calibration(run_dir: str | Path, labels: list[str]) -> dict[str, Any] | None:
+    """calibration.json: the temperature (or one per label) fitted on valid; None for a
+    run without one (trained before calibration, or with too few valid rows). A
+    temperature must be a positive finite number, and per-label ones name every label."""
+    import math
+
+    if not (Path(run_dir) / CALIBRATION_FILE).exists():
+        return None
+    saved = read_run_json(run_dir, CALIBRATION_FILE, {"method": "string"})
+    values = (
+        [saved.get("temperature")]
+        if "temperature" in saved
+        else [saved.get("temperatures", {}).get(label) for label in labels]
+        if isinstance(saved.get("temperatures"), dict)
+        else [None]
+    )
+    if not all(_is_number(v) and math.isfinite(v) and v > 0 for v in values):
+        raise DataError(
+            f"{Path(run_dir) / CALIBRATION_FILE}: expected a positive temperature (or one "
+            f"per label of the run); {run_file_fix(CALIBRATION_FILE)}"
+        )
+    return saved

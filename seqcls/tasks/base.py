@@ -179,6 +179,40 @@ class Task:
         metrics.update(probability_metrics(true, probabilities, self.ranking_metrics))
         return metrics
 
+    # ------------------------------------------------------------ calibration
+
+    def calibration_rows(
+        self, outputs: dict[str, Any], split: Any, labels: list[str], delimiter: str
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(probabilities, true label index) of each prediction that calibration fits and
+        measures: one per text here (None: the task is not calibrated)."""
+        true = np.array(
+            [row[0] for row in self.label_indices(split, labels, delimiter)], dtype=np.int64
+        )
+        return self.probabilities(outputs[PROBABILITIES]), true
+
+    def fit_calibration(
+        self, outputs: dict[str, Any], split: Any, labels: list[str], delimiter: str
+    ) -> dict[str, Any] | None:
+        """A temperature fitted on these (valid) outputs, as calibration.json keeps it."""
+        from seqcls.tasks.calibration import fit_temperature
+
+        rows = self.calibration_rows(outputs, split, labels, delimiter)
+        if rows is None or not len(rows[1]):
+            return None
+        return {"method": "temperature", "temperature": fit_temperature(*rows)}
+
+    def calibrated(self, outputs: dict[str, Any], calibration: dict | None) -> dict[str, Any]:
+        """The outputs with calibrated probabilities (unchanged without a calibration)."""
+        if not calibration or not len(outputs[PROBABILITIES]):
+            return outputs
+        from seqcls.tasks.calibration import scaled
+
+        probabilities = scaled(
+            self.probabilities(outputs[PROBABILITIES]), calibration["temperature"]
+        )
+        return {**outputs, PROBABILITIES: probabilities}
+
     def prediction_columns(self) -> list[str]:
         """The columns predict adds (before top-k and attention columns)."""
         return [PREDICTED_LABEL, PREDICTED_PROBABILITY]

@@ -58,6 +58,36 @@ class Multilabel(Task):
         probabilities = self.probabilities(outputs[PROBABILITIES])
         return tune_thresholds(probabilities, self.targets(split, labels, delimiter))
 
+    def calibration_rows(self, outputs, split, labels, delimiter):
+        """Each (text, label) decision as a two-column probability and whether the label
+        applies: the calibration measures of all the labels' sigmoids together."""
+        positive = self.probabilities(outputs[PROBABILITIES]).reshape(-1)
+        truth = self.targets(split, labels, delimiter).reshape(-1).astype(np.int64)
+        return np.stack([1.0 - positive, positive], axis=1), truth
+
+    def fit_calibration(self, outputs, split, labels, delimiter):
+        """One temperature per label (its sigmoid's logit divided by it), each fitted on
+        that label's valid decisions."""
+        from seqcls.tasks.calibration import fit_temperature
+
+        probabilities = self.probabilities(outputs[PROBABILITIES])
+        truth = self.targets(split, labels, delimiter).astype(np.int64)
+        if not len(truth):
+            return None
+        temperatures = [
+            fit_temperature(np.stack([1.0 - column, column], axis=1), truth[:, index])
+            for index, column in enumerate(probabilities.T)
+        ]
+        return {"method": "temperature per label", "temperatures": dict(zip(labels, temperatures))}
+
+    def calibrated(self, outputs, calibration):
+        if not calibration or not len(outputs[PROBABILITIES]):
+            return outputs
+        probabilities = np.clip(self.probabilities(outputs[PROBABILITIES]), 1e-12, 1 - 1e-12)
+        temperatures = np.asarray(list(calibration["temperatures"].values()), dtype=np.float64)
+        logits = np.log(probabilities) - np.log1p(-probabilities)
+        return {**outputs, PROBABILITIES: 1.0 / (1.0 + np.exp(-logits / temperatures))}
+
     def evaluate(self, outputs, split, labels, delimiter, decisions=None) -> dict[str, Any]:
         truth = self.targets(split, labels, delimiter)
         cut = np.asarray(decisions if decisions is not None else [DEFAULT_THRESHOLD] * len(labels))

@@ -112,6 +112,27 @@ class Tagging(Task):
             raise UsageError("--top-k applies to text-level tasks, not tagging")
         super().check_prediction_options(top_k, threshold)
 
+    def calibration_rows(self, outputs, split, labels, delimiter):
+        """Each real token's tag probabilities and its true tag: one temperature for all."""
+        true_rows = self.label_indices(split, labels, delimiter)
+        probabilities, true = [], []
+        for row, (scores, ids) in enumerate(zip(outputs[PROBABILITIES], outputs[TOKEN_IDS])):
+            real = min(int(np.count_nonzero(ids)), len(true_rows[row]))
+            probabilities.append(np.asarray(scores, dtype=np.float64)[:real])
+            true.extend(true_rows[row][:real])
+        if not true:
+            return None
+        return np.concatenate(probabilities), np.asarray(true, dtype=np.int64)
+
+    def calibrated(self, outputs, calibration):
+        if not calibration or not len(outputs[PROBABILITIES]):
+            return outputs
+        from seqcls.tasks.calibration import scaled
+
+        temperature = calibration["temperature"]
+        scaled_rows = [scaled(np.asarray(row), temperature) for row in outputs[PROBABILITIES]]
+        return {**outputs, PROBABILITIES: scaled_rows}
+
     def decide(self, outputs, labels, delimiter, decisions, top_k=0) -> list[dict[str, Any]]:
         """The most probable tag of every real token, space-separated."""
         return [

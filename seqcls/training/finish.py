@@ -153,11 +153,14 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
         exported = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     splits, task, labels = prepared.splits, prepared.kind, prepared.labels
     delimiter = prepared.config.data.label_delimiter
-    outputs = {
+    raw = {
         split.name: predict_outputs(exported, split.texts)
         for split in (splits.valid, splits.test)
         if split is not None and len(split)
     }
+    calibration = _calibrate(raw["valid"], prepared, run_dir, report)
+    outputs = {name: task.calibrated(values, calibration) for name, values in raw.items()}
+    # Thresholds are tuned on the calibrated probabilities predict decides on.
     thresholds = task.tune(outputs["valid"], splits.valid, labels, delimiter)
     if thresholds is not None:
         artifacts.write_json(
@@ -168,13 +171,41 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
     metrics: dict[str, Any] = {"task": task.name}
     if splits.bad_rows:
         metrics["bad_rows"] = splits.bad_rows
+    from seqcls.tasks.calibration import calibration_report
+
     for split in (splits.valid, splits.test):
         if split is not None and split.name in outputs:
             metrics[split.name] = task.evaluate(
                 outputs[split.name], split, labels, delimiter, thresholds
             )
+            measured = calibration_report(
+                task, raw[split.name], outputs[split.name], split, labels, delimiter, calibration
+            )
+            if measured is not None:
+                metrics[split.name]["calibration"] = measured
     artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
     return metrics, outputs.get("valid", {}).get(PROBABILITIES)
+
+
+def _calibrate(valid: dict, prepared: Prepared, run_dir: Path, report: Any) -> dict | None:
+    """Fit the temperature(s) on the valid outputs (never test) and save them in
+    calibration.json; None when the task gives nothing to fit."""
+    splits, task = prepared.splits, prepared.kind
+    delimiter = prepared.config.data.label_delimiter
+    calibration = task.fit_calibration(valid, splits.valid, prepared.labels, delimiter)
+    if calibration is None:
+        return None
+    calibration.update(fitted_on="valid", valid_rows=len(splits.valid))
+    artifacts.write_json(run_dir / artifacts.CALIBRATION_FILE, calibration)
+    if "temperature" in calibration:
+        report(f"calibration: temperature {calibration['temperature']:.3f} fitted on valid")
+    else:
+        values = list(calibration["temperatures"].values())
+        report(
+            f"calibration: one temperature per label fitted on valid "
+            f"({min(values):.3f} to {max(values):.3f})"
+        )
+    return calibration
 
 
 def _write_manifest(

@@ -98,7 +98,7 @@ class Page(HTMLParser):
 def test_explain_prints_each_text_with_its_prediction_and_top_tokens(runs, texts):
     result = runner.invoke(app, ["predict", str(runs["additive"]), texts, "--explain"])
     assert result.exit_code == 0, result.output
-    blocks = re.findall(r"^(\d)\. (\w+) \((0\.\d{3})\)$", result.stdout, flags=re.M)
+    blocks = re.findall(r"^(\d)\. (\w+) \(([01]\.\d{3})\)$", result.stdout, flags=re.M)
     assert [number for number, _, _ in blocks] == ["1", "2", "3"]
     assert blocks[0][1] == "card_lost" and blocks[1][1] == "exchange_rate"
     assert "most attended:" in result.stdout

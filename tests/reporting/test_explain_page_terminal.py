@@ -22,7 +22,7 @@ def test_explain_marks_mistakes_against_the_label_column(trained_run, tmp_path):
     rows = labelled_file(source)
     result = runner.invoke(app, ["predict", str(run_dir), str(source), "--explain"])
     assert result.exit_code == 0, result.output
-    heads = re.findall(r"^(\d+)\. (\w+) \(0\.\d{3}\)  (.*)$", result.stdout, flags=re.M)
+    heads = re.findall(r"^(\d+)\. (\w+) \([01]\.\d{3}\)  (.*)$", result.stdout, flags=re.M)
     assert len(heads) == len(rows)
     for number, predicted, verdict in heads:
         truth = rows[int(number) - 1][1]
