@@ -212,7 +212,8 @@ def evaluate_run(
     matrix next to it. The columns and `on_bad_rows` default to the run's config.
     `show(metrics, run)` is called before anything is written, so a write that fails
     loses nothing shown. Returns where the metrics were written."""
-    from seqcls.inference.predict import evaluate_file, load_run
+    from seqcls.inference.evaluation import evaluate_file
+    from seqcls.inference.predict import load_run
     from seqcls.run.artifacts import require_run_dir, write_json
     from seqcls.run.destinations import check_destination
 
@@ -272,6 +273,7 @@ def predict_run(
     report: Report = print,
     engine: str = "auto",
     calibrated: bool = True,
+    abstain: str | None = None,
 ) -> int | None:
     """`seqcls predict`: predict `source` (a file, or - for one text per line on stdin)
     with a finished run and write the rows to `output` (a file, or - for stdout). Blank
@@ -283,7 +285,8 @@ def predict_run(
     attention columns stay in the rows written only with `with_attention`. Returns how
     many rows were written, or None when none were (explained on stdout instead).
     `engine`: auto, keras or onnx (seqcls.inference.classifier.load). Probabilities are
-    calibrated (the run's calibration.json) unless `calibrated` is false."""
+    calibrated (the run's calibration.json) unless `calibrated` is false. `abstain`: auto
+    or a threshold (seqcls.inference.predict.resolve_abstain)."""
     from seqcls.inference.classifier import load
     from seqcls.inference.inputs import read_input
     from seqcls.inference.predict import attention_column_names
@@ -309,7 +312,7 @@ def predict_run(
     table = read_input(source, column, run.config.data, report=report, on_bad_rows=on_bad_rows)
     explaining = explain is not None or html_file is not None
     columns, rows = classifier.predict_table(
-        table, column, top_k, with_attention or explaining, threshold, calibrated
+        table, column, top_k, with_attention or explaining, threshold, calibrated, abstain
     )
     attention = attention_column_names(columns[len(table.columns) :])
     if explaining:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from seqcls.cli.app import OnBadRows, app, err, handle_errors
-from seqcls.cli.tables import metrics_table, print_calibration, print_details, show_table
+from seqcls.cli.tables import metrics_table, print_confidence, print_details, show_table
 
 
 @app.command("eval", short_help="Score a trained run on a labelled file.")
@@ -37,7 +37,7 @@ def eval_(
         split = {data_file.name: metrics}
         show_table(metrics_table(split, f"{run.directory.name} on {data_file}"))
         print_details(split, data_file.name)
-        print_calibration(split)
+        print_confidence(split)
 
     evaluate_run(
         run_dir,

@@ -42,6 +42,14 @@ Threshold = Annotated[
         help="Multilabel: one decision threshold for every label instead of the tuned ones.",
     ),
 ]
+Abstain = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        metavar="auto|P",
+        help="Below this top probability, predict the config's abstention.unknown_label "
+        "(auto: the threshold fitted on valid for abstention.target_precision).",
+    ),
+]
 EngineOption = Annotated[
     Engine,
     typer.Option(
@@ -74,6 +82,7 @@ def predict(
     uncalibrated: Annotated[
         bool, typer.Option(help="The model's own probabilities, not the calibrated ones.")
     ] = False,
+    abstain: Abstain = None,
     text_column: Annotated[Optional[str], typer.Option(help="Default: the run's.")] = None,  # noqa: UP045
     on_bad_rows: OnBadRows = None,
     explain: Annotated[
@@ -113,6 +122,7 @@ def predict(
         report=lambda message: err.print(message, soft_wrap=True),
         engine=engine.value,
         calibrated=not uncalibrated,
+        abstain=abstain,
     )
     if written is not None and output != "-":
         err.print(f"{written} predictions written to {output}")

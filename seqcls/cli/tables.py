@@ -109,10 +109,13 @@ def print_details(metrics: dict, split: str, worst: int = 10) -> None:
         )
 
 
-def print_calibration(metrics: dict) -> None:
-    """One line per split that has calibration measures: ECE, Brier score and NLL before
-    and after the temperature fitted on valid."""
+def print_confidence(metrics: dict) -> None:
+    """Per split, how far its probabilities can be trusted: calibration (ECE, Brier score
+    and NLL before and after the temperature fitted on valid) and abstention (the area
+    under the risk-coverage curve; coverage and accuracy at the run's threshold)."""
     for split, values in metrics.items():
+        if isinstance(values, dict) and values.get("abstention"):
+            _say_abstention(split, values["abstention"])
         block = values.get("calibration") if isinstance(values, dict) else None
         if not block:
             continue
@@ -124,6 +127,19 @@ def print_calibration(metrics: dict) -> None:
         say(
             f"calibration on {split} ({block['method']}, ECE with {block['ece_bins']} bins): {changes}"
         )
+
+
+def _say_abstention(split: str, block: dict) -> None:
+    line = f"abstention on {split}: AURC {block['aurc']:.4f} (risk-coverage area, lower is better)"
+    chosen = block.get("at_threshold")
+    if chosen:
+        accuracy = chosen["accuracy_accepted"]
+        shown = "-" if accuracy is None else f"{accuracy:.4f}"
+        line += (
+            f"; at --abstain auto ({chosen['threshold']:.3f}) it keeps "
+            f"{chosen['coverage']:.1%} at accuracy {shown}"
+        )
+    say(line)
 
 
 def print_data_report(report: dict) -> None:

@@ -11,7 +11,7 @@ import typer
 from seqcls.cli.app import ProgressMode, Quiet, app, err, handle_errors, printers
 from seqcls.cli.tables import (
     metrics_table,
-    print_calibration,
+    print_confidence,
     print_details,
     say,
     show_table,
@@ -96,7 +96,7 @@ def train(
         )
     )
     print_details(result.metrics, "test" if "test" in result.metrics else "valid")
-    print_calibration(result.metrics)
+    print_confidence(result.metrics)
     if training.run_dir is not None:  # not on another worker: the chief wrote the run
         say(f"run directory: {training.run_dir}")
     if training.latest is not None:

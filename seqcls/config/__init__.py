@@ -53,6 +53,7 @@ from seqcls.config.overrides import apply_overrides, parse_override
 from seqcls.config.resolved import FROM_DATA, config_to_yaml, resolved_dict
 from seqcls.config.schema import Config, distribution_kind, estimate_parameters, space_problems
 from seqcls.config.sections import (
+    AbstentionConfig,
     AttentionConfig,
     BackwardConfig,
     DataConfig,
@@ -106,6 +107,7 @@ __all__ = [
     "ModelConfig",
     "Monitor",
     "OutputConfig",
+    "AbstentionConfig",
     "PathField",
     "PositiveInt",
     "PreprocessingConfig",

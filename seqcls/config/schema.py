@@ -11,6 +11,7 @@ from seqcls.config.estimate import parameters_by_part
 from seqcls.config.fields import RunName, Section, Seed, is_new_config
 from seqcls.config.limits import MAX_PARAMETERS
 from seqcls.config.sections import (
+    AbstentionConfig,
     DataConfig,
     ModelConfig,
     OutputConfig,
@@ -38,6 +39,7 @@ class Config(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    abstention: AbstentionConfig = Field(default_factory=AbstentionConfig)
     # `seqcls tune`'s search space and objective. Not part of a run: left out of every
     # config seqcls writes (config.yaml, best.yaml), and ignored by `seqcls train`.
     tune: TuneConfig | None = Field(default=None, exclude=True)

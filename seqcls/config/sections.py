@@ -377,3 +377,11 @@ class OutputConfig(Section):
     plots: Literal["auto"] | bool = "auto"
     # report.html: config, metrics, plots, per-class table, confident mistakes.
     html_report: bool = True
+
+
+class AbstentionConfig(Section):
+    # What predict --abstain gives a text whose top probability is below the threshold.
+    unknown_label: Annotated[str, Field(min_length=1)] = "unknown"
+    # --abstain auto: the lowest threshold (fitted on valid after calibration) at which
+    # the predictions kept are at least this precise.
+    target_precision: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95

@@ -93,6 +93,7 @@ class Classifier:
         threshold: float | None = None,
         text_column: str | list[str] | None = None,
         calibrated: bool = True,
+        abstain: str | float | None = None,
     ) -> list[dict[str, Any]]:
         """One record per text, in order: `label` and `probability` (multiclass, binary),
         `labels` (multilabel: every label at or above its threshold, a list), or `tags`
@@ -100,10 +101,14 @@ class Classifier:
         {label, probability}; with `attention`, `attention` as [token, weight] pairs
         (`attention_forward`/`attention_backward` for a per-direction run). The
         probabilities are `seqcls predict`'s, rounded to 6 digits as it writes them:
-        calibrated by the temperature fitted on valid (`calibrated=False`: the model's own)."""
+        calibrated by the temperature fitted on valid (`calibrated=False`: the model's own).
+        `abstain`: "auto" (the threshold fitted on valid) or a number: a text whose top
+        probability is below it gets the config's abstention.unknown_label."""
         texts = self.texts(texts, text_column)
         self.check_options(top_k, attention, threshold)
-        return self.records(texts, self.outputs(texts, calibrated), top_k, attention, threshold)
+        cut = self.abstain_threshold(abstain)
+        outputs = self.outputs(texts, calibrated)
+        return self.records(texts, outputs, top_k, attention, threshold, cut)
 
     def predict_proba(
         self,
@@ -140,6 +145,7 @@ class Classifier:
         threshold: float | None = None,
         text_column: str | list[str] | None = None,
         calibrated: bool = True,
+        abstain: str | float | None = None,
     ) -> pd.DataFrame:
         """`frame` (left as it is) with the columns `seqcls predict` adds after its own,
         same index: the DataFrame that predict's Parquet output reads back as
@@ -156,8 +162,9 @@ class Classifier:
             )
         texts = self.texts(frame, text_column)
         self.check_options(top_k, attention, threshold)
+        cut = self.abstain_threshold(abstain)
         outputs = self.outputs(texts, calibrated)
-        added, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold)
+        added, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold, cut)
         pairs = list(attention_columns(outputs).values()) if attention else []
         return with_predictions(frame, added, rows, pairs)
 
@@ -199,6 +206,17 @@ class Classifier:
                 message.replace("--top-k", "top_k").replace("--threshold", "threshold")
             ) from None
 
+    def abstain_threshold(self, abstain: str | float | None) -> float | None:
+        """The threshold `abstain` names (see seqcls.inference.predict.resolve_abstain)."""
+        from seqcls.inference.predict import resolve_abstain
+
+        if isinstance(abstain, bool):
+            raise UsageError(f"abstain must be 'auto' or a number, got {abstain!r}")
+        try:
+            return resolve_abstain(self.run, abstain)
+        except UsageError as error:
+            raise UsageError(str(error).replace("--abstain", "abstain")) from None
+
     def texts(self, texts: Any, text_column: Any = None) -> list[str]:
         """The texts to predict as a list: a DataFrame's text column(s) (`text_column`,
         else the run's, several joined by its data.text_separator), or `texts` itself."""
@@ -227,12 +245,14 @@ class Classifier:
         top_k: int = 0,
         attention: bool = False,
         threshold: float | None = None,
+        abstain: float | None = None,
     ) -> list[dict[str, Any]]:
         """predict's records from the outputs of `texts` (a server merges several
-        requests' texts into one model call, then makes each request's records)."""
+        requests' texts into one model call, then makes each request's records);
+        `abstain`: a threshold (abstain_threshold)."""
         from seqcls.inference.predict import prediction_rows
 
-        _, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold)
+        _, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold, abstain)
         return [self._record(row) for row in rows]
 
     def _record(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -270,9 +290,13 @@ class Classifier:
         attention: bool = False,
         threshold: float | None = None,
         calibrated: bool = True,
+        abstain: str | float | None = None,
     ) -> tuple[list[str], list[dict[str, Any]]]:
         """A table's rows with predict's columns added, flat (top1_label, ...), as
         `seqcls predict` writes them."""
-        from seqcls.inference.predict import predict_table
+        from seqcls.inference.predict import predict_table, resolve_abstain
 
-        return predict_table(self.run, table, text_column, top_k, attention, threshold, calibrated)
+        cut = resolve_abstain(self.run, abstain)
+        return predict_table(
+            self.run, table, text_column, top_k, attention, threshold, calibrated, cut
+        )

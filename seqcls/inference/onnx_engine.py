@@ -291,8 +291,17 @@ def load_onnx_run(run_dir: str | Path, require_fingerprint: bool = False) -> Run
             f"({len(labels)} labels, task {task}); the export is from another run; {stale}"
         )
     calibration = readers.read_calibration(run_dir, labels)
+    abstention = readers.read_abstention(run_dir)
     return Run(
-        run_dir, config, task, labels, vocabulary["max_length"], model, thresholds, calibration
+        run_dir,
+        config,
+        task,
+        labels,
+        vocabulary["max_length"],
+        model,
+        thresholds,
+        calibration,
+        abstention,
     )
 
 

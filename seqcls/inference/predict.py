@@ -13,11 +13,8 @@ from typing import Any
 import numpy as np
 
 from seqcls.config import Config
-from seqcls.data.bad_rows import apply_policy
-from seqcls.data.reading import Table, column_list, read_table, texts_of
-from seqcls.data.splits import labelled_split, unknown_label_problems
+from seqcls.data.reading import Table, texts_of
 from seqcls.errors import DataError, UsageError
-from seqcls.inference.inputs import BAD_ROWS_FIX, LABEL_OPTION, TEXT_OPTION, require_input_columns
 from seqcls.run import artifacts, readers
 from seqcls.tasks import AUTO, AUTO_TASKS, get_task, resolved_name
 
@@ -34,6 +31,7 @@ class Run:
     model: Any  # the inference model: strings in, {"probabilities", ...} out
     thresholds: list[float] | None = None  # multilabel: one per label, tuned on valid
     calibration: dict | None = None  # temperature(s) fitted on valid (calibration.json)
+    abstention: dict | None = None  # the threshold fitted on valid (abstention.json)
 
     def outputs(self, texts: list[str], calibrated: bool = True) -> dict[str, Any]:
         """The model's outputs for `texts`, probabilities calibrated (unless asked not to)."""
@@ -81,10 +79,19 @@ def load_run(run_dir: str | Path) -> Run:
     tuned = get_task(task).tuned_thresholds
     thresholds = readers.read_thresholds(run_dir, labels) if tuned else None
     calibration = readers.read_calibration(run_dir, labels)
+    abstention = readers.read_abstention(run_dir)
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     check_run_model(run_dir, model, task, labels, vocabulary)
     return Run(
-        run_dir, config, task, labels, vocabulary["max_length"], model, thresholds, calibration
+        run_dir,
+        config,
+        task,
+        labels,
+        vocabulary["max_length"],
+        model,
+        thresholds,
+        calibration,
+        abstention,
     )
 
 
@@ -213,61 +220,6 @@ def predict_outputs(
     return results
 
 
-def evaluate_file(
-    run: Run,
-    data_file: Path,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    report: Any = None,
-    on_bad_rows: str | None = None,
-) -> dict[str, Any]:
-    """Metrics of the run's model on a labelled CSV/TSV/JSONL file. The columns and the
-    bad-row policy default to the run's; a missing column or a bad row is an error that
-    names the option of `seqcls eval` to change (see seqcls.inference.inputs)."""
-    data = run.config.data
-    text_column, label_column = text_column or data.text_column, label_column or data.label_column
-    texts = column_list(text_column)
-    if label_column in texts:
-        raise UsageError(
-            f"the label column {label_column!r} is also a text column: the model would read "
-            "the answer; give --text-column and --label-column different columns"
-        )
-    table = read_table(data_file, encoding=data.encoding, tsv_quoting=data.tsv_quoting)
-    needed = [(column, TEXT_OPTION) for column in texts] + [(label_column, LABEL_OPTION)]
-    require_input_columns(table, needed)
-    split = labelled_split(
-        "eval",
-        table,
-        text_column,
-        label_column,
-        run.task,
-        run.delimiter,
-        data.text_separator,
-    )
-    split, unseen = unknown_label_problems(split, run.labels, run.task, run.delimiter)
-    # The run's data.on_bad_rows applies to files evaluated with it too, unless overridden.
-    policy = on_bad_rows or data.on_bad_rows
-    problems = split.problems + unseen
-    bad_rows = apply_policy(problems, policy, str(data_file), report, fix=BAD_ROWS_FIX)
-    if not len(split):
-        raise DataError(f"{data_file}: no usable rows left to evaluate")
-    from seqcls.tasks.calibration import calibration_report
-
-    raw = run.outputs(split.texts, calibrated=False)
-    task = get_task(run.task)
-    outputs = task.calibrated(raw, run.calibration)
-    metrics = task.evaluate(outputs, split, run.labels, run.delimiter, run.thresholds)
-    result = {"file": str(data_file), "task": run.task, **metrics}
-    calibration = calibration_report(
-        task, raw, outputs, split, run.labels, run.delimiter, run.calibration
-    )
-    if calibration is not None:
-        result["calibration"] = calibration
-    if bad_rows:
-        result["bad_rows"] = bad_rows
-    return result
-
-
 def attention_columns(outputs: dict[str, list]) -> dict[str, str]:
     """Output column name for each attention-weight output of the model."""
     from seqcls.modeling.outputs import ATTENTION_WEIGHTS
@@ -293,13 +245,16 @@ def predict_table(
     with_attention: bool = False,
     threshold: float | None = None,
     calibrated: bool = True,
+    abstain: float | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The table's rows with the predictions added (see prediction_rows); probabilities
     calibrated unless `calibrated` is false."""
     check_prediction_options(run, top_k, with_attention, threshold)
     texts = texts_of(table, text_column, separator=run.config.data.text_separator)
     outputs = run.outputs(texts, calibrated)
-    added, predicted = prediction_rows(run, texts, outputs, top_k, with_attention, threshold)
+    added, predicted = prediction_rows(
+        run, texts, outputs, top_k, with_attention, threshold, abstain
+    )
     clashes = [column for column in added if column in table.columns]
     if clashes:
         raise UsageError(
@@ -308,6 +263,37 @@ def predict_table(
         )
     rows = [{**row, **predicted[index]} for index, row in enumerate(table.rows)]
     return table.columns + added, rows
+
+
+def resolve_abstain(run: Run, abstain: str | float | None) -> float | None:
+    """The confidence threshold `--abstain` asks for: None, "auto" (the run's, fitted on
+    valid: abstention.json) or a number in [0, 1]; a UsageError otherwise, or for a task
+    that does not abstain, or an unknown_label that is one of the run's labels."""
+    if abstain is None:
+        return None
+    task = get_task(run.task)
+    if not task.abstains:
+        raise UsageError(f"--abstain applies to multiclass and binary runs, not {run.task}")
+    unknown = run.config.abstention.unknown_label
+    if unknown in run.labels:
+        raise UsageError(
+            f"abstention.unknown_label {unknown!r} is one of the run's labels: an abstention "
+            "could not be told from a prediction; retrain with another unknown_label"
+        )
+    if abstain == "auto":
+        if run.abstention is None:
+            raise UsageError(
+                f"--abstain auto: {run.directory} has no abstention.json (trained before "
+                "seqcls fitted a threshold); pass a threshold such as --abstain 0.5"
+            )
+        return float(run.abstention["threshold"])
+    try:
+        value = float(abstain)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"--abstain must be auto or a number in [0, 1], got {abstain!r}")
+    return value
 
 
 def check_prediction_options(
@@ -335,6 +321,7 @@ def prediction_rows(
     top_k: int = 0,
     with_attention: bool = False,
     threshold: float | None = None,
+    abstain: float | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns predict adds, and their values for each of `texts` from the model's
     `outputs` (predict_outputs of those texts; check_prediction_options first).
@@ -342,6 +329,8 @@ def prediction_rows(
     multiclass/binary: the label and its probability; multilabel: every label at or
     above its threshold (joined by the run's delimiter); tagging: one tag per token.
     Optionally the top k labels, and each token's attention weight as [token, weight].
+    With `abstain` (a threshold from resolve_abstain), a text whose top probability is
+    below it gets abstention.unknown_label as its label (its probability stays).
     """
     task = get_task(run.task)
     attention = attention_columns(outputs) if with_attention else {}
@@ -356,6 +345,14 @@ def prediction_rows(
     if threshold is not None:
         decisions = np.full(len(run.labels), threshold)
     predicted = task.decide(outputs, run.labels, run.delimiter, decisions, top_k)
+    if abstain is not None:
+        from seqcls.modeling.outputs import PROBABILITIES
+        from seqcls.tasks.base import PREDICTED_LABEL
+
+        confidence = task.probabilities(outputs[PROBABILITIES]).max(axis=1)
+        for result, score in zip(predicted, confidence):
+            if score < abstain:
+                result[PREDICTED_LABEL] = run.config.abstention.unknown_label
     for index, result in enumerate(predicted):
         for key, column in attention.items():
             weights = outputs[key][index]

@@ -31,6 +31,8 @@ MANIFEST_FILE = "manifest.json"
 THRESHOLDS_FILE = "thresholds.json"
 # The temperature(s) fitted on valid that predict, eval and serve scale probabilities by.
 CALIBRATION_FILE = "calibration.json"
+# The confidence threshold fitted on valid that predict --abstain auto uses.
+ABSTENTION_FILE = "abstention.json"
 PER_CLASS_FILE = "per_class.csv"
 CONFUSION_FILE = "confusion_matrix.csv"
 
@@ -47,6 +49,7 @@ TRAINING_WRITES = (
     MANIFEST_FILE,
     THRESHOLDS_FILE,
     CALIBRATION_FILE,
+    ABSTENTION_FILE,
     "reliability.png",
     PER_CLASS_FILE,
     CONFUSION_FILE,

@@ -14,6 +14,7 @@ from typing import Any
 
 from seqcls.errors import DataError
 from seqcls.run.artifacts import (
+    ABSTENTION_FILE,
     CALIBRATION_FILE,
     CONFIG_FILE,
     LABELS_FILE,
@@ -298,5 +299,21 @@ def read_calibration(run_dir: str | Path, labels: list[str]) -> dict[str, Any] |
         raise DataError(
             f"{Path(run_dir) / CALIBRATION_FILE}: expected a positive temperature (or one "
             f"per label of the run); {run_file_fix(CALIBRATION_FILE)}"
+        )
+    return saved
+
+
+def read_abstention(run_dir: str | Path) -> dict[str, Any] | None:
+    """abstention.json: the confidence threshold fitted on valid (a number in [0, 1]);
+    None for a run without one (trained before abstention, or a task that does not
+    abstain)."""
+    if not (Path(run_dir) / ABSTENTION_FILE).exists():
+        return None
+    saved = read_run_json(run_dir, ABSTENTION_FILE, {"threshold": "number or null"})
+    threshold = saved["threshold"]
+    if not _is_number(threshold) or not 0.0 <= threshold <= 1.0:
+        raise DataError(
+            f"{Path(run_dir) / ABSTENTION_FILE}: threshold must be a number in [0, 1]; "
+            f"{run_file_fix(ABSTENTION_FILE)}"
         )
     return saved

@@ -45,6 +45,8 @@ class Task:
     # parse_labels and row_problem are the defaults below, so reading may check a whole
     # column at once instead of asking them row by row.
     one_label_per_cell: ClassVar[bool] = True
+    # One label per text with a probability: predict --abstain can withhold it.
+    abstains: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ labels
 

@@ -19,6 +19,7 @@ PREDICTED_LABELS = "predicted_labels"
 class Multilabel(Task):
     name = "multilabel"
     one_label_per_cell = False
+    abstains = False
     activation = "sigmoid"
     loss = "binary_crossentropy"
     supports_class_weight = False

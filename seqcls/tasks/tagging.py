@@ -23,6 +23,7 @@ WHITESPACE_ADVICE = "(is there a no-break or other non-ASCII space?); normalise 
 class Tagging(Task):
     name = "tagging"
     one_label_per_cell = False
+    abstains = False
     per_token = True
     supports_class_weight = False
     supports_streaming = False

@@ -162,6 +162,7 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
     outputs = {name: task.calibrated(values, calibration) for name, values in raw.items()}
     # Thresholds are tuned on the calibrated probabilities predict decides on.
     thresholds = task.tune(outputs["valid"], splits.valid, labels, delimiter)
+    chosen = _abstention_threshold(outputs["valid"], prepared, run_dir, report)
     if thresholds is not None:
         artifacts.write_json(
             run_dir / artifacts.THRESHOLDS_FILE,
@@ -171,6 +172,7 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
     metrics: dict[str, Any] = {"task": task.name}
     if splits.bad_rows:
         metrics["bad_rows"] = splits.bad_rows
+    from seqcls.tasks.abstention import abstention_report
     from seqcls.tasks.calibration import calibration_report
 
     for split in (splits.valid, splits.test):
@@ -183,6 +185,9 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
             )
             if measured is not None:
                 metrics[split.name]["calibration"] = measured
+            trade = abstention_report(task, outputs[split.name], split, labels, delimiter, chosen)
+            if trade is not None:
+                metrics[split.name]["abstention"] = trade
     artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
     return metrics, outputs.get("valid", {}).get(PROBABILITIES)
 
@@ -206,6 +211,32 @@ def _calibrate(valid: dict, prepared: Prepared, run_dir: Path, report: Any) -> d
             f"({min(values):.3f} to {max(values):.3f})"
         )
     return calibration
+
+
+def _abstention_threshold(
+    valid: dict, prepared: Prepared, run_dir: Path, report: Any
+) -> dict | None:
+    """The confidence threshold `predict --abstain auto` uses: the lowest at which the
+    calibrated valid predictions kept are abstention.target_precision precise; saved in
+    abstention.json. None for a task that does not abstain."""
+    from seqcls.tasks.abstention import choose_threshold, confidence_rows
+
+    task, split, config = prepared.kind, prepared.splits.valid, prepared.config
+    if not task.abstains or not len(split):
+        return None
+    confidence, correct = confidence_rows(
+        task, valid, split, prepared.labels, config.data.label_delimiter
+    )
+    chosen = choose_threshold(confidence, correct, config.abstention.target_precision)
+    chosen.update(fitted_on="valid", score="calibrated top probability")
+    artifacts.write_json(run_dir / artifacts.ABSTENTION_FILE, chosen)
+    reached = "" if chosen["reached"] else " (the target was not reached: the most precise)"
+    report(
+        f"abstention: threshold {chosen['threshold']:.3f} keeps {chosen['coverage']:.1%} of "
+        f"valid at precision {chosen['precision']:.3f} (target "
+        f"{chosen['target_precision']}){reached}"
+    )
+    return chosen
 
 
 def _write_manifest(

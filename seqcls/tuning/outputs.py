@@ -126,7 +126,8 @@ def best_test_metrics(tune_dir: Path, search: Search, best: Any, report: Report)
             previous = {}
         if previous.get("trial") == best.number and previous.get("file") == str(test):
             return previous
-    from seqcls.inference.predict import evaluate_file, load_run
+    from seqcls.inference.evaluation import evaluate_file
+    from seqcls.inference.predict import load_run
 
     run_dir = tune_dir / best.user_attrs["run_dir"]
     try:
