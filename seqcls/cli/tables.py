@@ -116,6 +116,8 @@ def print_confidence(metrics: dict) -> None:
     for split, values in metrics.items():
         if isinstance(values, dict) and values.get("abstention"):
             _say_abstention(split, values["abstention"])
+        if isinstance(values, dict) and values.get("out_of_scope"):
+            _say_out_of_scope(split, values["out_of_scope"])
         block = values.get("calibration") if isinstance(values, dict) else None
         if not block:
             continue
@@ -138,6 +140,24 @@ def _say_abstention(split: str, block: dict) -> None:
         line += (
             f"; at --abstain auto ({chosen['threshold']:.3f}) it keeps "
             f"{chosen['coverage']:.1%} at accuracy {shown}"
+        )
+    say(line)
+
+
+def _say_out_of_scope(split: str, block: dict) -> None:
+    def shown(value: Any) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    line = (
+        f"out of scope on {split}: {block['rows']} row(s); AUROC of the top probability "
+        f"{shown(block['auroc']['top_probability'])}"
+    )
+    if "threshold" in block:
+        line += (
+            f"; at {block['threshold']:.3f}: out-of-scope recall "
+            f"{shown(block['out_of_scope_recall'])}, precision "
+            f"{shown(block['out_of_scope_precision'])}, in-scope accuracy "
+            f"{shown(block['in_scope_accuracy'])}"
         )
     say(line)
 

@@ -48,6 +48,9 @@ class DataConfig(Section):
     tsv_quoting: bool = False
     # error: stop and list bad rows; skip: leave them out, counted; warn: as skip, listed.
     on_bad_rows: Literal["error", "skip", "warn"] = "error"
+    # Rows with this label are out of scope: never trained on as a class; in valid they
+    # fit the abstention threshold, in valid/test/eval they measure out-of-scope recall.
+    out_of_scope_label: Column | None = None
     # auto: CSV/TSV through Arrow's parser (fast, little memory), the exact reader for a
     # file Arrow cannot read with the same guarantees; exact: always Python's csv module,
     # which also refuses text after a closing quote ("ab"c) that Arrow keeps as abc.

@@ -45,6 +45,8 @@ class Split:
     # What reading found worth saying (which files a glob pattern matched).
     notes: list[str] = field(default_factory=list)
     unit: str = "line"
+    # The texts of the rows labelled data.out_of_scope_label, which are not in texts.
+    out_of_scope: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -302,6 +304,17 @@ def read_enforced(name: str, path: Any, data: Any, task: str, bad_rows: BadRows)
     split = read_split(name, path, data, task)
     bad_rows.notes.extend(split.notes)
     bad_rows.enforce(split.name, split.source, split.problems)
+    label = getattr(data, "out_of_scope_label", None)
+    outside = [i for i, value in enumerate(split.labels) if value == label]
+    if outside:  # kept apart: never a class, used to fit and measure abstention
+        left = set(outside)
+        kept = split.take([i for i in range(len(split)) if i not in left], name, split.source)
+        kept.out_of_scope = [split.texts[i] for i in outside]
+        bad_rows.notes.append(
+            f"{name}: {len(outside)} row(s) labelled {label!r} (data.out_of_scope_label) "
+            + ("left out of training" if name == "train" else "kept apart as out of scope")
+        )
+        split = kept
     return split
 
 
@@ -356,6 +369,7 @@ def with_known_labels(
         if smoke_rows:
             split = split.head(smoke_rows)
         kept, problems = unknown_label_problems(split, labels, task, data.label_delimiter)
+        kept.out_of_scope = split.out_of_scope
         if not smoke_rows:
             bad_rows.enforce(split.name, split.source, problems)
         checked.append(kept)

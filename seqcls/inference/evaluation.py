@@ -46,6 +46,12 @@ def evaluate_file(
         run.delimiter,
         data.text_separator,
     )
+    # Rows labelled the run's data.out_of_scope_label are measured apart (abstention).
+    outside_label = data.out_of_scope_label
+    outside_texts = [t for t, label in zip(split.texts, split.labels) if label == outside_label]
+    if outside_texts:
+        inside = [i for i, label in enumerate(split.labels) if label != outside_label]
+        split = split.take(inside, split.name, split.source)
     split, unseen = unknown_label_problems(split, run.labels, run.task, run.delimiter)
     # The run's data.on_bad_rows applies to files evaluated with it too, unless overridden.
     policy = on_bad_rows or data.on_bad_rows
@@ -70,6 +76,18 @@ def evaluate_file(
     trade = abstention_report(task, outputs, split, run.labels, run.delimiter, run.abstention)
     if trade is not None:
         result["abstention"] = trade
+    if outside_texts:
+        from seqcls.tasks.abstention import out_of_scope_report
+
+        result["out_of_scope"] = out_of_scope_report(
+            task,
+            outputs,
+            split,
+            run.outputs(outside_texts),
+            run.labels,
+            run.delimiter,
+            run.abstention,
+        )
     if bad_rows:
         result["bad_rows"] = bad_rows
     return result

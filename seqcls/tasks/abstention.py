@@ -105,3 +105,60 @@ def abstention_report(
     if chosen is not None:
         report["at_threshold"] = at_threshold(confidence, correct, chosen["threshold"])
     return report
+
+
+def out_of_scope_report(
+    task: Any,
+    outputs: dict,
+    split: Any,
+    outside: dict,
+    labels: list[str],
+    delimiter: str,
+    chosen: dict | None,
+) -> dict[str, Any]:
+    """How well the confidence tells in-scope rows (`outputs` of `split`) from
+    out-of-scope ones (`outside`: the outputs of the texts labelled
+    data.out_of_scope_label): AUROC of each confidence score (in scope is the positive
+    class), and at the run's threshold the in-scope accuracy (an abstention on an
+    in-scope row counts as wrong), out-of-scope recall (the share abstained on) and
+    precision (the share of abstentions that are out of scope)."""
+    from seqcls.modeling.outputs import PROBABILITIES
+    from seqcls.tasks.metrics import roc_auc
+
+    confidence, correct = confidence_rows(task, outputs, split, labels, delimiter)
+    inside_probabilities, _ = task.calibration_rows(outputs, split, labels, delimiter)
+    outside_probabilities = task.probabilities(outside[PROBABILITIES])
+    positive = np.r_[np.ones(len(confidence), bool), np.zeros(len(outside_probabilities), bool)]
+    report: dict[str, Any] = {"rows": len(outside_probabilities), "in_scope_rows": len(correct)}
+    report["auroc"] = {
+        name: roc_auc(positive, np.r_[score(inside_probabilities), score(outside_probabilities)])
+        for name, score in SCORES.items()
+    }
+    if chosen is not None:
+        threshold = chosen["threshold"]
+        kept = confidence >= threshold
+        caught = outside_probabilities.max(axis=1) < threshold
+        abstentions = int((~kept).sum() + caught.sum())
+        report.update(
+            threshold=threshold,
+            in_scope_accuracy=float((correct & kept).mean()),
+            in_scope_accuracy_never_abstaining=float(correct.mean()),
+            out_of_scope_recall=float(caught.mean()) if len(caught) else None,
+            out_of_scope_precision=float(caught.sum() / abstentions) if abstentions else None,
+        )
+    return report
+
+
+def _margin(probabilities: np.ndarray) -> np.ndarray:
+    if probabilities.shape[1] < 2:
+        return probabilities[:, 0]
+    top = np.sort(probabilities, axis=1)
+    return top[:, -1] - top[:, -2]
+
+
+# The confidence scores compared (higher: more likely in scope). The energy score needs
+# the logits, which a model whose output is its probabilities does not give.
+SCORES = {
+    "top_probability": lambda probabilities: probabilities.max(axis=1),
+    "margin": _margin,
+}

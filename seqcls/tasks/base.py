@@ -74,6 +74,13 @@ class Task:
                 "data.streaming supports text-level tasks (multiclass, binary, multilabel), "
                 f"not {self.name}; set data.streaming: false"
             )
+        if config.data.out_of_scope_label is not None and (
+            not self.abstains or config.data.streaming
+        ):
+            problems.append(
+                "data.out_of_scope_label needs a multiclass or binary task read in memory "
+                f"(this config: {self.name}, data.streaming {config.data.streaming}); remove it"
+            )
         if not self.supports_distribution and config.runtime.distribution != "none":
             problems.append(
                 f"runtime.distribution {config.runtime.distribution} supports text-level tasks "

@@ -160,9 +160,17 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
     }
     calibration = _calibrate(raw["valid"], prepared, run_dir, report)
     outputs = {name: task.calibrated(values, calibration) for name, values in raw.items()}
+    # The texts labelled data.out_of_scope_label, apart from the splits' own.
+    outside = {
+        split.name: task.calibrated(predict_outputs(exported, split.out_of_scope), calibration)
+        for split in (splits.valid, splits.test)
+        if split is not None and split.out_of_scope
+    }
     # Thresholds are tuned on the calibrated probabilities predict decides on.
     thresholds = task.tune(outputs["valid"], splits.valid, labels, delimiter)
-    chosen = _abstention_threshold(outputs["valid"], prepared, run_dir, report)
+    chosen = _abstention_threshold(
+        outputs["valid"], outside.get("valid"), prepared, run_dir, report
+    )
     if thresholds is not None:
         artifacts.write_json(
             run_dir / artifacts.THRESHOLDS_FILE,
@@ -172,7 +180,7 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
     metrics: dict[str, Any] = {"task": task.name}
     if splits.bad_rows:
         metrics["bad_rows"] = splits.bad_rows
-    from seqcls.tasks.abstention import abstention_report
+    from seqcls.tasks.abstention import abstention_report, out_of_scope_report
     from seqcls.tasks.calibration import calibration_report
 
     for split in (splits.valid, splits.test):
@@ -188,6 +196,10 @@ def evaluate_saved_model(prepared: Prepared, run_dir: Path, report: Any) -> tupl
             trade = abstention_report(task, outputs[split.name], split, labels, delimiter, chosen)
             if trade is not None:
                 metrics[split.name]["abstention"] = trade
+            if split.name in outside:
+                metrics[split.name]["out_of_scope"] = out_of_scope_report(
+                    task, outputs[split.name], split, outside[split.name], labels, delimiter, chosen
+                )
     artifacts.write_json(run_dir / artifacts.METRICS_FILE, metrics)
     return metrics, outputs.get("valid", {}).get(PROBABILITIES)
 
@@ -214,11 +226,15 @@ def _calibrate(valid: dict, prepared: Prepared, run_dir: Path, report: Any) -> d
 
 
 def _abstention_threshold(
-    valid: dict, prepared: Prepared, run_dir: Path, report: Any
+    valid: dict, outside: dict | None, prepared: Prepared, run_dir: Path, report: Any
 ) -> dict | None:
     """The confidence threshold `predict --abstain auto` uses: the lowest at which the
-    calibrated valid predictions kept are abstention.target_precision precise; saved in
-    abstention.json. None for a task that does not abstain."""
+    calibrated valid predictions kept are abstention.target_precision precise (an
+    out-of-scope valid row kept counts as wrong); saved in abstention.json. None for a
+    task that does not abstain."""
+    import numpy as np
+
+    from seqcls.modeling.outputs import PROBABILITIES
     from seqcls.tasks.abstention import choose_threshold, confidence_rows
 
     task, split, config = prepared.kind, prepared.splits.valid, prepared.config
@@ -227,8 +243,16 @@ def _abstention_threshold(
     confidence, correct = confidence_rows(
         task, valid, split, prepared.labels, config.data.label_delimiter
     )
+    if outside is not None:
+        scores = task.probabilities(outside[PROBABILITIES]).max(axis=1)
+        confidence = np.r_[confidence, scores]
+        correct = np.r_[correct, np.zeros(len(scores), dtype=bool)]
     chosen = choose_threshold(confidence, correct, config.abstention.target_precision)
-    chosen.update(fitted_on="valid", score="calibrated top probability")
+    chosen.update(
+        fitted_on="valid",
+        score="calibrated top probability",
+        out_of_scope_rows=0 if outside is None else len(prepared.splits.valid.out_of_scope),
+    )
     artifacts.write_json(run_dir / artifacts.ABSTENTION_FILE, chosen)
     reached = "" if chosen["reached"] else " (the target was not reached: the most precise)"
     report(
