@@ -1,12 +1,13 @@
 """report.html: one self-contained page per run (no external files, scripts or fonts):
 how training went (epochs run, why it stopped, the best epoch, wall time, what the data
-decided), the metrics, the plots (embedded as data: URIs), the per-class table worst
-first, the most confused pairs, the most confident mistakes on validation, and the
-resolved config (the lines the data decided marked).
+decided), the metrics, the calibration (before and after, with the reliability diagram),
+the plots (embedded as data: URIs), the per-class table worst first, the most confused
+pairs, the most confident mistakes on validation, and the resolved config (the lines the
+data decided marked).
 
 Also `write_visual_reports`, the one call training makes after its metrics are written:
 the PNGs (per output.plots; binary runs add the ROC and precision-recall curves of
-valid) and the page (per output.html_report).
+valid, calibrated runs the reliability diagram) and the page (per output.html_report).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import numpy as np
 
 from seqcls.messages import note
 from seqcls.reporting import plots
+from seqcls.reporting.calibration_section import calibration_section, diagram_split
 from seqcls.reporting.report_sections import config_block, training_summary, training_table
 from seqcls.reporting.tables import confused_pairs, per_class_rows
-from seqcls.run import artifacts
+from seqcls.run import artifacts, readers
 
 REPORT_FILE = "report.html"
 MISTAKES = 20
@@ -143,7 +145,13 @@ def html_page(
     why_no_mistakes: str = "",
     no_plots: str = "matplotlib is not installed or output.plots is off.",
     training: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
+    tuned_thresholds: bool = False,
 ) -> str:
+    """The page. `images` are the PNGs drawn (reliability.png goes to the Calibration
+    section, the rest to Plots); `calibration` is the run's calibration.json."""
+    diagram = [path for path in images if path.name == plots.RELIABILITY_PNG]
+    images = [path for path in images if path.name != plots.RELIABILITY_PNG]
     chosen_name = "test" if isinstance(metrics.get("test"), dict) else "valid"
     chosen = metrics.get(chosen_name, {})
     parts = [
@@ -160,8 +168,15 @@ def html_page(
     if images:
         parts.append("<h2>Plots</h2>")
         parts += [f"<p>{_image(path)}</p>" for path in images]
-    else:
+    elif not diagram:
         parts.append(f'<p class="muted">No plots: {html.escape(no_plots)}</p>')
+    parts += calibration_section(
+        metrics,
+        calibration,
+        _image(diagram[0]) if diagram else "",
+        no_plots,
+        tuned_thresholds,
+    )
     if "per_class" in chosen:
         parts += [
             f"<h2>Per class ({chosen_name}), worst F1 first</h2>",
@@ -229,6 +244,12 @@ def _plot_jobs(
             f"{config.name}: valid",
         )
         jobs.append((ranked, draw))
+    calibrated = diagram_split(metrics)
+    if calibrated is not None:
+        diagram = run_dir / plots.RELIABILITY_PNG
+        block = metrics[calibrated]["calibration"]
+        title = f"{config.name}: {calibrated} reliability"
+        jobs.append((diagram, partial(plots.reliability_png, diagram, block, title)))
     return jobs
 
 
@@ -290,6 +311,8 @@ def write_visual_reports(
             why,
             no_plots,
             training,
+            readers.read_calibration(run_dir, labels),
+            kind.tuned_thresholds,
         )
         artifacts.write_text(run_dir / REPORT_FILE, page)
         written.append(REPORT_FILE)

@@ -1,5 +1,5 @@
-"""confusion_matrix.png, training_curves.png and, for binary runs, roc_pr_curves.png
-(the `plots` extra: matplotlib).
+"""confusion_matrix.png, training_curves.png, reliability.png (calibration) and, for
+binary runs, roc_pr_curves.png (the `plots` extra: matplotlib).
 
 matplotlib is imported inside the functions, with the non-interactive Agg backend,
 so `import seqcls` never needs it. Files are written atomically.
@@ -20,6 +20,7 @@ from seqcls.run import artifacts
 CONFUSION_PNG = "confusion_matrix.png"
 CURVES_PNG = "training_curves.png"
 ROC_PR_PNG = "roc_pr_curves.png"
+RELIABILITY_PNG = "reliability.png"
 # What `pip install` adds the plots with (the terminal and report.html name it).
 EXTRA = "pip install 'seqcls[plots]'"
 
@@ -219,3 +220,70 @@ def roc_pr_curves_png(
     figure.suptitle(title)
     _save(figure, Path(path))
     plt.close(figure)
+
+
+def reliability_png(path: str | Path, block: dict[str, Any], title: str) -> None:
+    """The reliability diagram of one split's calibration block (metrics.json; drawn
+    from its bins, nothing recomputed): accuracy per confidence bin before and after
+    calibration beside the diagonal (perfect calibration), only bins with predictions;
+    below, how many predictions fall in each bin. The title gives the ECE before and
+    after with the bin count. See reliability_figure."""
+    plt = _pyplot()
+    figure = reliability_figure(block, title)
+    _save(figure, Path(path))
+    plt.close(figure)
+
+
+def reliability_figure(block: dict[str, Any], title: str) -> Any:
+    """The figure of reliability_png: the bars of the top axes are the accuracies of
+    the bins with predictions, before then after (points: each bin's mean confidence);
+    the bottom's, their counts."""
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(
+        2,
+        1,
+        figsize=(6.4, 6.8),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3, 1]},
+        layout="constrained",
+    )
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    for (when, colour), side in zip((("before", "tab:orange"), ("after", "tab:blue")), (0, 1)):
+        bins = [b for b in block["reliability"][when] if b["count"]]
+        width = [(b["high"] - b["low"]) / 2 for b in bins]
+        left = [b["low"] + side * w for b, w in zip(bins, width)]
+        measured = block[when]["ece"]
+        top.bar(
+            left,
+            [b["accuracy"] for b in bins],
+            width=width,
+            align="edge",
+            color=colour,
+            alpha=0.75,
+            label=f"{when} calibration (ECE {measured:.4f})",
+        )
+        top.plot(
+            [b["confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            linestyle="none",
+            marker="o",
+            markersize=4,
+            color=colour,
+        )
+        bottom.bar(left, [b["count"] for b in bins], width=width, align="edge", color=colour)
+    top.set_ylabel("accuracy in the bin")
+    top.set_ylim(0, 1.02)
+    top.grid(alpha=0.3)
+    # Below the figure: inside the axes it would hide a bar (a bin can be right at any
+    # height).
+    figure.legend(loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    bottom.set_xlim(0, 1)
+    bottom.set_xlabel("confidence (the predicted label's probability), equal-width bins")
+    bottom.set_ylabel("predictions")
+    bottom.grid(alpha=0.3)
+    figure.suptitle(
+        f"{title}\nECE {block['before']['ece']:.4f} before, {block['after']['ece']:.4f} "
+        f"after ({block['ece_bins']} bins, {block['predictions']:,} predictions)",
+        fontsize=10,
+    )
+    return figure

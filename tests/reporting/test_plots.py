@@ -128,14 +128,18 @@ def test_training_writes_pngs_and_a_self_contained_report(tmp_path):
     run_dir = tmp_path / "run"
     result = cli_train(tmp_path / "config.yaml", run_dir, "training.epochs=6", "output.plots=true")
     assert result.exit_code == 0, result.output
-    assert "reports: confusion_matrix.png, training_curves.png, report.html" in result.output
+    assert (
+        "reports: confusion_matrix.png, training_curves.png, reliability.png, report.html"
+        in result.output
+    )
     png_size(run_dir / "confusion_matrix.png")
     png_size(run_dir / "training_curves.png")
+    png_size(run_dir / "reliability.png")
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     parser = ReportParser()
     parser.feed(page)
     assert not parser.external and parser.scripts == 0  # self-contained, no scripts
-    assert len(parser.images) == 2 and all(
+    assert len(parser.images) == 3 and all(
         src.startswith("data:image/png;base64,") for src in parser.images
     )
     per_class = parser.tables["per-class"][1:]

@@ -237,7 +237,8 @@ def test_probability_reports_train_without_matplotlib_names_skipped_plots_once(t
     output = done.stdout + done.stderr
     assert output.count("plots skipped") == 1, output
     assert (
-        "plots skipped (confusion_matrix.png, training_curves.png, roc_pr_curves.png): "
+        "plots skipped (confusion_matrix.png, training_curves.png, roc_pr_curves.png, "
+        "reliability.png): "
         f"matplotlib is not installed; {EXTRA}"
     ) in " ".join(output.split()), output
     assert not list((tmp_path / "run").glob("*.png"))
