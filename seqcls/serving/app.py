@@ -20,7 +20,7 @@ import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,6 +47,11 @@ class PredictRequest(BaseModel):
     texts: list[StrictStr] = Field(min_length=1, description="The texts to classify, in order.")
     top_k: StrictInt = Field(0, ge=0, description="Also return the k most probable labels.")
     attention: StrictBool = Field(False, description="Return each token's attention weight.")
+    abstain: Literal["auto"] | Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | None = Field(
+        None,
+        description='"auto" (the threshold fitted on valid) or a probability: a text whose '
+        "top probability is below it gets the run's abstention.unknown_label.",
+    )
 
 
 class PredictResponse(BaseModel):
@@ -134,7 +139,12 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
         if problem is not None:
             return problem
         try:
-            records = await state.batcher.submit(request.texts, request.top_k, request.attention)
+            records = await state.batcher.submit(
+                request.texts,
+                request.top_k,
+                request.attention,
+                state.classifier.abstain_threshold(request.abstain),
+            )
         except Overloaded as error:
             response = error_response(503, "overloaded", str(error))
             response.headers["Retry-After"] = "1"
@@ -200,6 +210,7 @@ def _request_problem(request: PredictRequest, state: State) -> JSONResponse | No
             )
     try:
         state.classifier.check_options(request.top_k, request.attention, None)
+        state.classifier.abstain_threshold(request.abstain)
     except SeqclsError as error:
         message = str(error).replace("--top-k", "top_k")
         return error_response(
@@ -274,6 +285,8 @@ def _metadata(classifier: Any, settings: ServeSettings) -> dict[str, Any]:
         "max_length": classifier.run.max_length,
         "attention": classifier.has_attention,
         "thresholds": classifier.run.thresholds,
+        "calibration": classifier.run.calibration,
+        "abstention": classifier.run.abstention,
         "config": resolved_dict(classifier.config),
         "versions": versions,
         "limits": {

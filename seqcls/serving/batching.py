@@ -29,6 +29,7 @@ class Pending:
     top_k: int
     attention: bool
     future: asyncio.Future = field(repr=False)
+    abstain: float | None = None  # a threshold (Classifier.abstain_threshold)
 
 
 class Batcher:
@@ -70,7 +71,13 @@ class Batcher:
             self._task = None
         self._executor.shutdown(wait=True)
 
-    async def submit(self, texts: list[str], top_k: int = 0, attention: bool = False) -> list:
+    async def submit(
+        self,
+        texts: list[str],
+        top_k: int = 0,
+        attention: bool = False,
+        abstain: float | None = None,
+    ) -> list:
         if self._task is None or self._task.done():
             raise RuntimeError("the batcher is not running")
         if self.max_pending is not None and self.pending_texts + len(texts) > self.max_pending:
@@ -81,7 +88,7 @@ class Batcher:
         future = asyncio.get_running_loop().create_future()
         self.pending_texts += len(texts)
         try:
-            await self._queue.put(Pending(texts, top_k, attention, future))
+            await self._queue.put(Pending(texts, top_k, attention, future, abstain))
             return await future
         finally:
             self.pending_texts -= len(texts)
@@ -156,7 +163,11 @@ class Batcher:
         for item in batch:
             end = start + len(item.texts)
             mine = {key: values[start:end] for key, values in outputs.items()}
-            results.append(self.classifier.records(item.texts, mine, item.top_k, item.attention))
+            results.append(
+                self.classifier.records(
+                    item.texts, mine, item.top_k, item.attention, abstain=item.abstain
+                )
+            )
             start = end
         if self.observe is not None:
             self.observe(len(texts), time.perf_counter() - started)

@@ -121,6 +121,12 @@ def test_serve_predictions_are_the_apis(server, classifier):
         "/predict", content=json.dumps({"texts": texts[:1]}), headers={"content-type": "text/plain"}
     )
     assert typed.json()["predictions"] == classifier.predict(texts[:1])
+    for abstain in ("auto", 0.9, 0.0):
+        answer = server.client.post("/predict", json={"texts": texts, "abstain": abstain})
+        assert answer.json()["predictions"] == classifier.predict(texts, abstain=abstain)
+    metadata = server.client.get("/metadata").json()
+    assert metadata["abstention"] == classifier.run.abstention
+    assert metadata["calibration"] == classifier.run.calibration
 
 
 BAD_REQUESTS = [
@@ -134,6 +140,9 @@ BAD_REQUESTS = [
     (b"[]", 422, "invalid_request"),
     (b"", 422, "invalid_request"),
     (b'{"texts": ["a"], "top_k": 99}', 422, "invalid_option"),
+    (b'{"texts": ["a"], "abstain": "sometimes"}', 422, "invalid_request"),
+    (b'{"texts": ["a"], "abstain": 1.5}', 422, "invalid_request"),
+    (b'{"texts": ["a"], "abstain": "0.5"}', 422, "invalid_request"),
     (b'{"texts": ["\xff\xfe"]}', 400, "not_utf8"),
     (json.dumps({"texts": ["a"] * 21}).encode(), 413, "too_many_texts"),
     (json.dumps({"texts": ["a" * 301]}).encode(), 413, "text_too_long"),
