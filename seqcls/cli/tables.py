@@ -114,21 +114,23 @@ def print_confidence(metrics: dict) -> None:
     and NLL before and after the temperature fitted on valid) and abstention (the area
     under the risk-coverage curve; coverage and accuracy at the run's threshold)."""
     for split, values in metrics.items():
-        if isinstance(values, dict) and values.get("abstention"):
-            _say_abstention(split, values["abstention"])
-        if isinstance(values, dict) and values.get("out_of_scope"):
-            _say_out_of_scope(split, values["out_of_scope"])
-        block = values.get("calibration") if isinstance(values, dict) else None
-        if not block:
+        if not isinstance(values, dict):
             continue
-        before, after = block["before"], block["after"]
-        changes = "; ".join(
-            f"{name} {before[key]:.4f} -> {after[key]:.4f}"
-            for name, key in (("ECE", "ece"), ("Brier", "brier"), ("NLL", "nll"))
-        )
-        say(
-            f"calibration on {split} ({block['method']}, ECE with {block['ece_bins']} bins): {changes}"
-        )
+        if values.get("calibration"):
+            _say_calibration(split, values["calibration"])
+        if values.get("abstention"):
+            _say_abstention(split, values["abstention"])
+        if values.get("out_of_scope"):
+            _say_out_of_scope(split, values["out_of_scope"])
+
+
+def _say_calibration(split: str, block: dict) -> None:
+    before, after = block["before"], block["after"]
+    changes = "; ".join(
+        f"{name} {before[key]:.4f} -> {after[key]:.4f}"
+        for name, key in (("ECE", "ece"), ("Brier", "brier"), ("NLL", "nll"))
+    )
+    say(f"calibration on {split} ({block['method']}, ECE with {block['ece_bins']} bins): {changes}")
 
 
 def _say_abstention(split: str, block: dict) -> None:

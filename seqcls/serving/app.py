@@ -138,12 +138,10 @@ def create_app(settings: ServeSettings, on_failure: Any = None, on_ready: Any = 
         problem = _request_problem(request, state)
         if problem is not None:
             return problem
+        cut = state.classifier.abstain_threshold(request.abstain)
         try:
             records = await state.batcher.submit(
-                request.texts,
-                request.top_k,
-                request.attention,
-                state.classifier.abstain_threshold(request.abstain),
+                request.texts, request.top_k, request.attention, cut
             )
         except Overloaded as error:
             response = error_response(503, "overloaded", str(error))
