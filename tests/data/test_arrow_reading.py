@@ -203,3 +203,14 @@ def test_parquet_streams_rows_and_refuses_a_broken_file(tmp_path):
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match="not a readable Parquet file"):
         read_table(broken)
+
+
+def test_a_file_arrow_hands_to_the_exact_reader_is_named_in_the_notes(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,x\nb,y,extra\nc,y\n", encoding="utf-8")
+    split = read_split("train", path, DataConfig(train=path, on_bad_rows="skip"))
+    assert split.texts == ["a", "c"]
+    assert split.notes == [
+        f"train: {path} read by the csv module (1 row(s) with the wrong field count)"
+    ]
+    assert read_split("train", path, DataConfig(train=path, reader="exact")).notes == []
