@@ -1,7 +1,7 @@
 """Run the whole benchmark suite and write benchmarks/RESULTS.md (and results.json).
 
     pip install '.[bench]'              # scikit-learn, fastText; jax is optional
-    python benchmarks/run_all.py        # the full suite: about 1 h 40 min on 2 cores
+    python benchmarks/run_all.py        # the full suite: about 2 h on 2 cores
     python benchmarks/run_all.py --only throughput_banking77,baselines   # re-run some steps
     python benchmarks/run_all.py --render                 # RESULTS.md from results.json only
     python benchmarks/run_all.py --quick                  # minutes; checks the suite runs,
@@ -39,6 +39,7 @@ from common import ROOT, machine, train_command  # noqa: E402
 HERE = ROOT / "benchmarks"
 CONFIGS_BY_DATASET = {"banking77": ["banking77", "banking77_glove"], "austen": ["austen"]}
 CONFIGS = [config for configs in CONFIGS_BY_DATASET.values() for config in configs]
+CALIBRATED = ["banking77", "austen"]  # the calibration step's configs
 TARGETS = {
     "throughput_austen": 2.0,
     "throughput_banking77": 1.3,
@@ -77,12 +78,27 @@ def steps() -> list[Step]:
             ["throughput.py", "austen", "--rows", "200", "--epochs", "2"],
         ),
         Step("configs", "the shipped configs, trained by `seqcls train`", [], []),
+        # banking77.yaml and austen.yaml once more, for the calibration blocks of their
+        # metrics.json (about 15 minutes on 2 cores; configs records them too since then).
+        Step(
+            "calibration",
+            "ECE, Brier score and NLL before and after the temperature fitted on valid",
+            [],
+            [],
+        ),
         Step(
             "baselines",
             "TF-IDF + linear SVM and fastText",
             ["baselines.py", "banking77", "austen"],
             ["baselines.py", "banking77"],
             needs=["sklearn"],
+        ),
+        # One banking77.yaml training with a quarter of the intents held out (about 4 min).
+        Step(
+            "out_of_scope",
+            "out-of-scope detection: a quarter of banking77's intents held out as unknown",
+            ["out_of_scope.py"],
+            ["out_of_scope.py", "--quick"],
         ),
         Step("predict_speed", "start-up and prediction speed", ["predict_speed.py"], []),
         Step(
@@ -200,8 +216,31 @@ def train_config(name: str, work: Path, quick: bool) -> dict:
             "epoch_seconds": [round(float(row["seconds"]), 1) for row in history],
             "parameters": manifest["parameters"],
             "max_length": manifest["max_length"],
+            **calibration_figures(run_dir, metrics),
         },
     }
+
+
+def calibration_figures(run_dir: Path, metrics: dict) -> dict:
+    """The run's temperature (calibration.json, fitted on valid) and each split's ECE,
+    Brier score and NLL before and after it (metrics.json); empty for a run without."""
+    path = run_dir / "calibration.json"
+    if not path.is_file():
+        return {}
+    fitted = json.loads(path.read_text())
+    splits = {}
+    for split in ("valid", "test"):
+        block = (metrics.get(split) or {}).get("calibration")
+        if block:
+            splits[split] = {
+                "ece_bins": block["ece_bins"],
+                "predictions": block["predictions"],
+                **{
+                    when: {k: round(v, 4) for k, v in block[when].items()}
+                    for when in ("before", "after")
+                },
+            }
+    return {"calibration": {"temperature": fitted.get("temperature"), "splits": splits}}
 
 
 def tune_config(step: Step, work: Path, quick: bool) -> dict:
@@ -310,8 +349,9 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save, facts: dict)
             missing = [module for module in step.needs if not available(module)]
             if missing:
                 entry = {"skipped": f"{', '.join(missing)} not installed"}
-            elif step.name == "configs":
-                names = CONFIGS[:1] if quick else CONFIGS
+            elif step.name in ("configs", "calibration"):
+                names = CONFIGS if step.name == "configs" else CALIBRATED
+                names = names[:1] if quick else names
                 entry = {"runs": {name: train_config(name, work, quick) for name in names}}
                 entry["seconds"] = round(sum(run["seconds"] for run in entry["runs"].values()), 1)
             elif step.name.startswith("tune_"):
@@ -334,8 +374,9 @@ def run_steps(chosen: list[Step], quick: bool, results: dict, save, facts: dict)
                 print(f"  skipped: {entry['skipped']}", flush=True)
             else:
                 print(f"  done in {entry.get('seconds', '-')} s", flush=True)
-        for entry in results.get("configs", {}).get("runs", {}).values():
-            entry.pop("run_dir", None)  # a temporary folder, gone now
+        for name in ("configs", "calibration"):
+            for entry in results.get(name, {}).get("runs", {}).values():
+                entry.pop("run_dir", None)  # a temporary folder, gone now
         save(results)
 
 
@@ -858,6 +899,130 @@ def jax_section(results: dict) -> list[str]:
     ]
 
 
+def calibrated_run(results: dict, config: str) -> dict | None:
+    """The latest recorded run of configs/CONFIG.yaml with calibration figures: the
+    calibration step's or the configs step's."""
+    found = []
+    for step in ("calibration", "configs"):
+        entry = results.get(step) or {}
+        run = (entry.get("runs") or {}).get(config) or {}
+        if "calibration" in (run.get("figures") or {}):
+            found.append((entry.get("measured_at", ""), step, run))
+    if not found:
+        return None
+    measured_at, step, run = max(found, key=lambda item: item[0])
+    return {**run, "step": step, "measured_at": measured_at}
+
+
+def calibration_section(results: dict) -> list[str]:
+    """ECE, Brier score and NLL of valid and test before -> after the temperature."""
+    lines = ["## Calibration: the temperature fitted on valid", ""]
+    rows, temperatures = [], []
+    for config in CALIBRATED:
+        run = calibrated_run(results, config)
+        if run is None:
+            continue
+        fitted = run["figures"]["calibration"]
+        temperatures.append(fitted["temperature"])
+        for split, block in fitted["splits"].items():
+            before, after = block["before"], block["after"]
+            rows.append(
+                f"| `{config}.yaml` | {fitted['temperature']:.3f} | {split} "
+                f"({block['predictions']:,}) | {before['ece']:.4f} → {after['ece']:.4f} "
+                f"| {before['brier']:.4f} → {after['brier']:.4f} "
+                f"| {before['nll']:.4f} → {after['nll']:.4f} "
+                f"| `{run['command']}` ({run['step']} step) |"
+            )
+    if not rows:
+        return lines + [not_measured(results, "calibration")]
+    return lines + [
+        "After training, one temperature T is fitted on the valid split by minimising the",
+        "negative log-likelihood (test is never read for it); predict, eval and serve divide",
+        "the log-probabilities by T. The predicted labels do not change. ECE: expected",
+        "calibration error over 15 equal-width confidence bins; Brier score: summed over",
+        "labels (0 to 2); NLL: natural log. Before → after the temperature. T < 1 sharpens",
+        "the probabilities, T > 1 softens them"
+        + (
+            ": every T here is below 1, so the models' own probabilities are under-confident"
+            " (both configs train with label smoothing 0.1, which pulls probabilities away"
+            " from 0 and 1: a likely cause, not one measured here)."
+            if all(t is not None and t < 1 for t in temperatures)
+            else "."
+        ),
+        "",
+        "| config | T | split (rows) | ECE | Brier | NLL | command |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
+def out_of_scope_section(results: dict) -> list[str]:
+    """The held-out-intents protocol on banking77 and each confidence score's figures."""
+    lines = ["## Out-of-scope inputs: banking77 with a quarter of its intents held out", ""]
+    f = figures_of(results, "out_of_scope")
+    if not f:
+        return lines + [not_measured(results, "out_of_scope")]
+    from out_of_scope import table
+
+    rows = f["rows"]
+    default = f["scores"]["calibrated_top_probability"]["test"]
+    lines += [
+        f"`{results['out_of_scope']['command']}`: seeded (seed {f['seed']}),"
+        f" {len(f['held_out_intents'])} of the {f['intents']} intents (a quarter, chosen with"
+        " `random.Random(seed).sample` over the sorted names) are held out as unknown: their"
+        f" rows are relabelled `{f['out_of_scope_label']}` in train, dev and test. Then"
+        f" `{f['train_command']}` (SPLIT: the relabelled CSVs; the config is otherwise"
+        f" unchanged): train's `{f['out_of_scope_label']}` rows"
+        f" ({rows['train']['out_of_scope']:,}) are left out, so"
+        f" {f['intents'] - len(f['held_out_intents'])} intents are learnt from"
+        f" {rows['train']['in_scope']:,} rows ({f['epochs_run']} epochs, best"
+        f" {f['best_epoch']}, {f['train_seconds']:.0f} s); dev's"
+        f" {rows['dev']['out_of_scope']} fit the abstention thresholds with its"
+        f" {rows['dev']['in_scope']} in-scope rows; test's {rows['test']['out_of_scope']}"
+        f" (and {rows['test']['in_scope']:,} in scope) measure. Nothing is fitted or"
+        " chosen on test.",
+        "",
+        f"Each score's threshold is the lowest at which the kept dev predictions reach"
+        f" {f['target_precision']} in-scope precision of the kept predictions (a kept"
+        f" `{f['out_of_scope_label']}` row counts as wrong;"
+        " `seqcls.tasks.abstention.choose_threshold`, as `seqcls train` fits"
+        " abstention.json). On test: AUROC of the score (in scope the positive class); at"
+        " the dev threshold, in-scope accuracy (an abstention on an in-scope row counts as"
+        " wrong), OOS recall (share of out-of-scope rows abstained on), OOS precision (share"
+        " of abstentions that are out of scope), coverage (share of all test rows kept) and"
+        " the precision of the kept predictions.",
+        "",
+        f"Test in-scope accuracy never abstaining: {f['in_scope_accuracy_never_abstaining']:.4f}."
+        f" At the run's own threshold (calibrated top probability, T"
+        f" {f['temperature']:.3f}, threshold {f['threshold']['threshold']:.4f}):"
+        f" in-scope accuracy {default['in_scope_accuracy']:.4f}, OOS recall"
+        f" {default['out_of_scope_recall']:.4f}, OOS precision"
+        f" {default['out_of_scope_precision']:.4f}, coverage {default['coverage']:.4f}"
+        + (
+            " (the same as the run's metrics.json)."
+            if f.get("default_matches_run_metrics")
+            else " (warning: metrics.json gives other figures)."
+        ),
+        "",
+        table(f),
+        "",
+        "The energy score is logsumexp of the logits (T = 1): the output layer's values"
+        " before its softmax, read from the saved model with that layer's activation set to"
+        " linear (softmax of them gives the model's probabilities back to"
+        f" {fmt_gap(f.get('logit_check_max_abs_difference'))}). It cannot be computed from"
+        " the probabilities: log p differs from the logits by a per-row constant, which is"
+        " what the energy measures. seqcls itself reports only the probability scores"
+        " (metrics.json's out_of_scope.auroc).",
+        "",
+    ]
+    return lines
+
+
+def fmt_gap(value) -> str:
+    return "-" if value is None else f"{value:.1e}"
+
+
 def describe_machine(facts: dict) -> str:
     return (
         f"{facts.get('cpu', '?')}, {facts.get('cores', '?')} cores,"
@@ -933,6 +1098,8 @@ def render(results: dict, quick: bool) -> str:
     lines += targets_section(results)
     lines += throughput_section(results)
     lines += accuracy_section(results)
+    lines += calibration_section(results)
+    lines += out_of_scope_section(results)
     lines += speed_section(results)
     lines += serve_section(results)
     lines += flops_section(results)
@@ -957,11 +1124,11 @@ def render(results: dict, quick: bool) -> str:
         if not entry:
             lines.append(f"| {step.name} | not run | | |")
             continue
-        if step.name == "configs":
-            for run in entry.get("runs", {}).values():
+        if "runs" in entry:
+            for run in entry["runs"].values():
                 state = " (failed)" if "error" in run else ""
                 lines.append(
-                    f"| configs | `{run['command']}`{state} | {run['seconds']:.0f} "
+                    f"| {step.name} | `{run['command']}`{state} | {run['seconds']:.0f} "
                     f"| {entry['measured_at'][:16]} |"
                 )
             continue

