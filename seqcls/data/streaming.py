@@ -6,15 +6,21 @@ are never loaded whole:
 1. One streaming pass (`scan`) reads every row with the same strict rules as the
    in-memory reader (bad rows, the on_bad_rows policy), counts labels and tokens
    (TextVectorization's standardize and split, applied to chunks of rows) and keeps a
-   histogram of text lengths. Memory is bounded by the number of distinct tokens, and
-   that is capped too: past SCAN_TOKEN_CAP distinct tokens the rarest are dropped
-   (lossy counting), which can only affect tokens too rare to enter the vocabulary.
+   histogram of text lengths. With data.reader auto, CSV/TSV blocks and Parquet row
+   groups are read through Arrow a batch at a time and counted with Arrow compute
+   (seqcls.data.arrow_stream, seqcls.text.arrow_counts): the same rows, bad rows (file
+   and line), counts and chunks as data.reader exact, which reads row by row with the
+   csv module (`labelled_rows`) and counts with TensorFlow's string ops. Memory is
+   bounded by the number of distinct tokens, and that is capped too: past
+   SCAN_TOKEN_CAP distinct tokens the rarest are dropped (lossy counting), which can
+   only affect tokens too rare to enter the vocabulary.
    These are the counts (text.TextCounts) the in-memory path builds from its texts, and
    the vocabulary, `max_length`, the length buckets and the batches per epoch follow
    from them by the same functions (seqcls.text), so they are what the whole data in
    memory would give.
-2. Training reads the shards again through tf.data: shard order shuffled per epoch,
-   rows interleaved across shards, a shuffle buffer (`data.shuffle_buffer` rows),
+2. Training reads the shards again through tf.data (through Arrow too, unless
+   data.reader is exact, in the same order): shard order shuffled per epoch, rows
+   interleaved across shards, a shuffle buffer (`data.shuffle_buffer` rows),
    tokenization in batches, then the same length bucketing as in memory.
 
 Valid and test files are read whole (they are evaluated row by row anyway).
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqcls.data.arrow_stream import Rows, labelled_batches
 from seqcls.data.bad_rows import MAX_LISTED_PROBLEMS, BadRows, Problem
 from seqcls.data.paths import expand_paths, match_note
 from seqcls.data.reading import stream_file
@@ -50,6 +57,7 @@ from seqcls.text import (
     steps_per_epoch,
     vocabulary_from_counts,
 )
+from seqcls.text.arrow_counts import ArrowCounting
 
 SCAN_TOKEN_CAP = 2_000_000
 TOKENIZE_BATCH = 512
@@ -103,8 +111,26 @@ class Scan:
 
 def scan(paths: list[Path], data: Any, preprocessing: Any, task: str) -> Scan:
     """Count the rows of the files in chunks: tokens, lengths and labels (TextCounts, with
-    its lossy-count cap), and the bad rows."""
+    its lossy-count cap), and the bad rows. data.reader exact reads them row by row and
+    counts with TensorFlow; auto, through Arrow a batch at a time, to the same Scan."""
     result = Scan(paths, TextCounts(cap=SCAN_TOKEN_CAP))
+    if data.reader == "exact":
+        _scan_rows(result, data, preprocessing, task)
+    else:
+        _scan_batches(result, data, preprocessing, task)
+    if not result.counts.rows and not result.problem_counts:
+        raise DataError(f"{data.train}: no data rows (only a header or blank lines)")
+    return result
+
+
+def _note(result: Scan, problem: Problem) -> None:
+    result.problem_counts[problem.reason] += 1
+    if len(result.problems) < MAX_LISTED_PROBLEMS:
+        result.problems.append(problem)
+
+
+def _scan_rows(result: Scan, data: Any, preprocessing: Any, task: str) -> None:
+    """The exact scan: rows one at a time, counted by TextCounts.add_texts in chunks."""
     texts: list[str] = []
     labels: list[str] = []
 
@@ -114,11 +140,9 @@ def scan(paths: list[Path], data: Any, preprocessing: Any, task: str) -> Scan:
         texts.clear()
         labels.clear()
 
-    for item in labelled_rows(paths, data, task):
+    for item in labelled_rows(result.paths, data, task):
         if isinstance(item, Problem):
-            result.problem_counts[item.reason] += 1
-            if len(result.problems) < MAX_LISTED_PROBLEMS:
-                result.problems.append(item)
+            _note(result, item)
             continue
         texts.append(item[0])
         labels.append(item[1])
@@ -126,9 +150,22 @@ def scan(paths: list[Path], data: Any, preprocessing: Any, task: str) -> Scan:
             count()
     if texts:
         count()
-    if not result.counts.rows and not result.problem_counts:
-        raise DataError(f"{data.train}: no data rows (only a header or blank lines)")
-    return result
+
+
+def _scan_batches(result: Scan, data: Any, preprocessing: Any, task: str) -> None:
+    """The Arrow scan: batches of rows (arrow_stream), counted by ArrowCounting as
+    add_texts would count the same texts in chunks of COUNT_CHUNK_ROWS."""
+    columns = LabelledColumns.of(data, task)
+    with ArrowCounting(result.counts, preprocessing, COUNT_CHUNK_ROWS) as counting:
+        for path in result.paths:
+            for item in labelled_batches(path, data, columns):
+                if isinstance(item, Problem):
+                    _note(result, item)
+                    continue
+                counting.add(item.texts)
+                result.counts.labels.update(item.label_counts(columns.kind, data.label_delimiter))
+                result.problem_counts.update(item.unlisted)
+        counting.finish()
 
 
 @dataclass
@@ -164,17 +201,30 @@ class Streamed:
                 if not isinstance(item, Problem):  # the scan already applied the policy
                     yield item[0], kind.encode_target(item[1], index, data.label_delimiter)
 
+        def batches(path: bytes):
+            columns = LabelledColumns.of(data, task)
+            for item in labelled_batches(Path(path.decode()), data, columns, problems=False):
+                if isinstance(item, Rows) and len(item):
+                    yield item.texts.to_pylist(), _targets(item, kind, index, data, target_spec)
+
+        def read(path: Any) -> Any:
+            if data.reader == "exact":
+                return tf.data.Dataset.from_generator(
+                    rows, args=(path,), output_signature=(tf.TensorSpec((), tf.string), target_spec)
+                )
+            # A batch of rows at a time, then row by row: the same rows in the same order.
+            batched = (
+                tf.TensorSpec((None,), tf.string),
+                tf.TensorSpec((None, *target_spec.shape), target_spec.dtype),
+            )
+            return tf.data.Dataset.from_generator(
+                batches, args=(path,), output_signature=batched
+            ).unbatch()
+
         seed = config.seed
-        signature = (tf.TensorSpec((), tf.string), target_spec)
         files = tf.data.Dataset.from_tensor_slices([str(path) for path in self.scan.paths])
         files = files.shuffle(len(self.scan.paths), seed=seed, reshuffle_each_iteration=True)
-        dataset = files.interleave(
-            lambda path: tf.data.Dataset.from_generator(
-                rows, args=(path,), output_signature=signature
-            ),
-            cycle_length=min(4, len(self.scan.paths)),
-            block_length=16,
-        )
+        dataset = files.interleave(read, cycle_length=min(4, len(self.scan.paths)), block_length=16)
         dataset = dataset.shuffle(data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         dataset = (
             dataset.batch(TOKENIZE_BATCH)
@@ -191,6 +241,16 @@ class Streamed:
             ([None], list(target_spec.shape)),
             seed,
         )
+
+
+def _targets(rows: Rows, kind: Any, index: dict[str, int], data: Any, spec: Any) -> Any:
+    """The targets of a batch's rows: each distinct label encoded once."""
+    import numpy as np
+
+    distinct = np.zeros((len(rows.labels), *spec.shape), dtype=spec.dtype.as_numpy_dtype)
+    for at in np.unique(rows.index).tolist():
+        distinct[at] = kind.encode_target(rows.labels[at], index, data.label_delimiter)
+    return distinct[rows.index]
 
 
 def prepare(config: Any, parse_task: str) -> Streamed:

@@ -13,7 +13,8 @@ one clipping rule, on ids and on a length histogram.
 Modules: tokens (vectorizer, ids, clipping), lengths (histograms, buckets, steps),
 vocabulary (counts and the vocabulary), batches (tf.data pipelines), tokenizer_choice
 (word or char for a set of texts: `seqcls init`'s choice and `seqcls validate`'s advice,
-plain Python). The names below are re-exported so `from seqcls import text` reads as
+plain Python), arrow_counts (the same counts from Arrow string arrays, for the streaming
+scan). The names below are re-exported so `from seqcls import text` reads as
 one API.
 """
 

@@ -46,8 +46,8 @@ class TextCounts:
     """What the vocabulary, max_length, the length buckets and the batches per epoch are
     built from: token counts, the length histogram, rows and label counts. Counted from
     texts in memory (`of_texts`) or chunk by chunk by the streaming scan (`add_texts`,
-    `labels.update`), with the same standardize and split as TextVectorization
-    (`standardized_tokens`). `cap` bounds the distinct tokens kept: past it the rarest
+    `labels.update`; from Arrow batches, text.arrow_counts.ArrowCounting), with the same
+    standardize and split as TextVectorization (`standardized_tokens`). `cap` bounds the distinct tokens kept: past it the rarest
     are dropped (lossy counting), which can only affect tokens too rare to enter the
     vocabulary; None (in memory) counts exactly."""
 
@@ -73,6 +73,12 @@ class TextCounts:
         self.lengths.update(length_histogram(tokens.row_lengths().numpy()))
         unique, _, counts = tf.unique_with_counts(tokens.flat_values)
         self.tokens.update(dict(zip(unique.numpy().tolist(), counts.numpy().tolist())))
+        self.prune()
+
+    def prune(self) -> None:
+        """Past `cap` distinct tokens, drop the rarest until half the cap is left (what
+        add_texts does after each chunk; seqcls.text.arrow_counts calls it where the same
+        chunks end)."""
         if self.cap is not None and len(self.tokens) > self.cap:
             while len(self.tokens) > self.cap // 2:
                 self.pruned_at += 1

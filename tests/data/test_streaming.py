@@ -150,3 +150,48 @@ def test_cli_trains_from_shards_with_steps_per_epoch(sharded):
         shard["path"].rsplit("/", 1)[1] for shard in manifest["data"]["files"]["train"]["shards"]
     ] == ["part-0.csv", "part-1.csv", "part-2.csv"]
     assert manifest["data"]["rows_used"]["train"] == 90
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "multilabel"])
+def test_arrow_and_exact_readers_give_the_same_scan_and_the_same_batches(sharded, task):
+    folder, config_path = sharded
+    relabel = {
+        "multiclass": lambda label: label,
+        "binary": lambda label: "yes" if label == "card_lost" else "no",
+        "multilabel": lambda label: label if label != "top_up" else "top_up|card_lost",
+    }[task]
+    for index in range(3):
+        shard = folder / "data" / f"part-{index}.csv"
+        rows = [(text, relabel(label)) for text, label in labelled_rows(30, seed=index)]
+        rows[4] = ("  ", rows[4][1])
+        write_csv(shard, rows)
+        if index == 1:
+            shard.write_text(shard.read_text() + "a,b,c\n", encoding="utf-8")
+    overrides = [
+        f"data.train={folder / 'data' / 'part-*.csv'}",
+        "data.streaming=true",
+        "data.on_bad_rows=skip",
+        "data.shuffle_buffer=40",
+        f"task={task}",
+    ]
+    if task != "multiclass":
+        for split in ("valid", "test"):
+            path = folder / "data" / f"{split}.csv"
+            write_csv(path, [(t, relabel(label)) for t, label in labelled_rows(24, seed=7)])
+    found = {}
+    for reader in ("exact", "auto"):
+        config = load_config(config_path, [*overrides, f"data.reader={reader}"])
+        streamed = streaming.prepare(config, task)
+        vectorizer = text.make_vectorizer(
+            config.preprocessing, streamed.vocabulary.tokens, ragged=True
+        )
+        batches = [
+            (ids.numpy().tolist(), targets.numpy().tolist())
+            for ids, targets in streamed.dataset(config, vectorizer, task)
+        ]
+        found[reader] = (streamed.scan, streamed.vocabulary, streamed.splits.bad_rows, batches)
+    exact, auto = found["exact"], found["auto"]
+    assert auto[0].counts == exact[0].counts and auto[0].problems == exact[0].problems
+    assert auto[1:] == exact[1:]
+    assert exact[2]["train"] == {"empty text": 3, "wrong field count": 1}
+    assert sum(len(ids) for ids, _ in exact[3]) == 87
