@@ -117,6 +117,12 @@ def steps() -> list[Step]:
             ["streaming_memory.py", "8", "--shards", "2", "--steps", "5"],
         ),
         Step(
+            "streaming_scan",
+            "the streaming scan's rows/s: Arrow against the csv module, same shards",
+            ["streaming_memory.py", "256", "--scan-only", "--shards", "8", "--repeat", "3"],
+            ["streaming_memory.py", "8", "--scan-only", "--shards", "2", "--repeat", "1"],
+        ),
+        Step(
             "jax_backend",
             "Keras on JAX against TensorFlow",
             ["jax_backend.py", "3"],
@@ -859,6 +865,23 @@ def memory_section(results: dict) -> list[str]:
         ]
     else:
         lines += [not_measured(results, "read_memory")]
+    f = figures_of(results, "streaming_scan")
+    if f:
+        lines += [
+            f"`{results['streaming_scan']['command']}`: the first pass of `data.streaming`"
+            f" (seqcls.data.streaming.scan) over {f['file_mb']:,.0f} MB of generated CSV in"
+            f" {f['shards']} shards ({f['rows']:,} rows), each reader in fresh processes, taking"
+            f" turns, medians of {f['repeats']}: the csv module (`data.reader: exact`)"
+            f" {f['exact_rows_per_second']:,} rows/s ({f['exact_scan_seconds']:.1f} s), Arrow"
+            f" (`auto`, the default) {f['auto_rows_per_second']:,} rows/s"
+            f" ({f['auto_scan_seconds']:.1f} s): {f['speedup']:.1f}x the rows/s,"
+            f" {f['cpu_speedup']:.1f}x less CPU time. The scan added at most"
+            f" {f['auto_scan_added_mb']:,.0f} MB (Arrow) and {f['exact_scan_added_mb']:,.0f} MB"
+            " (csv module) to the process; both counted the same tokens, lengths and labels:"
+            f" {'yes' if f['same_counts'] else 'NO'}. The ratio needs both cores free: Arrow"
+            " counts in threads.",
+            "",
+        ]
     f = figures_of(results, "streaming_memory")
     if f:
         lines += [
