@@ -141,7 +141,7 @@ def _say_abstention(split: str, block: dict) -> None:
         shown = "-" if accuracy is None else f"{accuracy:.4f}"
         line += (
             f"; at --abstain auto ({chosen['threshold']:.3f}) it keeps "
-            f"{chosen['coverage']:.1%} at accuracy {shown}"
+            f"{chosen['coverage']:.1%} of the in-scope rows, {shown} of them right"
         )
     say(line)
 
@@ -152,14 +152,16 @@ def _say_out_of_scope(split: str, block: dict) -> None:
 
     line = (
         f"out of scope on {split}: {block['rows']} row(s); AUROC of the top probability "
-        f"{shown(block['auroc']['top_probability'])}"
+        f"{shown(block['auroc']['top_probability'])}, of the top-two margin "
+        f"{shown(block['auroc']['margin'])}"
     )
     if "threshold" in block:
         line += (
             f"; at {block['threshold']:.3f}: out-of-scope recall "
             f"{shown(block['out_of_scope_recall'])}, precision "
-            f"{shown(block['out_of_scope_precision'])}, in-scope accuracy "
-            f"{shown(block['in_scope_accuracy'])}"
+            f"{shown(block['out_of_scope_precision'])}; in-scope accuracy "
+            f"{shown(block['in_scope_accuracy'])} (an abstention counts as wrong), "
+            f"{shown(block['in_scope_accuracy_never_abstaining'])} never abstaining"
         )
     say(line)
 

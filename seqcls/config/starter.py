@@ -15,6 +15,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from seqcls.data.parquet import check_column_types, is_text_type
 from seqcls.data.reading import read_table, text_value
 from seqcls.text.tokenizer_choice import TokenizerChoice, choose_tokenizer
 from seqcls.text.tokens import KERAS_PUNCTUATION
@@ -70,7 +71,10 @@ def inspect_data(path: Path, task: str | None) -> dict:
     else:
         reasons["label"] = "its name"
     if text_column is None:
-        candidates = [c for c in values if c != label_column]
+        # A typed file's (Parquet) numbers are not texts, whatever their length.
+        candidates = [
+            c for c in values if c != label_column and is_text_type(table.types.get(c, "string"))
+        ]
         text_column = max(
             candidates, key=lambda c: sum(map(len, values[c])) / max(rows, 1), default=None
         )
@@ -79,6 +83,7 @@ def inspect_data(path: Path, task: str | None) -> dict:
         reasons["text"] = "its name"
     if text_column is None or label_column is None:
         raise_missing(path, table.columns)
+    check_column_types(table, [text_column], label_column)
     pairs = [
         (text, label)
         for text, label in zip(cells[text_column], cells[label_column])

@@ -57,4 +57,13 @@ def read_data(config: Config, limit: int | None = None, stream: bool | None = No
         splits = load_splits(config.data, config.seed, limit, config.task)
         vocabulary = text.build_vocabulary(splits.train.texts, config.preprocessing)
     task = tasks.resolve_task(config.task, splits.labels, config.data.train)
+    unknown = config.abstention.unknown_label
+    if get_task(task).abstains and unknown in splits.labels:
+        from seqcls.errors import ConfigError
+
+        raise ConfigError(
+            f"abstention.unknown_label {unknown!r} is one of the labels of {config.data.train}: "
+            "predict --abstain could not tell an abstention from that label; set "
+            "abstention.unknown_label to a name no row has"
+        )
     return Data(config, task, splits, vocabulary, streamed)

@@ -285,7 +285,8 @@ def read_table(
         table = parse_table(_decode(path, path.read_bytes(), encoding), fmt, path, tsv_quoting)
         table.reader = f"exact: {why}" if why else "exact"
     if not len(table) and not table.problems:
-        raise DataError(f"{path}: no data rows (only a header or blank lines)")
+        what = "the file has no rows" if fmt == "parquet" else "only a header or blank lines"
+        raise DataError(f"{path}: no data rows ({what})")
     if columns is not None:
         table.data = {name: cells for name, cells in table.data.items() if name in columns}
     return table

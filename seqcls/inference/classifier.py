@@ -108,7 +108,7 @@ class Classifier:
         self.check_options(top_k, attention, threshold)
         cut = self.abstain_threshold(abstain)
         outputs = self.outputs(texts, calibrated)
-        return self.records(texts, outputs, top_k, attention, threshold, cut)
+        return self.records(texts, outputs, top_k, attention, threshold, cut, calibrated)
 
     def predict_proba(
         self,
@@ -164,7 +164,9 @@ class Classifier:
         self.check_options(top_k, attention, threshold)
         cut = self.abstain_threshold(abstain)
         outputs = self.outputs(texts, calibrated)
-        added, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold, cut)
+        added, rows = prediction_rows(
+            self.run, texts, outputs, top_k, attention, threshold, cut, calibrated
+        )
         pairs = list(attention_columns(outputs).values()) if attention else []
         return with_predictions(frame, added, rows, pairs)
 
@@ -246,13 +248,16 @@ class Classifier:
         attention: bool = False,
         threshold: float | None = None,
         abstain: float | None = None,
+        calibrated: bool = True,
     ) -> list[dict[str, Any]]:
         """predict's records from the outputs of `texts` (a server merges several
         requests' texts into one model call, then makes each request's records);
-        `abstain`: a threshold (abstain_threshold)."""
+        `abstain`: a threshold (abstain_threshold); `calibrated`: whether the outputs are."""
         from seqcls.inference.predict import prediction_rows
 
-        _, rows = prediction_rows(self.run, texts, outputs, top_k, attention, threshold, abstain)
+        _, rows = prediction_rows(
+            self.run, texts, outputs, top_k, attention, threshold, abstain, calibrated
+        )
         return [self._record(row) for row in rows]
 
     def _record(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,9 @@ def read_input(
         tsv_quoting=data.tsv_quoting if data else False,
     )
     require_input_columns(table, [(column, TEXT_OPTION) for column in columns])
+    from seqcls.data.parquet import check_column_types
+
+    check_column_types(table, columns, None)
     _leave_out_rows_without_text(table, columns)
     # Rows with the wrong number of fields, or no text, cannot be predicted; the policy
     # decides.

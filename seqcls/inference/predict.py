@@ -253,7 +253,7 @@ def predict_table(
     texts = texts_of(table, text_column, separator=run.config.data.text_separator)
     outputs = run.outputs(texts, calibrated)
     added, predicted = prediction_rows(
-        run, texts, outputs, top_k, with_attention, threshold, abstain
+        run, texts, outputs, top_k, with_attention, threshold, abstain, calibrated
     )
     clashes = [column for column in added if column in table.columns]
     if clashes:
@@ -273,7 +273,14 @@ def resolve_abstain(run: Run, abstain: str | float | None) -> float | None:
         return None
     task = get_task(run.task)
     if not task.abstains:
-        raise UsageError(f"--abstain applies to multiclass and binary runs, not {run.task}")
+        raise UsageError(
+            f"--abstain applies to multiclass and binary runs, not {run.task}"
+            + (
+                "; a multilabel run decides per label: see --threshold"
+                if task.tuned_thresholds
+                else ""
+            )
+        )
     unknown = run.config.abstention.unknown_label
     if unknown in run.labels:
         raise UsageError(
@@ -322,9 +329,13 @@ def prediction_rows(
     with_attention: bool = False,
     threshold: float | None = None,
     abstain: float | None = None,
+    calibrated: bool = True,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns predict adds, and their values for each of `texts` from the model's
     `outputs` (predict_outputs of those texts; check_prediction_options first).
+    `calibrated`: whether `outputs` are calibrated. Decisions are the calibrated ones
+    either way: the tuned multilabel thresholds are mapped to the model's own scale, and
+    abstention compares the calibrated top probability.
 
     multiclass/binary: the label and its probability; multilabel: every label at or
     above its threshold (joined by the run's delimiter); tagging: one tag per token.
@@ -342,6 +353,8 @@ def prediction_rows(
         return added, []
     tokens = run.display_tokens(texts) if attention else []
     decisions = run.thresholds
+    if decisions is not None and not calibrated:
+        decisions = task.uncalibrated_thresholds(decisions, run.calibration)
     if threshold is not None:
         decisions = np.full(len(run.labels), threshold)
     predicted = task.decide(outputs, run.labels, run.delimiter, decisions, top_k)
@@ -349,7 +362,8 @@ def prediction_rows(
         from seqcls.modeling.outputs import PROBABILITIES
         from seqcls.tasks.base import PREDICTED_LABEL
 
-        confidence = task.probabilities(outputs[PROBABILITIES]).max(axis=1)
+        scored = outputs if calibrated else task.calibrated(outputs, run.calibration)
+        confidence = task.probabilities(scored[PROBABILITIES]).max(axis=1)
         for result, score in zip(predicted, confidence):
             if score < abstain:
                 result[PREDICTED_LABEL] = run.config.abstention.unknown_label

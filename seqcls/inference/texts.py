@@ -39,9 +39,9 @@ def text_list(texts: Any, where: Callable[[int], str] = "texts[{}]".format) -> l
             missing = text is None or (isinstance(text, float) and math.isnan(text))
             missing = missing or type(text).__name__ in ("NAType", "NaTType")  # pandas
             what = "a missing value" if missing else f"a value of type {type(text).__name__}"
+            fix = "fill or drop missing texts first" if missing else "convert it with str()"
             raise UsageError(
-                f"{where(position)} is {what}, not a string; every text must be a str "
-                "(fill or drop missing texts first)"
+                f"{where(position)} is {what}, not a string; every text must be a str ({fix})"
             )
     return items
 

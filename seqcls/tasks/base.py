@@ -222,6 +222,11 @@ class Task:
         )
         return {**outputs, PROBABILITIES: probabilities}
 
+    def uncalibrated_thresholds(self, thresholds: Any, calibration: dict | None) -> Any:
+        """Tuned decision thresholds (set on calibrated probabilities) on the model's own
+        scale, so `--uncalibrated` decides as the calibrated run does."""
+        return thresholds
+
     def prediction_columns(self) -> list[str]:
         """The columns predict adds (before top-k and attention columns)."""
         return [PREDICTED_LABEL, PREDICTED_PROBABILITY]

@@ -99,6 +99,12 @@ def measures(probabilities: np.ndarray, true: np.ndarray, bins: int = ECE_BINS) 
     }
 
 
+def at_bound(temperature: float) -> bool:
+    """Whether a fitted T sits at the edge of the search (within 1%)."""
+    low, high = (math.exp(bound) for bound in LOG_T_BOUNDS)
+    return temperature <= low * 1.01 or temperature >= high / 1.01
+
+
 def fit_temperature(probabilities: np.ndarray, true: np.ndarray) -> float:
     """The T within [0.05, 20] that minimises the NLL of softmax(log p / T) on these rows,
     with a weak log-normal prior on T (log T ~ N(0, PRIOR_SD^2)): negligible on a few

@@ -89,6 +89,16 @@ class Multilabel(Task):
         logits = np.log(probabilities) - np.log1p(-probabilities)
         return {**outputs, PROBABILITIES: 1.0 / (1.0 + np.exp(-logits / temperatures))}
 
+    def uncalibrated_thresholds(self, thresholds, calibration):
+        """Each label's threshold t (on sigmoid(logit(p) / T)) as sigmoid(T * logit(t)):
+        the same decisions on the model's own probabilities."""
+        if not calibration:
+            return thresholds
+        cut = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-12, 1 - 1e-12)
+        temperatures = np.asarray(list(calibration["temperatures"].values()), dtype=np.float64)
+        logits = np.log(cut) - np.log1p(-cut)
+        return 1.0 / (1.0 + np.exp(-logits * temperatures))
+
     def evaluate(self, outputs, split, labels, delimiter, decisions=None) -> dict[str, Any]:
         truth = self.targets(split, labels, delimiter)
         cut = np.asarray(decisions if decisions is not None else [DEFAULT_THRESHOLD] * len(labels))

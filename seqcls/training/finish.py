@@ -215,7 +215,14 @@ def _calibrate(valid: dict, prepared: Prepared, run_dir: Path, report: Any) -> d
     calibration.update(fitted_on="valid", valid_rows=len(splits.valid))
     artifacts.write_json(run_dir / artifacts.CALIBRATION_FILE, calibration)
     if "temperature" in calibration:
-        report(f"calibration: temperature {calibration['temperature']:.3f} fitted on valid")
+        from seqcls.tasks.calibration import at_bound
+
+        bound = (
+            " (at the search's bound: valid may be too small or too easy for it to hold)"
+            if at_bound(calibration["temperature"])
+            else ""
+        )
+        report(f"calibration: temperature {calibration['temperature']:.3f} fitted on valid{bound}")
     else:
         values = list(calibration["temperatures"].values())
         report(
@@ -255,10 +262,11 @@ def _abstention_threshold(
     )
     artifacts.write_json(run_dir / artifacts.ABSTENTION_FILE, chosen)
     reached = "" if chosen["reached"] else " (the target was not reached: the most precise)"
+    outside_rows = f", {chosen['out_of_scope_rows']} out of scope" if outside is not None else ""
     report(
         f"abstention: threshold {chosen['threshold']:.3f} keeps {chosen['coverage']:.1%} of "
-        f"valid at precision {chosen['precision']:.3f} (target "
-        f"{chosen['target_precision']}){reached}"
+        f"valid's {chosen['rows']} rows{outside_rows} at precision {chosen['precision']:.3f} "
+        f"(target {chosen['target_precision']}){reached}"
     )
     return chosen
 

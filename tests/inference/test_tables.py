@@ -189,3 +189,15 @@ def test_predict_frame_adds_predicts_columns_after_the_frames_own(classifier, ou
 def test_api_dataframe_mistakes_name_the_column(classifier, call, message):
     with pytest.raises(UsageError, match=message):
         call(classifier)
+
+
+def test_predict_refuses_a_parquet_text_column_of_numbers(trained_run, tmp_path):
+    source = tmp_path / "numbers.parquet"
+    pd.DataFrame({"text": [1, 2, 3]}).to_parquet(source, index=False)
+    result = runner.invoke(app, ["predict", str(trained_run[1]), str(source)])
+    assert result.exit_code == 3, result.output
+    assert "text column 'text' has type int64; expected a string column" in result.output
+    with pytest.raises(
+        seqcls.errors.UsageError, match=r"type int, not a string.*convert it with str\(\)"
+    ):
+        seqcls.load(trained_run[1]).predict([1, 2])

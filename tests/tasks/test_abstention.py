@@ -124,3 +124,37 @@ def test_abstain_refuses_what_it_cannot_do(trained_run):
     old = Run(run.directory, run.config, run.task, run.labels, 10, run.model)
     with pytest.raises(UsageError, match="has no abstention.json"):
         resolve_abstain(old, "auto")
+
+
+def test_uncalibrated_output_abstains_as_the_calibrated_one_does(trained_run):
+    _, run_dir, _ = trained_run
+    rows = {}
+    for options in ((), ("--uncalibrated",)):
+        result = CliRunner().invoke(
+            app,
+            ["predict", str(run_dir), "-", "--abstain", "auto", *options],
+            input="\n".join(TEXTS) + "\n",
+        )
+        assert result.exit_code == 0, result.output
+        rows[options] = list(csv.DictReader(io.StringIO(result.stdout)))
+    calibrated, uncalibrated = rows[()], rows[("--uncalibrated",)]
+    # The decision is the calibrated one; only the probabilities shown differ.
+    assert [r["predicted_label"] for r in uncalibrated] == [
+        r["predicted_label"] for r in calibrated
+    ]
+    assert [r["predicted_probability"] for r in uncalibrated] != [
+        r["predicted_probability"] for r in calibrated
+    ]
+
+
+def test_an_unknown_label_that_is_a_class_is_refused_before_training(tmp_path, tiny_data):
+    from conftest import TINY_CONFIG
+
+    from seqcls.config import load_config
+    from seqcls.data.loading import read_data
+    from seqcls.errors import ConfigError
+
+    path = tmp_path / "config.yaml"
+    path.write_text(TINY_CONFIG + "abstention:\n  unknown_label: top_up\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="abstention.unknown_label 'top_up' is one of the labels"):
+        read_data(load_config(path))

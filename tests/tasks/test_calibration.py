@@ -148,3 +148,18 @@ def test_eval_reports_calibration_before_and_after(trained_run, tmp_path):
         for name in ("ece", "brier", "nll"):
             assert block[when][name] == pytest.approx(trained[when][name], abs=1e-6)
     assert "calibration" in result.output and "ECE" in result.output
+
+
+def test_multilabel_thresholds_map_to_the_models_own_scale_with_the_same_decisions():
+    task = get_task("multilabel")
+    generator = np.random.default_rng(3)
+    raw = generator.random((500, 3))
+    calibration = {
+        "method": "temperature per label",
+        "temperatures": {"a": 0.4, "b": 1.0, "c": 2.5},
+    }
+    tuned = np.array([0.3, 0.5, 0.8])
+    calibrated = task.calibrated({PROBABILITIES: raw}, calibration)[PROBABILITIES]
+    mapped = task.uncalibrated_thresholds(tuned, calibration)
+    assert ((calibrated >= tuned) == (raw >= mapped)).all()
+    assert mapped[1] == pytest.approx(0.5)
