@@ -138,7 +138,7 @@ def _say_abstention(split: str, block: dict) -> None:
     chosen = block.get("at_threshold")
     if chosen:
         accuracy = chosen["accuracy_accepted"]
-        shown = "-" if accuracy is None else f"{accuracy:.4f}"
+        shown = "-" if accuracy is None else f"{accuracy:.1%}"
         line += (
             f"; at --abstain auto ({chosen['threshold']:.3f}) it keeps "
             f"{chosen['coverage']:.1%} of the in-scope rows, {shown} of them right"
