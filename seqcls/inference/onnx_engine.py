@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqcls.errors import ConfigError, DataError, UsageError
-from seqcls.inference.predict import PREDICT_BATCH_SIZE, Run
+from seqcls.inference.predict import PREDICT_BATCH_SIZE, Run, run_decisions
 from seqcls.modeling.outputs import MEMBER_PROBABILITIES, PROBABILITIES, TOKEN_IDS
 from seqcls.run import artifacts, readers
 from seqcls.run.destinations import EXPORT_FILE, ONNX_FILE
@@ -267,7 +267,7 @@ def load_onnx_run(run_dir: str | Path, require_fingerprint: bool = False) -> Run
     check_run_task(run_dir, config, task, labels)
     kind = get_task(task)
     vocabulary = readers.read_vocabulary(run_dir)
-    thresholds = readers.read_thresholds(run_dir, labels) if kind.tuned_thresholds else None
+    decisions = run_decisions(run_dir, task, labels)
     stale = f"re-export it: {export_command(run_dir)} --force"
     exported = readers.read_run_json(
         folder, artifacts.VOCABULARY_FILE, {"tokens": "list of strings"}
@@ -290,19 +290,7 @@ def load_onnx_run(run_dir: str | Path, require_fingerprint: bool = False) -> Run
             f"{folder / ONNX_FILE} does not fit {run_dir / artifacts.LABELS_FILE} "
             f"({len(labels)} labels, task {task}); the export is from another run; {stale}"
         )
-    calibration = readers.read_calibration(run_dir, labels)
-    abstention = readers.read_abstention(run_dir)
-    return Run(
-        run_dir,
-        config,
-        task,
-        labels,
-        vocabulary["max_length"],
-        model,
-        thresholds,
-        calibration,
-        abstention,
-    )
+    return Run(run_dir, config, task, labels, vocabulary["max_length"], model, **decisions)
 
 
 def choose_engine(run_dir: str | Path, engine: str = "auto") -> tuple[str, str]:

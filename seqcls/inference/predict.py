@@ -75,24 +75,22 @@ def load_run(run_dir: str | Path) -> Run:
     task, labels = label_file["task"], label_file["labels"]
     check_run_task(run_dir, config, task, labels)
     vocabulary = readers.read_vocabulary(run_dir)
-    # Multilabel runs always have their tuned thresholds; other tasks have none.
-    tuned = get_task(task).tuned_thresholds
-    thresholds = readers.read_thresholds(run_dir, labels) if tuned else None
-    calibration = readers.read_calibration(run_dir, labels)
-    abstention = readers.read_abstention(run_dir)
+    decisions = run_decisions(run_dir, task, labels)
     model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
     check_run_model(run_dir, model, task, labels, vocabulary)
-    return Run(
-        run_dir,
-        config,
-        task,
-        labels,
-        vocabulary["max_length"],
-        model,
-        thresholds,
-        calibration,
-        abstention,
-    )
+    return Run(run_dir, config, task, labels, vocabulary["max_length"], model, **decisions)
+
+
+def run_decisions(run_dir: Path, task: str, labels: list[str]) -> dict[str, Any]:
+    """What a run decides with besides its model, read and checked (Run's fields): the
+    thresholds (multilabel runs always have their tuned ones; other tasks none), the
+    calibration and the abstention threshold (absent in runs trained before them)."""
+    tuned = get_task(task).tuned_thresholds
+    return {
+        "thresholds": readers.read_thresholds(run_dir, labels) if tuned else None,
+        "calibration": readers.read_calibration(run_dir, labels),
+        "abstention": readers.read_abstention(run_dir),
+    }
 
 
 def _from_different_runs(run_dir: Path, name: str) -> str:
