@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from seqcls.config.fields import (
-    SIZE,
     BatchSize,
     ClassWeight,
     Column,
@@ -27,6 +26,7 @@ from seqcls.config.fields import (
     text_encoding,
 )
 from seqcls.config.limits import show
+from seqcls.config.ngram_sections import LinearConfig, SubwordConfig
 
 
 class DataConfig(Section):
@@ -105,32 +105,6 @@ class PreprocessingConfig(Section):
     # `auto`: the `length_percentile` of train lengths in tokens, reported at train time.
     max_length: Length | Literal["auto"] = "auto"
     length_percentile: Annotated[float, Field(gt=0.0, le=100.0)] = 99.0
-
-
-NgramLength = Count(20, "n-grams of more characters are rarer than the words they come from")
-Buckets = Count(10_000_000, SIZE)
-
-
-class SubwordConfig(Section):
-    """fastText-style subword features: each vocabulary token's character n-grams (of the
-    token wrapped in < and >) are hashed into `buckets` vectors, which are added to the
-    token's own vector (`sum`) or averaged with it (`mean`). Rare words, typos and word
-    forms then share statistics. A token outside the vocabulary keeps the unknown-token
-    vector only."""
-
-    min_n: NgramLength = 3
-    max_n: NgramLength = 5
-    buckets: Buckets = 20000
-    combine: Literal["sum", "mean"] = "mean"
-
-    @model_validator(mode="after")
-    def _range(self) -> SubwordConfig:
-        if self.min_n > self.max_n:
-            raise ValueError(
-                f"min_n ({self.min_n}) is larger than max_n ({self.max_n}); "
-                "set model.embedding.subwords.min_n <= max_n"
-            )
-        return self
 
 
 class EmbeddingConfig(Section):
@@ -279,6 +253,9 @@ class ModelConfig(Section):
     # initialisation and on its own loss, and predict with their average probabilities:
     # less variance, at about this many times the training and prediction cost.
     ensemble: Count(16, "more members cost more and add little past a handful") = 1
+    # A linear model on the tokens' TF-IDF n-grams, fitted after the network and blended
+    # with it (see LinearConfig). Multiclass and binary tasks, data held in memory.
+    linear: LinearConfig | None = None
 
 
 Monitor = Literal["val_loss", "val_accuracy"]

@@ -241,6 +241,7 @@ def _model_lines(found: dict | None) -> list[str]:
             "    type: additive           # Zhou et al. 2016, masked before the softmax",
             "    concat_pooling: [mean, max]   # beside the attention: the steps' mean and max",
         ]
+    lines += _linear_lines(found)
     return lines + [
         "training:",
         "  epochs: 20",
@@ -252,6 +253,20 @@ def _model_lines(found: dict | None) -> list[str]:
         "  early_stopping:",
         "    monitor: val_loss",
         "    patience: 3",
+    ]
+
+
+def _linear_lines(found: dict | None) -> list[str]:
+    """model.linear for single-label tasks: word uni- and bigrams, or characters 1-4 in a
+    row (as a character TF-IDF model reads text written without spaces)."""
+    from seqcls.tasks import reading_task
+
+    if found is not None and not reading_task(found["task"]).blends_linear:
+        return []
+    char = found is not None and found["tokenizer"].tokenizer == "char"
+    return [
+        "  linear:                    # TF-IDF n-grams + linear SVM, blended in (weight on valid)",
+        f"    ngrams: {4 if char else 2}                # {'characters' if char else 'words'} 1 to {4 if char else 2} in a row",
     ]
 
 

@@ -47,6 +47,8 @@ class Task:
     one_label_per_cell: ClassVar[bool] = True
     # One label per text with a probability: predict --abstain can withhold it.
     abstains: ClassVar[bool] = True
+    # model.linear: one label per row, a linear SVM over the labels.
+    blends_linear: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ labels
 
@@ -80,6 +82,11 @@ class Task:
             problems.append(
                 "data.out_of_scope_label needs a multiclass or binary task read in memory "
                 f"(this config: {self.name}, data.streaming {config.data.streaming}); remove it"
+            )
+        if config.model.linear is not None and (not self.blends_linear or config.data.streaming):
+            problems.append(
+                "model.linear needs a multiclass or binary task read in memory (this config: "
+                f"{self.name}, data.streaming {config.data.streaming}); remove model.linear"
             )
         if not self.supports_distribution and config.runtime.distribution != "none":
             problems.append(

@@ -20,6 +20,7 @@ class Multilabel(Task):
     name = "multilabel"
     one_label_per_cell = False
     abstains = False
+    blends_linear = False
     activation = "sigmoid"
     loss = "binary_crossentropy"
     supports_class_weight = False

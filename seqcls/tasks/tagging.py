@@ -24,6 +24,7 @@ class Tagging(Task):
     name = "tagging"
     one_label_per_cell = False
     abstains = False
+    blends_linear = False
     per_token = True
     supports_class_weight = False
     supports_streaming = False

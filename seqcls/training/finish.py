@@ -58,9 +58,11 @@ def finish(
     weights_epoch = _final_weights(config, prepared, built, log, started, report)
     import seqcls.text as text
     from seqcls.modeling import build as model_lib
+    from seqcls.training.linear_branch import attach_linear
 
+    core, linear = attach_linear(config, prepared, built.core, report)
     inference = model_lib.build_inference_model(
-        built.core,
+        core,
         text.make_vectorizer(config.preprocessing, prepared.vocabulary.tokens),
         prepared.kind.inference_max_length(prepared.vocabulary.max_length),
     )
@@ -88,7 +90,8 @@ def finish(
         stopped_early=log.stopped_early,
         wall_seconds=seconds["wall_seconds"],
     )
-    _write_manifest(config, prepared, built, log, run_dir, started, seconds, weights_epoch)
+    training = {"weights_epoch": weights_epoch, **({"linear": linear} if linear else {})}
+    _write_manifest(config, prepared, built, log, run_dir, started, seconds, training)
     from seqcls.reporting.model_card import write_model_card
 
     # From the files just written (metrics, manifest): the card says what they say.
@@ -279,7 +282,7 @@ def _write_manifest(
     run_dir: Path,
     started: Started,
     seconds: dict[str, float],
-    weights_epoch: int,
+    extra: dict[str, Any],
 ) -> None:
     from seqcls.run.manifest import run_manifest
 
@@ -293,7 +296,7 @@ def _write_manifest(
         "max_length": prepared.vocabulary.max_length,
         "epochs_run": len(log.rows),
         "best_epoch": log.best_epoch,
-        "weights_epoch": weights_epoch,
+        **extra,
         "stopped_early": log.stopped_early,
         "resumed_after_epoch": started.resumed_after,
         "notes": prepared.notes,

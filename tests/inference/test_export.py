@@ -111,9 +111,10 @@ def test_export_of_a_non_run_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.slow  # a training run and two exports: about a minute
-def test_both_exports_carry_subwords_ensembles_and_concat_pooling(tmp_path):
-    """The recipe options live inside the model (the n-gram table is a weight, the members
-    are sub-models): both exports reproduce the run without extra tokenization."""
+def test_both_exports_carry_subwords_ensembles_concat_pooling_and_linear(tmp_path):
+    """The recipe options live inside the model (the n-gram tables are weights, the members
+    and the linear branch are sub-models): both exports reproduce the run without extra
+    tokenization."""
     import onnxruntime
     import tensorflow as tf
     from conftest import cli_train, write_tiny_project
@@ -124,6 +125,8 @@ def test_both_exports_carry_subwords_ensembles_and_concat_pooling(tmp_path):
         "model.embedding.subwords.buckets=300",
         "model.attention.concat_pooling=[mean, max]",
         "model.ensemble=2",
+        "model.linear.ngrams=3",
+        "model.linear.weight=0.5",
         "training.epochs=1",
     )
     result = cli_train(tmp_path / "config.yaml", run_dir, *options, options=("--quiet",))

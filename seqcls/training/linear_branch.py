@@ -1,0 +1,212 @@
+"""Training, after the network: model.linear's branch (seqcls.modeling.linear).
+
+A linear SVM (scikit-learn's LinearSVC, liblinear) is fitted on the train split's TF-IDF
+n-grams of the token ids the network trained on; its scores become probabilities
+through a temperature that minimises the valid split's log loss; the blend weight is the
+one of 0, 0.05, ..., 1 with the best valid accuracy (averaged with its neighbours on the
+grid; ties: the lower log loss), unless model.linear.weight fixes it. A TF-IDF linear
+model is strong on a few thousand texts, where a network varies from seed to seed, and
+the two make different mistakes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from seqcls.modeling.outputs import PROBABILITIES
+from seqcls.training.prepare import Prepared
+
+WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
+TEMPERATURES = np.geomspace(0.25, 64.0, 33)
+
+
+def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tuple[Any, dict]:
+    """The core to save: `core` blended with a fitted linear branch when model.linear is
+    set, else `core` itself. Returns it and what the manifest records of the branch."""
+    settings = config.model.linear
+    if settings is None:
+        return core, {}
+    from seqcls.modeling.linear import LinearNgrams, blended_core
+
+    started = time.perf_counter()
+    vocab_size = prepared.vocabulary.size
+    train = _tfidf_counts(prepared.ids["train"], vocab_size, settings)
+    df = np.bincount(train.indices, minlength=train.shape[1])  # one count per row: deduplicated
+    used = np.flatnonzero(df)
+    idf = np.log((1.0 + train.shape[0]) / (1.0 + df[used])) + 1.0
+    labels = _label_indices(prepared, "train")
+    if len(np.unique(labels)) < 2:
+        prepared.notes.append("model.linear: train has one label only; no linear branch fitted")
+        report(prepared.notes[-1])
+        return core, {}
+    svm = _fit_svm(_normalised(train[:, used], idf), labels, settings, prepared, config.seed)
+    units = int(core.output[PROBABILITIES].shape[-1])
+    coefficients, bias = _coefficients(svm, units)
+    valid = _normalised(_tfidf_counts(prepared.ids["valid"], vocab_size, settings)[:, used], idf)
+    truth = _label_indices(prepared, "valid")
+    temperature = _fit_temperature(_logits(valid @ coefficients + bias, units), truth)
+    linear_probabilities = _softmax(_logits(valid @ coefficients + bias, units) * temperature)
+    network = core.predict(prepared.ids["valid"].to_tensor(), batch_size=256, verbose=0)
+    network = _two_columns(network[PROBABILITIES])
+    weight, accuracies = _choose_weight(network, linear_probabilities, truth, settings.weight)
+    slots = np.zeros(train.shape[1], dtype=np.int32)
+    slots[used] = np.arange(1, len(used) + 1, dtype=np.int32)
+    linear = LinearNgrams(
+        vocab_size,
+        settings.ngrams,
+        settings.buckets,
+        len(used),
+        units,
+        temperature=float(temperature),
+        name="linear_ngrams",
+    )
+    linear.set_weights(
+        [
+            slots,
+            np.vstack([np.zeros((1, units)), coefficients * idf[:, None]]).astype(np.float32),
+            np.concatenate([[0.0], idf**2]).astype(np.float32),
+            bias.astype(np.float32),
+        ]
+    )
+    info = {
+        "ngrams": settings.ngrams,
+        "buckets": settings.buckets,
+        "features_seen": int(len(used)),
+        "c": settings.c,
+        "temperature": round(float(temperature), 4),
+        "weight": float(weight),
+        "weight_setting": settings.weight,
+        "valid_accuracy": accuracies,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    report(
+        f"linear n-grams: {len(used):,} features; valid accuracy network "
+        f"{accuracies['network']:.4f}, linear {accuracies['linear']:.4f}, blend "
+        f"{accuracies['blend']:.4f} (network weight {weight:g}, {info['seconds']:.1f} s)"
+    )
+    return blended_core(core, linear, float(weight)), info
+
+
+def _tfidf_counts(ids: Any, vocab_size: int, settings: Any):
+    """The split's feature counts, a CSR matrix (rows, vocab_size + buckets)."""
+    from scipy import sparse
+
+    from seqcls.modeling.linear import ngram_features
+
+    values, splits = ids.flat_values.numpy(), ids.row_splits.numpy()
+    rows, features = ngram_features(values, splits, vocab_size, settings.ngrams, settings.buckets)
+    shape = (len(splits) - 1, vocab_size + settings.buckets)
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, features)), shape=shape)
+    counts.sum_duplicates()
+    return counts
+
+
+def _normalised(counts: Any, idf: np.ndarray):
+    """TF-IDF rows divided by sqrt(sum of count * idf^2), as LinearNgrams divides."""
+    from scipy import sparse
+
+    weighted = counts @ sparse.diags(idf)
+    norm = np.sqrt(np.asarray(counts @ (idf**2)).ravel())
+    return sparse.diags(1.0 / np.maximum(norm, 1e-12)) @ weighted
+
+
+def _fit_svm(features: Any, labels: np.ndarray, settings: Any, prepared: Prepared, seed: int):
+    from sklearn.svm import LinearSVC
+
+    weights = prepared.keras_class_weight()
+    svm = LinearSVC(C=settings.c, class_weight=weights, random_state=seed % 2**31, max_iter=5000)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return svm.fit(features, labels)
+
+
+def _coefficients(svm: Any, units: int) -> tuple[np.ndarray, np.ndarray]:
+    """The SVM's coefficients (features, units) and bias (units,) as the network's output
+    columns: one sigmoid unit takes a binary SVM's scores; a softmax over two labels takes
+    them as -s/2 and s/2 (its probabilities are then the sigmoid of s); a label train
+    lacks gets no weights and a bias far below the others."""
+    coef, intercept = np.atleast_2d(svm.coef_), np.asarray(svm.intercept_, dtype=np.float64)
+    if units == 1:
+        return coef.T, intercept
+    if len(svm.classes_) == 2:
+        coef, intercept = (
+            np.vstack([-coef / 2, coef / 2]),
+            np.concatenate([-intercept, intercept]) / 2,
+        )
+    coefficients = np.zeros((coef.shape[1], units))
+    bias = np.full(units, float(intercept.min()) - 30.0)
+    coefficients[:, svm.classes_], bias[svm.classes_] = coef.T, intercept
+    return coefficients, bias
+
+
+def _label_indices(prepared: Prepared, split: str) -> np.ndarray:
+    """Each row's label index (binary: 0 or 1) from the split's training targets."""
+    targets = np.asarray(prepared.targets[split])
+    return targets.reshape(len(targets), -1)[:, 0].astype(np.int64)
+
+
+def _two_columns(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities (rows, labels); a binary model's one sigmoid column becomes two."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape[1] == 1:
+        return np.hstack([1.0 - probabilities, probabilities])
+    return probabilities
+
+
+def _logits(scores: np.ndarray, units: int) -> np.ndarray:
+    """Scores whose softmax is the branch's probabilities: one sigmoid unit's score s
+    becomes the two columns (0, s)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if units == 1:
+        return np.hstack([np.zeros_like(scores), scores])
+    return scores
+
+
+def _log_loss(probabilities: np.ndarray, truth: np.ndarray) -> float:
+    picked = probabilities[np.arange(len(truth)), truth]
+    return float(-np.mean(np.log(np.clip(picked, 1e-12, None))))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
+    """The multiplier of the SVM's scores with the lowest valid log loss (a log grid)."""
+    losses = [_log_loss(_softmax(logits * value), truth) for value in TEMPERATURES]
+    return float(TEMPERATURES[int(np.argmin(losses))])
+
+
+def _choose_weight(
+    network: np.ndarray, linear: np.ndarray, truth: np.ndarray, setting: Any
+) -> tuple[float, dict[str, float]]:
+    """The network's weight in the blend, and the valid accuracies of both and the blend."""
+
+    def accuracy(probabilities: np.ndarray) -> float:
+        return float(np.mean(probabilities.argmax(axis=1) == truth))
+
+    candidates = WEIGHTS if setting == "auto" else np.array([float(setting)])
+    blends = [weight * network + (1.0 - weight) * linear for weight in candidates]
+    accuracies = np.array([accuracy(blend) for blend in blends])
+    # Each weight scores the mean accuracy of itself and its neighbours on the grid: one
+    # valid row more or less right should not pick a weight on its own.
+    smoothed = np.convolve(np.pad(accuracies, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    scored = [
+        (-round(float(value), 9), _log_loss(blend, truth), float(weight))
+        for value, blend, weight in zip(smoothed, blends, candidates)
+    ]
+    weight = min(scored)[2]
+    blend = weight * network + (1.0 - weight) * linear
+    return weight, {
+        "network": round(accuracy(network), 4),
+        "linear": round(accuracy(linear), 4),
+        "blend": round(accuracy(blend), 4),
+    }

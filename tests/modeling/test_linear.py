@@ -1,0 +1,187 @@
+"""model.linear: the TF-IDF n-gram linear branch, on real Keras layers and a real
+scikit-learn LinearSVC."""
+
+import json
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import cli_train
+
+from seqcls.config import validate_config
+from seqcls.errors import ConfigError
+from seqcls.modeling.linear import LinearNgrams, ngram_features
+from seqcls.modeling.outputs import PROBABILITIES
+
+ROWS = [[5, 6, 7, 5, 6], [9], [3, 3, 3, 3], [1, 8, 1, 8, 2, 4], [2, 4]]
+
+
+def ragged(rows):
+    return tf.ragged.constant(rows, dtype=tf.int64)
+
+
+def numpy_scores(rows, layer, coefficients, squared_idf, bias, slots):
+    """The layer's documented scores, from ngram_features: sum of the n-grams' rows over
+    sqrt(sum of their squared idf), plus the bias."""
+    ids = ragged(rows)
+    found_rows, features = ngram_features(
+        ids.flat_values.numpy(),
+        ids.row_splits.numpy(),
+        layer.vocab_size,
+        layer.ngrams,
+        layer.buckets,
+    )
+    expected = np.tile(bias, (len(rows), 1)).astype(np.float64)
+    for row in range(len(rows)):
+        picked = slots[features[found_rows == row]]
+        norm = np.sqrt(squared_idf[picked].sum())
+        expected[row] += coefficients[picked].sum(axis=0) / max(norm, 1e-12)
+    return expected
+
+
+@pytest.mark.parametrize("ngrams", [1, 2, 3])
+def test_linear_layer_scores_equal_the_numpy_features(ngrams):
+    """In the model, on right-padded ids, the branch computes what ngram_features says:
+    rows shorter than n have no n-grams, padding (0) is never part of one."""
+    vocab_size, buckets, units = 10, 17, 3
+    generator = np.random.default_rng(0)
+    used = vocab_size + buckets  # every feature has a row: the test sees each one
+    slots = np.arange(used, dtype=np.int32)  # feature f -> row f (row 0: padding, id 0)
+    coefficients = generator.normal(size=(used + 1, units)).astype(np.float32)
+    coefficients[0] = 0
+    squared_idf = generator.uniform(1, 4, size=used + 1).astype(np.float32)
+    squared_idf[0] = 0
+    bias = generator.normal(size=units).astype(np.float32)
+    layer = LinearNgrams(vocab_size, ngrams, buckets, used, units)
+    layer.set_weights([slots, coefficients, squared_idf, bias])
+    got = keras.ops.convert_to_numpy(layer.scores(ragged(ROWS).to_tensor()))
+    expected = numpy_scores(ROWS, layer, coefficients, squared_idf, bias, slots)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # The n-gram features of the documented hash, for the first row's first bigram.
+    _, features = ngram_features(np.array([5, 6]), np.array([0, 2]), vocab_size, 2, buckets)
+    assert features.tolist() == [5, 6, vocab_size + ((5 * 1_000_003 + 6) % 2_147_483_647) % buckets]
+
+
+def prepared_for(texts_ids, labels, valid_ids, valid_labels, vocab_size, binary=False):
+    """What attach_linear reads of training.prepare's Prepared."""
+
+    def targets(values):
+        values = np.asarray(values)
+        return values.reshape(-1, 1).astype("float32") if binary else values
+
+    return SimpleNamespace(
+        vocabulary=SimpleNamespace(size=vocab_size),
+        ids={"train": ragged(texts_ids), "valid": ragged(valid_ids)},
+        targets={"train": targets(labels), "valid": targets(valid_labels)},
+        notes=[],
+        keras_class_weight=lambda: None,
+    )
+
+
+def make_data(labels_count, rows=60, seed=0):
+    """Rows whose label shows in their ids: label k's rows hold ids 2 + 3k .. 4 + 3k."""
+    generator = np.random.default_rng(seed)
+    ids, labels = [], []
+    for index in range(rows):
+        label = index % labels_count
+        words = generator.integers(2 + 3 * label, 5 + 3 * label, size=generator.integers(1, 6))
+        ids.append([int(w) for w in words] + [int(generator.integers(20, 25))])
+        labels.append(label)
+    return ids, labels
+
+
+@pytest.mark.parametrize(("labels_count", "units"), [(2, 1), (3, 3), (2, 3)])
+def test_linear_branch_reproduces_the_svm_and_blends_as_chosen(labels_count, units):
+    """attach_linear fits LinearSVC on the TF-IDF of the train ids; the layer's scores are
+    its decision_function (binary: one sigmoid unit; a label train lacks: no weights),
+    and the blended core returns weight * network + (1 - weight) * linear."""
+    from seqcls.training.linear_branch import _normalised, _tfidf_counts, attach_linear
+
+    vocab_size = 30
+    train, labels = make_data(labels_count)
+    valid, valid_labels = make_data(labels_count, rows=30, seed=1)
+    prepared = prepared_for(train, labels, valid, valid_labels, vocab_size, binary=units == 1)
+    ids = keras.Input(shape=(None,), dtype="int64")
+    embedded = keras.layers.Embedding(vocab_size, 4, mask_zero=True)(ids)
+    pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+    activation = "sigmoid" if units == 1 else "softmax"
+    network = keras.layers.Dense(units, activation=activation)(pooled)
+    core = keras.Model(ids, {PROBABILITIES: network}, name="seqcls_core")
+    config = SimpleNamespace(
+        model=SimpleNamespace(linear=SimpleNamespace(ngrams=2, buckets=64, c=1.0, weight="auto")),
+        seed=0,
+    )
+    reports = []
+    blended, info = attach_linear(config, prepared, core, reports.append)
+    assert blended.name == "seqcls_core" and blended.get_layer("network") is core
+    assert 0.0 <= info["weight"] <= 1.0 and info["features_seen"] > 0
+    assert "linear n-grams" in reports[0]
+    assert info["valid_accuracy"]["linear"] == 1.0  # the labels show in the ids
+
+    from sklearn.svm import LinearSVC
+
+    counts = _tfidf_counts(ragged(train), vocab_size, config.model.linear)
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    used = np.flatnonzero(df)
+    idf = np.log((1.0 + counts.shape[0]) / (1.0 + df[used])) + 1.0
+    svm = LinearSVC(C=1.0, random_state=0, max_iter=5000).fit(
+        _normalised(counts[:, used], idf), labels
+    )
+    valid_counts = _tfidf_counts(ragged(valid), vocab_size, config.model.linear)[:, used]
+    decision = np.atleast_2d(svm.decision_function(_normalised(valid_counts, idf)).T).T
+    linear = blended.get_layer("linear_ngrams")
+    padded = ragged(valid).to_tensor()
+    scores = keras.ops.convert_to_numpy(linear.scores(padded))
+    if units == 1:
+        np.testing.assert_allclose(scores[:, 0], decision[:, 0], atol=1e-4)
+    elif labels_count == 2:
+        np.testing.assert_allclose(scores[:, 1] - scores[:, 0], decision[:, 0], atol=1e-4)
+        assert (scores[:, 2] < scores[:, :2].min(axis=1) - 20).all()  # label 2 is not in train
+    else:
+        np.testing.assert_allclose(scores, decision, atol=1e-4)
+
+    got = keras.ops.convert_to_numpy(blended(padded)[PROBABILITIES])
+    own = keras.ops.convert_to_numpy(core(padded)[PROBABILITIES])
+    branch = keras.ops.convert_to_numpy(linear(padded))
+    np.testing.assert_allclose(got, info["weight"] * own + (1 - info["weight"]) * branch, atol=1e-6)
+
+
+def test_linear_is_refused_where_it_cannot_blend():
+    for extra, says in [
+        ({"task": "multilabel"}, "model.linear needs a multiclass or binary task"),
+        ({"data": {"train": "a.csv", "valid": "b.csv", "streaming": True}}, "data.streaming True"),
+    ]:
+        raw = {"data": {"train": "a.csv"}, "model": {"linear": {"ngrams": 2}}, **extra}
+        with pytest.raises(ConfigError, match=says):
+            validate_config(raw)
+    with pytest.raises(ConfigError, match="model.linear.weight"):
+        validate_config({"data": {"train": "a.csv"}, "model": {"linear": {"weight": 1.5}}})
+
+
+@pytest.mark.slow  # a training run: about 15 s
+def test_linear_run_saves_the_blend_and_predicts_with_it(tiny_config, tmp_path):
+    """A trained run with model.linear and two ensemble members: model.keras reloads the
+    branch, and its probabilities are the recorded blend of network and branch."""
+    from seqcls.run import artifacts
+
+    run_dir = tmp_path / "run"
+    result = cli_train(tiny_config, run_dir, "model.linear.ngrams=2", "model.ensemble=2")
+    assert result.exit_code == 0, result.output
+    assert "linear n-grams:" in result.output
+    manifest = json.loads((run_dir / artifacts.MANIFEST_FILE).read_text())
+    weight = manifest["linear"]["weight"]
+    model = artifacts.load_model(run_dir / artifacts.MODEL_FILE)
+    outputs = model(keras.ops.convert_to_tensor(["alpha beta gamma", "delta", ""]))
+    core = model.get_layer("seqcls_core")
+    ids = outputs["token_ids"]
+    network = keras.ops.convert_to_numpy(core.get_layer("network")(ids)[PROBABILITIES])
+    branch = keras.ops.convert_to_numpy(core.get_layer("linear_ngrams")(ids))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(outputs[PROBABILITIES]),
+        weight * network + (1 - weight) * branch,
+        atol=1e-6,
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["valid"]["accuracy"] >= manifest["linear"]["valid_accuracy"]["blend"] - 1e-9
