@@ -119,6 +119,13 @@ def _print_summary(result: dict, config: Path) -> None:
             layer["name"], layer["type"], str(layer["output_shape"]), f"{layer['parameters']:,}"
         )
     show_table(layers)
+    linear = result.get("linear")
+    if linear:
+        say(
+            f"blended with a linear SVM on TF-IDF n-grams of 1 to {linear['ngrams']} tokens "
+            f"({linear['features_seen']:,} features seen in train): probabilities "
+            f"{linear['network_weight']:g} x network + {1 - linear['network_weight']:g} x linear"
+        )
     for item in result["recurrent_layers"]:
         weights = RichTable(
             title=f"{item['layer']} ({item['direction']}): {item['type']}, units={item['units']}",

@@ -108,7 +108,18 @@ def summarize_run(run: Any) -> dict[str, Any]:
 
     core = run.model.get_layer("seqcls_core")
     vocab_size = len(readers.read_vocabulary(run.directory)["tokens"])
-    return describe(core, run.task, vocab_size, len(run.labels))
+    if "network" not in {layer.name for layer in core.layers}:
+        return describe(core, run.task, vocab_size, len(run.labels))
+    # model.linear: the network's layers, and the branch blended with it.
+    linear = core.get_layer("linear_ngrams")
+    described = describe(core.get_layer("network"), run.task, vocab_size, len(run.labels))
+    described["linear"] = {
+        "ngrams": linear.ngrams,
+        "features_seen": linear.used,
+        "buckets": linear.buckets,
+        "network_weight": core.get_layer("probabilities").weight,
+    }
+    return described
 
 
 def describe(core: Any, task: str, vocab_size: int | None, num_classes: int) -> dict[str, Any]:

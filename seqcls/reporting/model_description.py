@@ -118,6 +118,13 @@ def model_section(run: dict[str, Any]) -> list[str]:
             f"- **Ensemble**: {model.ensemble} such models trained side by side, their "
             "probabilities averaged."
         )
+    linear = manifest.get("linear")
+    if isinstance(linear, dict) and "weight" in linear:
+        lines.append(
+            f"- **Linear branch**: a linear SVM on TF-IDF n-grams of 1 to {linear.get('ngrams')} "
+            f"tokens, blended in: probabilities {linear['weight']:g} x network + "
+            f"{1 - linear['weight']:g} x linear (the weight chosen on valid)."
+        )
     if isinstance(parameters, int):
         lines.append(f"- **Parameters**: {parameters:,} (manifest.json).")
     return [

@@ -234,6 +234,7 @@ def load_model(path: str | Path, compile: bool = False) -> Any:
     # Register the custom layers, losses and metrics for deserialization.
     import seqcls.modeling.ensemble  # noqa: F401
     import seqcls.modeling.layers  # noqa: F401
+    import seqcls.modeling.linear  # noqa: F401
     import seqcls.modeling.losses  # noqa: F401
 
     path = Path(path)

@@ -185,3 +185,33 @@ def test_linear_run_saves_the_blend_and_predicts_with_it(tiny_config, tmp_path):
     )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["valid"]["accuracy"] >= manifest["linear"]["valid_accuracy"]["blend"] - 1e-9
+    from typer.testing import CliRunner
+
+    from seqcls.cli import app
+
+    summary = CliRunner().invoke(app, ["summary", str(run_dir)])
+    assert summary.exit_code == 0, summary.output
+    assert f"{weight:g} x network" in summary.output and "2 ensemble members" in summary.output
+    card = (run_dir / "MODEL_CARD.md").read_text()
+    assert "**Linear branch**" in card
+
+
+def test_every_module_with_saved_layers_is_registered_before_loading():
+    """load_model imports each module that registers Keras objects, so that a fresh
+    process (seqcls predict, summary, serve) can read a model using any of them."""
+    import inspect
+    from pathlib import Path
+
+    import seqcls
+    from seqcls.run import artifacts
+
+    source = inspect.getsource(artifacts.load_model)
+    package = Path(seqcls.__file__).parent
+    registering = [
+        ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        for path in sorted(package.rglob("*.py"))
+        if "register_keras_serializable" in path.read_text(encoding="utf-8")
+    ]
+    assert "seqcls.modeling.linear" in registering
+    missing = [name for name in registering if f"import {name}" not in source]
+    assert not missing, f"load_model does not import {missing}"
