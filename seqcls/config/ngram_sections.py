@@ -3,7 +3,7 @@ branch blended with the network."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -40,12 +40,19 @@ class LinearConfig(Section):
     row: words for the word tokenizer, characters for char), fitted once the network is
     trained: a linear SVM (scikit-learn's LinearSVC) on the train split, its scores made
     probabilities by a temperature fitted on valid, then blended with the network's
-    probabilities, with the weight that scores best on valid. The branch is part of the
-    saved model (model.keras, SavedModel and ONNX exports): predict, eval and serve use
+    probabilities, with the weight that scores best on valid (averaged with its
+    neighbours). With word tokens, the tokens' character n-grams are features too. The
+    branch is part of the saved model (model.keras, SavedModel and ONNX exports): predict, eval and serve use
     the blend. n-grams longer than one token are hashed into `buckets` rows; only those
     seen in training keep weights."""
 
     ngrams: Count(5, "longer n-grams are rarer than the shorter ones they contain") = 2
+    # Word tokens: each token's character n-grams of these lengths (of "<token>", hashed
+    # as model.embedding.subwords hashes them) are features too; null: none. Ignored
+    # with char tokens, whose `ngrams` already are character n-grams.
+    char_ngrams: Annotated[list[NgramLength], Field(min_length=2, max_length=2)] | None = Field(
+        default_factory=lambda: [3, 5]
+    )
     buckets: Buckets = 262_144
     # The SVM's regularisation: larger fits the training data more closely.
     c: float = Field(default=1.0, gt=0.0, le=1000.0)
@@ -54,6 +61,11 @@ class LinearConfig(Section):
 
     @model_validator(mode="after")
     def _weight(self) -> LinearConfig:
+        if self.char_ngrams is not None and self.char_ngrams[0] > self.char_ngrams[1]:
+            raise ValueError(
+                f"char_ngrams is {self.char_ngrams}; set model.linear.char_ngrams to "
+                "[shortest, longest], e.g. [3, 5], or null"
+            )
         if not isinstance(self.weight, str) and not 0.0 <= self.weight <= 1.0:
             raise ValueError(
                 f"weight is {self.weight}; set model.linear.weight to auto or a number "

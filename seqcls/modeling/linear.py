@@ -3,7 +3,8 @@ the network's probabilities.
 
 Features. Every token id above 0 is a unigram feature (its id); every run of n = 2..N
 ids is hashed into one of `buckets` features after the vocabulary (vocab_size + hash %
-buckets). A text's vector counts its features, weighs each by its inverse document
+buckets); with word tokens, each token's character n-grams (as model.embedding.subwords
+hashes them: FNV-1a of "<token>"'s n-grams) are features in a third range. A text's vector counts its features, weighs each by its inverse document
 frequency in train (scikit-learn's smooth idf, log((1 + rows) / (1 + df)) + 1) and
 divides by sqrt(sum over the text's n-grams of idf^2), the L2 norm of the vector when no
 n-gram repeats. Features never seen in train weigh nothing, as in a vocabulary-based
@@ -28,11 +29,24 @@ _PRIME = 1_000_003
 _MODULUS = 2_147_483_647  # 2**31 - 1: h * _PRIME + id stays within int64
 
 
+def feature_count(vocab_size: int, buckets: int, char_table: np.ndarray | None) -> int:
+    """Feature indices: ids, then `buckets` hashed n-grams, then (with a character n-gram
+    table) 1 + `buckets` for the tokens' character n-grams (rows 1..buckets)."""
+    return vocab_size + buckets + (0 if char_table is None else buckets + 1)
+
+
 def ngram_features(
-    values: np.ndarray, row_splits: np.ndarray, vocab_size: int, ngrams: int, buckets: int
+    values: np.ndarray,
+    row_splits: np.ndarray,
+    vocab_size: int,
+    ngrams: int,
+    buckets: int,
+    char_table: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row of each feature occurrence, feature index) for ragged ids given as their flat
-    values and row_splits (tf.RaggedTensor's), as LinearNgrams computes them."""
+    values and row_splits (tf.RaggedTensor's), as LinearNgrams computes them. With
+    `char_table` (seqcls.modeling.subwords.ngram_table of the vocabulary), each token's
+    hashed character n-grams are features too."""
     values = np.asarray(values, dtype=np.int64)
     lengths = np.diff(row_splits)
     rows = np.repeat(np.arange(len(lengths)), lengths)
@@ -50,6 +64,11 @@ def ngram_features(
             present &= part > 0
         found_rows.append(rows[fits][present])
         found.append(vocab_size + hashed[present] % buckets)
+    if char_table is not None:
+        table = char_table[values]  # (positions, width); 0 marks an empty slot
+        filled = table > 0
+        found_rows.append(np.broadcast_to(rows[:, None], table.shape)[filled])
+        found.append(vocab_size + buckets + table[filled].astype(np.int64))
     return np.concatenate(found_rows), np.concatenate(found)
 
 
@@ -60,7 +79,9 @@ class LinearNgrams(keras.layers.Layer):
 
     Weights (set by training.linear_branch, never trained by Keras): `slots`, each
     feature's row in `coefficients` (0: no weight); `coefficients` (used + 1, units), the
-    SVM's coefficients times the feature's idf; `squared_idf` (used + 1,); `bias`."""
+    SVM's coefficients times the feature's idf; `squared_idf` (used + 1,); `bias`; with
+    `char_width` > 0, `char_table` (vocab_size, char_width), each token's character
+    n-gram rows (ngram_features' `char_table`)."""
 
     def __init__(
         self,
@@ -70,14 +91,26 @@ class LinearNgrams(keras.layers.Layer):
         used: int,
         units: int,
         temperature: float = 1.0,
+        char_width: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.vocab_size, self.ngrams, self.buckets = vocab_size, ngrams, buckets
         self.used, self.units, self.temperature = used, units, temperature
+        self.char_width = char_width
+        self.char_table = None
+        if char_width:
+            self.char_table = self.add_weight(
+                shape=(vocab_size, char_width),
+                initializer="zeros",
+                dtype="int32",
+                trainable=False,
+                name="char_table",
+            )
+        features = vocab_size + buckets + (buckets + 1 if char_width else 0)
         self.slots = self.add_weight(
-            shape=(vocab_size + buckets,),
+            shape=(features,),
             initializer="zeros",
             dtype="int32",
             trainable=False,
@@ -108,6 +141,11 @@ class LinearNgrams(keras.layers.Layer):
                 present = ops.logical_and(present, part > 0)
             feature = self.vocab_size + ops.mod(hashed, self.buckets)
             features.append(ops.where(present, feature, ops.zeros_like(feature)))
+        if self.char_width:
+            rows = ops.cast(ops.take(self.char_table, ids, axis=0), "int64")
+            rows = ops.reshape(rows, (ops.shape(ids)[0], -1))  # (batch, time * width)
+            offset = self.vocab_size + self.buckets
+            features.append(ops.where(rows > 0, rows + offset, ops.zeros_like(rows)))
         return ops.concatenate(features, axis=1)
 
     def scores(self, ids):
@@ -135,6 +173,7 @@ class LinearNgrams(keras.layers.Layer):
             "used": self.used,
             "units": self.units,
             "temperature": self.temperature,
+            "char_width": self.char_width,
         }
 
 

@@ -33,7 +33,8 @@ def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tu
 
     started = time.perf_counter()
     vocab_size = prepared.vocabulary.size
-    train = _tfidf_counts(prepared.ids["train"], vocab_size, settings)
+    char_table = _char_table(config, prepared)
+    train = _tfidf_counts(prepared.ids["train"], vocab_size, settings, char_table)
     df = np.bincount(train.indices, minlength=train.shape[1])  # one count per row: deduplicated
     used = np.flatnonzero(df)
     idf = np.log((1.0 + train.shape[0]) / (1.0 + df[used])) + 1.0
@@ -45,7 +46,8 @@ def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tu
     svm = _fit_svm(_normalised(train[:, used], idf), labels, settings, prepared, config.seed)
     units = int(core.output[PROBABILITIES].shape[-1])
     coefficients, bias = _coefficients(svm, units)
-    valid = _normalised(_tfidf_counts(prepared.ids["valid"], vocab_size, settings)[:, used], idf)
+    valid = _tfidf_counts(prepared.ids["valid"], vocab_size, settings, char_table)
+    valid = _normalised(valid[:, used], idf)
     truth = _label_indices(prepared, "valid")
     temperature = _fit_temperature(_logits(valid @ coefficients + bias, units), truth)
     linear_probabilities = _softmax(_logits(valid @ coefficients + bias, units) * temperature)
@@ -61,18 +63,21 @@ def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tu
         len(used),
         units,
         temperature=float(temperature),
+        char_width=0 if char_table is None else char_table.shape[1],
         name="linear_ngrams",
     )
-    linear.set_weights(
-        [
-            slots,
-            np.vstack([np.zeros((1, units)), coefficients * idf[:, None]]).astype(np.float32),
-            np.concatenate([[0.0], idf**2]).astype(np.float32),
-            bias.astype(np.float32),
-        ]
-    )
+    if char_table is not None:
+        linear.char_table.assign(char_table)
+    slots = np.zeros(train.shape[1], dtype=np.int32)
+    slots[used] = np.arange(1, len(used) + 1, dtype=np.int32)
+    linear.slots.assign(slots)
+    rows = np.vstack([np.zeros((1, units)), coefficients * idf[:, None]])
+    linear.coefficients.assign(rows.astype(np.float32))
+    linear.squared_idf.assign(np.concatenate([[0.0], idf**2]).astype(np.float32))
+    linear.bias.assign(bias.astype(np.float32))
     info = {
         "ngrams": settings.ngrams,
+        "char_ngrams": None if char_table is None else settings.char_ngrams,
         "buckets": settings.buckets,
         "features_seen": int(len(used)),
         "c": settings.c,
@@ -90,15 +95,28 @@ def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tu
     return blended_core(core, linear, float(weight)), info
 
 
-def _tfidf_counts(ids: Any, vocab_size: int, settings: Any):
-    """The split's feature counts, a CSR matrix (rows, vocab_size + buckets)."""
+def _char_table(config: Any, prepared: Prepared) -> np.ndarray | None:
+    """The vocabulary's character n-gram rows (word tokens with model.linear.char_ngrams)."""
+    settings = config.model.linear
+    if settings.char_ngrams is None or config.preprocessing.tokenizer == "char":
+        return None
+    from seqcls.modeling.subwords import ngram_table
+
+    shortest, longest = settings.char_ngrams
+    return ngram_table(prepared.vocabulary.tokens, shortest, longest, settings.buckets)
+
+
+def _tfidf_counts(ids: Any, vocab_size: int, settings: Any, char_table: np.ndarray | None):
+    """The split's feature counts, a CSR matrix (rows, features)."""
     from scipy import sparse
 
-    from seqcls.modeling.linear import ngram_features
+    from seqcls.modeling.linear import feature_count, ngram_features
 
     values, splits = ids.flat_values.numpy(), ids.row_splits.numpy()
-    rows, features = ngram_features(values, splits, vocab_size, settings.ngrams, settings.buckets)
-    shape = (len(splits) - 1, vocab_size + settings.buckets)
+    rows, features = ngram_features(
+        values, splits, vocab_size, settings.ngrams, settings.buckets, char_table
+    )
+    shape = (len(splits) - 1, feature_count(vocab_size, settings.buckets, char_table))
     counts = sparse.csr_matrix((np.ones(len(rows)), (rows, features)), shape=shape)
     counts.sum_duplicates()
     return counts

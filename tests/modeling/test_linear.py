@@ -12,8 +12,9 @@ from conftest import cli_train
 
 from seqcls.config import validate_config
 from seqcls.errors import ConfigError
-from seqcls.modeling.linear import LinearNgrams, ngram_features
+from seqcls.modeling.linear import LinearNgrams, feature_count, ngram_features
 from seqcls.modeling.outputs import PROBABILITIES
+from seqcls.modeling.subwords import ngram_table
 
 ROWS = [[5, 6, 7, 5, 6], [9], [3, 3, 3, 3], [1, 8, 1, 8, 2, 4], [2, 4]]
 
@@ -22,7 +23,7 @@ def ragged(rows):
     return tf.ragged.constant(rows, dtype=tf.int64)
 
 
-def numpy_scores(rows, layer, coefficients, squared_idf, bias, slots):
+def numpy_scores(rows, layer, coefficients, squared_idf, bias, slots, char_table=None):
     """The layer's documented scores, from ngram_features: sum of the n-grams' rows over
     sqrt(sum of their squared idf), plus the bias."""
     ids = ragged(rows)
@@ -32,6 +33,7 @@ def numpy_scores(rows, layer, coefficients, squared_idf, bias, slots):
         layer.vocab_size,
         layer.ngrams,
         layer.buckets,
+        char_table,
     )
     expected = np.tile(bias, (len(rows), 1)).astype(np.float64)
     for row in range(len(rows)):
@@ -41,23 +43,30 @@ def numpy_scores(rows, layer, coefficients, squared_idf, bias, slots):
     return expected
 
 
-@pytest.mark.parametrize("ngrams", [1, 2, 3])
-def test_linear_layer_scores_equal_the_numpy_features(ngrams):
+@pytest.mark.parametrize(("ngrams", "chars"), [(1, False), (2, False), (3, False), (2, True)])
+def test_linear_layer_scores_equal_the_numpy_features(ngrams, chars):
     """In the model, on right-padded ids, the branch computes what ngram_features says:
-    rows shorter than n have no n-grams, padding (0) is never part of one."""
+    rows shorter than n have no n-grams, padding (0) is never part of one; each token's
+    character n-gram rows are features of their own."""
     vocab_size, buckets, units = 10, 17, 3
     generator = np.random.default_rng(0)
-    used = vocab_size + buckets  # every feature has a row: the test sees each one
+    char_table = None
+    if chars:
+        tokens = ["", "[UNK]", "card", "cards", "top", "up", "x", "pin", "pins", "atm"]
+        char_table = ngram_table(tokens, 2, 3, buckets)
+    used = feature_count(vocab_size, buckets, char_table)  # every feature has a row
     slots = np.arange(used, dtype=np.int32)  # feature f -> row f (row 0: padding, id 0)
     coefficients = generator.normal(size=(used + 1, units)).astype(np.float32)
     coefficients[0] = 0
     squared_idf = generator.uniform(1, 4, size=used + 1).astype(np.float32)
     squared_idf[0] = 0
     bias = generator.normal(size=units).astype(np.float32)
-    layer = LinearNgrams(vocab_size, ngrams, buckets, used, units)
-    layer.set_weights([slots, coefficients, squared_idf, bias])
+    width = 0 if char_table is None else char_table.shape[1]
+    layer = LinearNgrams(vocab_size, ngrams, buckets, used, units, char_width=width)
+    tables = [] if char_table is None else [char_table]
+    layer.set_weights([*tables, slots, coefficients, squared_idf, bias])
     got = keras.ops.convert_to_numpy(layer.scores(ragged(ROWS).to_tensor()))
-    expected = numpy_scores(ROWS, layer, coefficients, squared_idf, bias, slots)
+    expected = numpy_scores(ROWS, layer, coefficients, squared_idf, bias, slots, char_table)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     # The n-gram features of the documented hash, for the first row's first bigram.
     _, features = ngram_features(np.array([5, 6]), np.array([0, 2]), vocab_size, 2, buckets)
@@ -71,8 +80,9 @@ def prepared_for(texts_ids, labels, valid_ids, valid_labels, vocab_size, binary=
         values = np.asarray(values)
         return values.reshape(-1, 1).astype("float32") if binary else values
 
+    tokens = ["", "[UNK]"] + [f"w{index}" for index in range(2, vocab_size)]
     return SimpleNamespace(
-        vocabulary=SimpleNamespace(size=vocab_size),
+        vocabulary=SimpleNamespace(size=vocab_size, tokens=tokens),
         ids={"train": ragged(texts_ids), "valid": ragged(valid_ids)},
         targets={"train": targets(labels), "valid": targets(valid_labels)},
         notes=[],
@@ -109,8 +119,10 @@ def test_linear_branch_reproduces_the_svm_and_blends_as_chosen(labels_count, uni
     activation = "sigmoid" if units == 1 else "softmax"
     network = keras.layers.Dense(units, activation=activation)(pooled)
     core = keras.Model(ids, {PROBABILITIES: network}, name="seqcls_core")
+    settings = SimpleNamespace(ngrams=2, char_ngrams=[1, 2], buckets=64, c=1.0, weight="auto")
     config = SimpleNamespace(
-        model=SimpleNamespace(linear=SimpleNamespace(ngrams=2, buckets=64, c=1.0, weight="auto")),
+        model=SimpleNamespace(linear=settings),
+        preprocessing=SimpleNamespace(tokenizer="word"),
         seed=0,
     )
     reports = []
@@ -122,14 +134,15 @@ def test_linear_branch_reproduces_the_svm_and_blends_as_chosen(labels_count, uni
 
     from sklearn.svm import LinearSVC
 
-    counts = _tfidf_counts(ragged(train), vocab_size, config.model.linear)
+    table = ngram_table(prepared.vocabulary.tokens, 1, 2, 64)
+    counts = _tfidf_counts(ragged(train), vocab_size, config.model.linear, table)
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     used = np.flatnonzero(df)
     idf = np.log((1.0 + counts.shape[0]) / (1.0 + df[used])) + 1.0
     svm = LinearSVC(C=1.0, random_state=0, max_iter=5000).fit(
         _normalised(counts[:, used], idf), labels
     )
-    valid_counts = _tfidf_counts(ragged(valid), vocab_size, config.model.linear)[:, used]
+    valid_counts = _tfidf_counts(ragged(valid), vocab_size, config.model.linear, table)[:, used]
     decision = np.atleast_2d(svm.decision_function(_normalised(valid_counts, idf)).T).T
     linear = blended.get_layer("linear_ngrams")
     padded = ragged(valid).to_tensor()
@@ -156,6 +169,8 @@ def test_linear_is_refused_where_it_cannot_blend():
         raw = {"data": {"train": "a.csv"}, "model": {"linear": {"ngrams": 2}}, **extra}
         with pytest.raises(ConfigError, match=says):
             validate_config(raw)
+    with pytest.raises(ConfigError, match=r"model.linear.char_ngrams to \[shortest, longest\]"):
+        validate_config({"data": {"train": "a.csv"}, "model": {"linear": {"char_ngrams": [5, 3]}}})
     with pytest.raises(ConfigError, match="model.linear.weight"):
         validate_config({"data": {"train": "a.csv"}, "model": {"linear": {"weight": 1.5}}})
 
