@@ -178,6 +178,13 @@ def distribution_kind(
 
 
 def _key_problem(key: str, schema: type[BaseModel]) -> str | None:
+    if key == "model.linear" or key.startswith("model.linear."):
+        # A trial's objective is the network's valid metric during training; the linear
+        # branch is fitted after it, and chooses its own blend weight on valid.
+        return (
+            "the linear branch is fitted after training and does not change a trial's "
+            "objective (the network's valid metric); remove it from the space"
+        )
     parts = key.split(".")
     if any(not part for part in parts):
         return "not a key path; name a setting with dots between its keys (model.encoder.units)"

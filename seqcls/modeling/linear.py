@@ -36,17 +36,11 @@ def feature_count(vocab_size: int, buckets: int, char_table: np.ndarray | None) 
 
 
 def ngram_features(
-    values: np.ndarray,
-    row_splits: np.ndarray,
-    vocab_size: int,
-    ngrams: int,
-    buckets: int,
-    char_table: np.ndarray | None = None,
+    values: np.ndarray, row_splits: np.ndarray, vocab_size: int, ngrams: int, buckets: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(row of each feature occurrence, feature index) for ragged ids given as their flat
-    values and row_splits (tf.RaggedTensor's), as LinearNgrams computes them. With
-    `char_table` (seqcls.modeling.subwords.ngram_table of the vocabulary), each token's
-    hashed character n-grams are features too."""
+    """(row of each feature occurrence, feature index) of the ids and their hashed
+    n-grams, for ragged ids given as their flat values and row_splits (tf.RaggedTensor's),
+    as LinearNgrams computes them. (The tokens' character n-grams: char_matrix.)"""
     values = np.asarray(values, dtype=np.int64)
     lengths = np.diff(row_splits)
     rows = np.repeat(np.arange(len(lengths)), lengths)
@@ -64,12 +58,54 @@ def ngram_features(
             present &= part > 0
         found_rows.append(rows[fits][present])
         found.append(vocab_size + hashed[present] % buckets)
-    if char_table is not None:
-        table = char_table[values]  # (positions, width); 0 marks an empty slot
-        filled = table > 0
-        found_rows.append(np.broadcast_to(rows[:, None], table.shape)[filled])
-        found.append(vocab_size + buckets + table[filled].astype(np.int64))
     return np.concatenate(found_rows), np.concatenate(found)
+
+
+def char_matrix(char_table: np.ndarray, buckets: int):
+    """(vocab_size, buckets + 1) 0/1 sparse matrix: each token id's character n-gram rows
+    (seqcls.modeling.subwords.ngram_table); unigram counts times it count the n-grams."""
+    from scipy import sparse
+
+    filled = char_table > 0
+    ids = np.broadcast_to(np.arange(len(char_table))[:, None], char_table.shape)[filled]
+    ones = np.ones(len(ids), dtype=np.float64)
+    return sparse.csr_matrix(
+        (ones, (ids, char_table[filled])), shape=(len(char_table), buckets + 1)
+    )
+
+
+def layer_weights(
+    used: np.ndarray,
+    coefficients: np.ndarray,
+    squared_idf: np.ndarray,
+    layer: LinearNgrams,
+    char_table: np.ndarray | None,
+) -> list[np.ndarray]:
+    """LinearNgrams' weights, in order, from the features seen in train (`used`, sorted
+    feature indices), their coefficients times idf (len(used), units) and their squared
+    idf: unigram and character n-gram rows folded per token id, n-gram rows by bucket.
+    `layer` gives the sizes (its `used` must be the number of n-gram features used)."""
+    vocab_size, buckets, units = layer.vocab_size, layer.buckets, layer.units
+    token_coefficients = np.zeros((vocab_size, units))
+    token_squared = np.zeros(vocab_size)
+    unigram = used < vocab_size
+    token_coefficients[used[unigram]] = coefficients[unigram]
+    token_squared[used[unigram]] = squared_idf[unigram]
+    chars = used >= vocab_size + buckets
+    if char_table is not None and chars.any():
+        spread = char_matrix(char_table, buckets)[:, used[chars] - vocab_size - buckets]
+        token_coefficients += spread @ coefficients[chars]
+        token_squared += spread @ squared_idf[chars]
+    ngram = ~unigram & ~chars
+    slots = np.zeros(buckets if layer.ngrams > 1 else 1, dtype=np.int32)
+    slots[used[ngram] - vocab_size] = np.arange(1, ngram.sum() + 1, dtype=np.int32)
+    return [
+        token_coefficients.astype(np.float32),
+        token_squared.astype(np.float32),
+        slots,
+        np.vstack([np.zeros((1, units)), coefficients[ngram]]).astype(np.float32),
+        np.concatenate([[0.0], squared_idf[ngram]]).astype(np.float32),
+    ]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -77,11 +113,14 @@ class LinearNgrams(keras.layers.Layer):
     """Token ids (batch, time; 0 is padding) -> the linear model's probabilities: softmax
     over `units` scores, or a sigmoid of one score (binary).
 
-    Weights (set by training.linear_branch, never trained by Keras): `slots`, each
-    feature's row in `coefficients` (0: no weight); `coefficients` (used + 1, units), the
-    SVM's coefficients times the feature's idf; `squared_idf` (used + 1,); `bias`; with
-    `char_width` > 0, `char_table` (vocab_size, char_width), each token's character
-    n-gram rows (ngram_features' `char_table`)."""
+    What a token contributes alone (its unigram and its character n-grams) depends on its
+    id only, so it is folded into one row per id: `token_coefficients` (vocab_size,
+    units), the sum of those features' SVM coefficients times their idf, and
+    `token_squared_idf` (vocab_size,), the sum of their squared idf. The hashed n-grams
+    of 2..`ngrams` ids: `slots` (buckets,), each bucket's row in `coefficients` (0: no
+    weight), `coefficients` (used + 1, units) and `squared_idf` (used + 1,). Then `bias`.
+    Set by training.linear_branch, never trained by Keras. Memory per call: (batch, time
+    * ngrams, units), whatever the character n-grams."""
 
     def __init__(
         self,
@@ -91,46 +130,30 @@ class LinearNgrams(keras.layers.Layer):
         used: int,
         units: int,
         temperature: float = 1.0,
-        char_width: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.vocab_size, self.ngrams, self.buckets = vocab_size, ngrams, buckets
         self.used, self.units, self.temperature = used, units, temperature
-        self.char_width = char_width
-        self.char_table = None
-        if char_width:
-            self.char_table = self.add_weight(
-                shape=(vocab_size, char_width),
-                initializer="zeros",
-                dtype="int32",
-                trainable=False,
-                name="char_table",
-            )
-        features = vocab_size + buckets + (buckets + 1 if char_width else 0)
-        self.slots = self.add_weight(
-            shape=(features,),
-            initializer="zeros",
-            dtype="int32",
-            trainable=False,
-            name="slots",
-        )
-        self.coefficients = self.add_weight(
-            shape=(used + 1, units), initializer="zeros", trainable=False, name="coefficients"
-        )
-        self.squared_idf = self.add_weight(
-            shape=(used + 1,), initializer="zeros", trainable=False, name="squared_idf"
-        )
-        self.bias = self.add_weight(
-            shape=(units,), initializer="zeros", trainable=False, name="bias"
-        )
 
-    def _features(self, ids):
-        """(batch, positions) feature indices, 0 where there is none."""
-        ids = ops.cast(ids, "int64")
+        def weight(name: str, shape: tuple, dtype: str = "float32"):
+            return self.add_weight(
+                shape=shape, initializer="zeros", dtype=dtype, trainable=False, name=name
+            )
+
+        self.token_coefficients = weight("token_coefficients", (vocab_size, units))
+        self.token_squared_idf = weight("token_squared_idf", (vocab_size,))
+        self.slots = weight("slots", (buckets if ngrams > 1 else 1,), "int32")
+        self.coefficients = weight("coefficients", (used + 1, units))
+        self.squared_idf = weight("squared_idf", (used + 1,))
+        self.bias = weight("bias", (units,))
+
+    def _ngram_slots(self, ids):
+        """(batch, positions) rows of `coefficients` for the ids' n-grams of 2..ngrams ids,
+        0 where there is none (past the text's end, or padding in the n-gram)."""
         length = ops.shape(ids)[1]
-        features = [ids]
+        slots = []
         for n in range(2, self.ngrams + 1):
             count = ops.maximum(length - n + 1, 0)
             hashed = ops.zeros_like(ids[:, :count])
@@ -139,21 +162,21 @@ class LinearNgrams(keras.layers.Layer):
                 part = ids[:, offset : offset + count]
                 hashed = ops.mod(hashed * _PRIME + part, _MODULUS)
                 present = ops.logical_and(present, part > 0)
-            feature = self.vocab_size + ops.mod(hashed, self.buckets)
-            features.append(ops.where(present, feature, ops.zeros_like(feature)))
-        if self.char_width:
-            rows = ops.cast(ops.take(self.char_table, ids, axis=0), "int64")
-            rows = ops.reshape(rows, (ops.shape(ids)[0], -1))  # (batch, time * width)
-            offset = self.vocab_size + self.buckets
-            features.append(ops.where(rows > 0, rows + offset, ops.zeros_like(rows)))
-        return ops.concatenate(features, axis=1)
+            slot = ops.take(self.slots, ops.mod(hashed, self.buckets), axis=0)
+            slots.append(ops.where(present, slot, ops.zeros_like(slot)))
+        return ops.concatenate(slots, axis=1)
 
     def scores(self, ids):
         """The SVM's scores (batch, units): its decision_function on the ids' TF-IDF."""
-        slots = ops.take(self.slots, self._features(ids), axis=0)
-        scores = ops.sum(ops.take(self.coefficients, slots, axis=0), axis=1)
-        norm = ops.sqrt(ops.sum(ops.take(self.squared_idf, slots, axis=0), axis=1))
-        return scores / ops.expand_dims(ops.maximum(norm, 1e-12), -1) + self.bias
+        ids = ops.cast(ids, "int64")
+        scores = ops.sum(ops.take(self.token_coefficients, ids, axis=0), axis=1)
+        squares = ops.sum(ops.take(self.token_squared_idf, ids, axis=0), axis=1)
+        if self.ngrams > 1:
+            slots = self._ngram_slots(ids)
+            scores = scores + ops.sum(ops.take(self.coefficients, slots, axis=0), axis=1)
+            squares = squares + ops.sum(ops.take(self.squared_idf, slots, axis=0), axis=1)
+        norm = ops.expand_dims(ops.maximum(ops.sqrt(squares), 1e-12), -1)
+        return scores / norm + self.bias
 
     def call(self, ids):
         scores = self.scores(ids) * self.temperature
@@ -173,7 +196,6 @@ class LinearNgrams(keras.layers.Layer):
             "used": self.used,
             "units": self.units,
             "temperature": self.temperature,
-            "char_width": self.char_width,
         }
 
 

@@ -120,10 +120,22 @@ def model_section(run: dict[str, Any]) -> list[str]:
         )
     linear = manifest.get("linear")
     if isinstance(linear, dict) and "weight" in linear:
+        chars = linear.get("char_ngrams")
         lines.append(
             f"- **Linear branch**: a linear SVM on TF-IDF n-grams of 1 to {linear.get('ngrams')} "
-            f"tokens, blended in: probabilities {linear['weight']:g} x network + "
-            f"{1 - linear['weight']:g} x linear (the weight chosen on valid)."
+            + (
+                f"tokens and the tokens' character {chars[0]}-{chars[1]} grams"
+                if chars
+                else "tokens"
+            )
+            + f", blended in: probabilities {linear['weight']:g} x network + "
+            f"{1 - linear['weight']:g} x linear ("
+            + (
+                "the weight chosen on valid"
+                if linear.get("weight_setting") == "auto"
+                else "a fixed weight"
+            )
+            + ")."
         )
     if isinstance(parameters, int):
         lines.append(f"- **Parameters**: {parameters:,} (manifest.json).")

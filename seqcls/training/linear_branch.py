@@ -29,70 +29,91 @@ def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tu
     settings = config.model.linear
     if settings is None:
         return core, {}
-    from seqcls.modeling.linear import LinearNgrams, blended_core
+    from seqcls.messages import note
+    from seqcls.modeling.linear import blended_core
 
+    labels = _label_indices(prepared, "train")
+    if len(np.unique(labels)) < 2:
+        prepared.notes.append("model.linear: train has one label only; no linear branch fitted")
+        report(note(prepared.notes[-1]))
+        return core, {}
     started = time.perf_counter()
-    vocab_size = prepared.vocabulary.size
+    units = int(core.output[PROBABILITIES].shape[-1])
+    linear, valid_scores, features = _fit_branch(config, prepared, labels, units)
+    truth = _label_indices(prepared, "valid")
+    logits = _logits(valid_scores, units)
+    linear.temperature = _fit_temperature(logits, truth)
+    network = _two_columns(_predict_valid(core, prepared.ids["valid"]))
+    branch = _softmax(logits * linear.temperature)
+    weight, accuracies = _choose_weight(network, branch, truth, settings.weight)
+    megabytes = sum(value.nbytes for value in linear.get_weights()) / 2**20
+    info = {
+        "ngrams": settings.ngrams,
+        "char_ngrams": settings.char_ngrams if _char_table(config, prepared) is not None else None,
+        "buckets": settings.buckets,
+        "features_seen": features,
+        "c": settings.c,
+        "temperature": round(float(linear.temperature), 4),
+        "weight": float(weight),
+        "weight_setting": settings.weight,
+        "valid_accuracy": accuracies,
+        "megabytes": round(megabytes, 1),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    report(
+        f"linear n-grams: {features:,} features ({megabytes:,.1f} MB in the model); valid "
+        f"accuracy network {accuracies['network']:.4f}, linear {accuracies['linear']:.4f}, "
+        f"blend {accuracies['blend']:.4f} (network weight {weight:g}, {info['seconds']:.1f} s)"
+    )
+    if weight in (0.0, 1.0):
+        alone = "the linear branch" if weight == 0.0 else "the network"
+        prepared.notes.append(
+            f"model.linear: the blend weight is {weight:g}: predictions come from {alone} "
+            "alone" + (" (attention weights are still the network's)" if weight == 0.0 else "")
+        )
+        report(note(prepared.notes[-1]))
+    return blended_core(core, linear, float(weight)), info
+
+
+def _fit_branch(config: Any, prepared: Prepared, labels: np.ndarray, units: int):
+    """The fitted LinearNgrams (temperature 1), its scores on valid, and the number of
+    features seen in train."""
+    from seqcls.modeling.linear import LinearNgrams, layer_weights
+
+    settings = config.model.linear
+    vocab_size, buckets = prepared.vocabulary.size, settings.buckets
     char_table = _char_table(config, prepared)
     train = _tfidf_counts(prepared.ids["train"], vocab_size, settings, char_table)
     df = np.bincount(train.indices, minlength=train.shape[1])  # one count per row: deduplicated
     used = np.flatnonzero(df)
     idf = np.log((1.0 + train.shape[0]) / (1.0 + df[used])) + 1.0
-    labels = _label_indices(prepared, "train")
-    if len(np.unique(labels)) < 2:
-        prepared.notes.append("model.linear: train has one label only; no linear branch fitted")
-        report(prepared.notes[-1])
-        return core, {}
     svm = _fit_svm(_normalised(train[:, used], idf), labels, settings, prepared, config.seed)
-    units = int(core.output[PROBABILITIES].shape[-1])
     coefficients, bias = _coefficients(svm, units)
     valid = _tfidf_counts(prepared.ids["valid"], vocab_size, settings, char_table)
-    valid = _normalised(valid[:, used], idf)
-    truth = _label_indices(prepared, "valid")
-    temperature = _fit_temperature(_logits(valid @ coefficients + bias, units), truth)
-    linear_probabilities = _softmax(_logits(valid @ coefficients + bias, units) * temperature)
-    network = core.predict(prepared.ids["valid"].to_tensor(), batch_size=256, verbose=0)
-    network = _two_columns(network[PROBABILITIES])
-    weight, accuracies = _choose_weight(network, linear_probabilities, truth, settings.weight)
-    slots = np.zeros(train.shape[1], dtype=np.int32)
-    slots[used] = np.arange(1, len(used) + 1, dtype=np.int32)
+    valid_scores = _normalised(valid[:, used], idf) @ coefficients + bias
+    ngram_rows = int(np.sum((used >= vocab_size) & (used < vocab_size + buckets)))
     linear = LinearNgrams(
-        vocab_size,
-        settings.ngrams,
-        settings.buckets,
-        len(used),
-        units,
-        temperature=float(temperature),
-        char_width=0 if char_table is None else char_table.shape[1],
-        name="linear_ngrams",
+        vocab_size, settings.ngrams, buckets, ngram_rows, units, name="linear_ngrams"
     )
-    if char_table is not None:
-        linear.char_table.assign(char_table)
-    slots = np.zeros(train.shape[1], dtype=np.int32)
-    slots[used] = np.arange(1, len(used) + 1, dtype=np.int32)
-    linear.slots.assign(slots)
-    rows = np.vstack([np.zeros((1, units)), coefficients * idf[:, None]])
-    linear.coefficients.assign(rows.astype(np.float32))
-    linear.squared_idf.assign(np.concatenate([[0.0], idf**2]).astype(np.float32))
-    linear.bias.assign(bias.astype(np.float32))
-    info = {
-        "ngrams": settings.ngrams,
-        "char_ngrams": None if char_table is None else settings.char_ngrams,
-        "buckets": settings.buckets,
-        "features_seen": int(len(used)),
-        "c": settings.c,
-        "temperature": round(float(temperature), 4),
-        "weight": float(weight),
-        "weight_setting": settings.weight,
-        "valid_accuracy": accuracies,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    report(
-        f"linear n-grams: {len(used):,} features; valid accuracy network "
-        f"{accuracies['network']:.4f}, linear {accuracies['linear']:.4f}, blend "
-        f"{accuracies['blend']:.4f} (network weight {weight:g}, {info['seconds']:.1f} s)"
-    )
-    return blended_core(core, linear, float(weight)), info
+    weights = layer_weights(used, coefficients * idf[:, None], idf**2, linear, char_table)
+    linear.set_weights([*weights, bias.astype(np.float32)])
+    return linear, valid_scores, int(len(used))
+
+
+def _predict_valid(core: Any, ids: Any, batch_size: int = 256) -> np.ndarray:
+    """The core's probabilities for ragged ids, in row order, batched by length (each
+    batch padded to its own longest row)."""
+    import tensorflow as tf
+
+    order = np.argsort(ids.row_lengths().numpy(), kind="stable")
+    parts = []
+    for start in range(0, len(order), batch_size):
+        batch = tf.gather(ids, order[start : start + batch_size]).to_tensor()
+        parts.append(np.asarray(core(batch, training=False)[PROBABILITIES], dtype=np.float64))
+    probabilities = np.concatenate(parts)
+    restored = np.empty_like(probabilities)
+    restored[order] = probabilities
+    return restored
 
 
 def _char_table(config: Any, prepared: Prepared) -> np.ndarray | None:
@@ -107,19 +128,21 @@ def _char_table(config: Any, prepared: Prepared) -> np.ndarray | None:
 
 
 def _tfidf_counts(ids: Any, vocab_size: int, settings: Any, char_table: np.ndarray | None):
-    """The split's feature counts, a CSR matrix (rows, features)."""
+    """The split's feature counts, a CSR matrix (rows, features): ids and hashed n-grams,
+    then the tokens' character n-grams (the unigram counts times char_matrix)."""
     from scipy import sparse
 
-    from seqcls.modeling.linear import feature_count, ngram_features
+    from seqcls.modeling.linear import char_matrix, ngram_features
 
     values, splits = ids.flat_values.numpy(), ids.row_splits.numpy()
-    rows, features = ngram_features(
-        values, splits, vocab_size, settings.ngrams, settings.buckets, char_table
-    )
-    shape = (len(splits) - 1, feature_count(vocab_size, settings.buckets, char_table))
+    rows, features = ngram_features(values, splits, vocab_size, settings.ngrams, settings.buckets)
+    shape = (len(splits) - 1, vocab_size + settings.buckets)
     counts = sparse.csr_matrix((np.ones(len(rows)), (rows, features)), shape=shape)
     counts.sum_duplicates()
-    return counts
+    if char_table is None:
+        return counts
+    chars = counts[:, :vocab_size] @ char_matrix(char_table, settings.buckets)
+    return sparse.hstack([counts, chars], format="csr")
 
 
 def _normalised(counts: Any, idf: np.ndarray):
@@ -135,7 +158,9 @@ def _fit_svm(features: Any, labels: np.ndarray, settings: Any, prepared: Prepare
     from sklearn.svm import LinearSVC
 
     weights = prepared.keras_class_weight()
-    svm = LinearSVC(C=settings.c, class_weight=weights, random_state=seed % 2**31, max_iter=5000)
+    svm = LinearSVC(
+        C=settings.c, class_weight=weights, dual="auto", random_state=seed % 2**31, max_iter=5000
+    )
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning

@@ -78,6 +78,7 @@ def test_init_recognises_tagging_and_multilabel(tmp_path):
     )
     config = load_config(output)
     assert config.task == "tagging" and config.preprocessing.strip_punctuation is False
+    assert config.model.linear is None  # one label per token: no linear branch
     write_csv(tmp_path / "ml.csv", [("a", "x|y"), ("b", "y"), ("c", "x")])
     output = tmp_path / "ml.yaml"
     assert (
@@ -86,7 +87,7 @@ def test_init_recognises_tagging_and_multilabel(tmp_path):
         ).exit_code
         == 0
     )
-    assert load_config(output).task == "multilabel"
+    assert load_config(output).task == "multilabel" and load_config(output).model.linear is None
 
 
 def test_init_without_data_writes_a_template(tmp_path):
@@ -96,6 +97,7 @@ def test_init_without_data_writes_a_template(tmp_path):
     assert (
         raw["data"]["train"] == "data/train.csv" and raw["model"]["attention"]["type"] == "additive"
     )
+    assert raw["model"]["linear"] == {"ngrams": 2}  # word 1-2 grams, char_ngrams by default
 
 
 # The tokenizer from the data (seqcls.text.tokenizer_choice): char for texts that are
@@ -118,6 +120,7 @@ def test_init_picks_char_tokens_for_single_token_texts(tmp_path):
     # 20); training's auto max_length counts the same (test_validate checks it).
     assert "about 20 characters here, longest 20" in text
     assert "tokenizer: char, as 100% of texts are a single token with no spaces\n" in output
+    assert config.model.linear.ngrams == 4  # characters 1 to 4 in a row
 
 
 @pytest.mark.parametrize(
