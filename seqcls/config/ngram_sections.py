@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from seqcls.config.fields import SIZE, Count, Section
 
@@ -35,6 +35,25 @@ class SubwordConfig(Section):
         return self
 
 
+def _weight_value(value: object) -> object:
+    if isinstance(value, str) and value != "auto":
+        raise ValueError(
+            f"got {value!r}; set model.linear.weight to auto (chosen on valid) or a number "
+            "from 0 (the linear model alone) to 1 (the network alone)"
+        )
+    return value
+
+
+def linear_setting(value: object) -> object:
+    """model.linear: a mapping (`{}` for the defaults) or null; true/false say how."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"got {value}; write `linear: {{}}` for the defaults (or set its keys, e.g. "
+            "`linear: {ngrams: 2}`), or `linear: null` for no linear branch"
+        )
+    return value
+
+
 class LinearConfig(Section):
     """A linear model on TF-IDF n-grams of the model's own tokens (token ids 1..n in a
     row: words for the word tokenizer, characters for char), fitted once the network is
@@ -57,7 +76,7 @@ class LinearConfig(Section):
     # The SVM's regularisation: larger fits the training data more closely.
     c: float = Field(default=1.0, gt=0.0, le=1000.0)
     # The network's weight in the blend: `auto` picks the best of 0, 0.05, ... 1 on valid.
-    weight: Literal["auto"] | float = "auto"
+    weight: Annotated[Literal["auto"] | float, BeforeValidator(_weight_value)] = "auto"
 
     @model_validator(mode="after")
     def _weight(self) -> LinearConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
 from seqcls.config.fields import (
     BatchSize,
@@ -26,7 +26,7 @@ from seqcls.config.fields import (
     text_encoding,
 )
 from seqcls.config.limits import show
-from seqcls.config.ngram_sections import LinearConfig, SubwordConfig
+from seqcls.config.ngram_sections import LinearConfig, SubwordConfig, linear_setting
 
 
 class DataConfig(Section):
@@ -255,7 +255,7 @@ class ModelConfig(Section):
     ensemble: Count(16, "more members cost more and add little past a handful") = 1
     # A linear model on the tokens' TF-IDF n-grams, fitted after the network and blended
     # with it (see LinearConfig). Multiclass and binary tasks, data held in memory.
-    linear: LinearConfig | None = None
+    linear: Annotated[LinearConfig | None, BeforeValidator(linear_setting)] = None
 
 
 Monitor = Literal["val_loss", "val_accuracy"]

@@ -174,6 +174,12 @@ def test_linear_is_refused_where_it_cannot_blend():
             validate_config(raw)
     with pytest.raises(ConfigError, match=r"model.linear.char_ngrams to \[shortest, longest\]"):
         validate_config({"data": {"train": "a.csv"}, "model": {"linear": {"char_ngrams": [5, 3]}}})
+    with pytest.raises(ConfigError, match=r"model.linear: got True; write `linear: \{\}`"):
+        validate_config({"data": {"train": "a.csv"}, "model": {"linear": True}})
+    with pytest.raises(
+        ConfigError, match="model.linear.weight: got 'best'; set model.linear.weight to auto"
+    ):
+        validate_config({"data": {"train": "a.csv"}, "model": {"linear": {"weight": "best"}}})
     with pytest.raises(ConfigError, match="model.linear.weight"):
         validate_config({"data": {"train": "a.csv"}, "model": {"linear": {"weight": 1.5}}})
 
