@@ -49,7 +49,7 @@ def attach_linear(config: Any, prepared: Prepared, core: Any, report: Any) -> tu
     megabytes = sum(value.nbytes for value in linear.get_weights()) / 2**20
     info = {
         "ngrams": settings.ngrams,
-        "char_ngrams": settings.char_ngrams if _char_table(config, prepared) is not None else None,
+        "char_ngrams": settings.char_ngrams if _reads_characters(config) else None,
         "buckets": settings.buckets,
         "features_seen": features,
         "c": settings.c,
@@ -116,12 +116,19 @@ def _predict_valid(core: Any, ids: Any, batch_size: int = 256) -> np.ndarray:
     return restored
 
 
+def _reads_characters(config: Any) -> bool:
+    """Whether the branch reads the tokens' character n-grams: word tokens only (char
+    tokens' `ngrams` already are character n-grams)."""
+    return config.model.linear.char_ngrams is not None and config.preprocessing.tokenizer != "char"
+
+
 def _char_table(config: Any, prepared: Prepared) -> np.ndarray | None:
     """The vocabulary's character n-gram rows (word tokens with model.linear.char_ngrams)."""
-    settings = config.model.linear
-    if settings.char_ngrams is None or config.preprocessing.tokenizer == "char":
+    if not _reads_characters(config):
         return None
     from seqcls.modeling.subwords import ngram_table
+
+    settings = config.model.linear
 
     shortest, longest = settings.char_ngrams
     return ngram_table(prepared.vocabulary.tokens, shortest, longest, settings.buckets)
@@ -155,15 +162,17 @@ def _normalised(counts: Any, idf: np.ndarray):
 
 
 def _fit_svm(features: Any, labels: np.ndarray, settings: Any, prepared: Prepared, seed: int):
+    """LinearSVC on the TF-IDF rows (liblinear; training.class_weight applies). Not
+    converging within max_iter leaves a usable model, which valid then weighs."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
     weights = prepared.keras_class_weight()
     svm = LinearSVC(
         C=settings.c, class_weight=weights, dual="auto", random_state=seed % 2**31, max_iter=5000
     )
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
