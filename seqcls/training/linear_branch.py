@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from seqcls.modeling.outputs import PROBABILITIES
+from seqcls.tasks.calibration import nll
 from seqcls.training.prepare import Prepared
 
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -221,11 +222,6 @@ def _logits(scores: np.ndarray, units: int) -> np.ndarray:
     return scores
 
 
-def _log_loss(probabilities: np.ndarray, truth: np.ndarray) -> float:
-    picked = probabilities[np.arange(len(truth)), truth]
-    return float(-np.mean(np.log(np.clip(picked, 1e-12, None))))
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
@@ -233,7 +229,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def _fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
     """The multiplier of the SVM's scores with the lowest valid log loss (a log grid)."""
-    losses = [_log_loss(_softmax(logits * value), truth) for value in TEMPERATURES]
+    losses = [nll(_softmax(logits * value), truth) for value in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(losses))])
 
 
@@ -252,7 +248,7 @@ def _choose_weight(
     # valid row more or less right should not pick a weight on its own.
     smoothed = np.convolve(np.pad(accuracies, 1, mode="edge"), np.ones(3) / 3, mode="valid")
     scored = [
-        (-round(float(value), 9), _log_loss(blend, truth), float(weight))
+        (-round(float(value), 9), nll(blend, truth), float(weight))
         for value, blend, weight in zip(smoothed, blends, candidates)
     ]
     weight = min(scored)[2]
