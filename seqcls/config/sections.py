@@ -99,6 +99,10 @@ class PreprocessingConfig(Section):
     tokenizer: Literal["word", "char"] = "word"
     lowercase: bool = True
     strip_punctuation: bool = True
+    # Punctuation separates words instead of joining them: with strip_punctuation each
+    # mark becomes a space ("mind--and" -> "mind and", not "mindand"), without it each
+    # mark becomes a token of its own ("it's" -> "it ' s").
+    split_punctuation: bool = False
     # Vocabulary size including the padding and out-of-vocabulary entries.
     max_tokens: Vocabulary = 20000
     min_frequency: PositiveInt = 1

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from seqcls.data.parquet import check_column_types, is_text_type
 from seqcls.data.reading import read_table, text_value
+from seqcls.text.punctuation import KERAS_PUNCTUATION
 from seqcls.text.tokenizer_choice import TokenizerChoice, choose_tokenizer
-from seqcls.text.tokens import KERAS_PUNCTUATION
 
 TEXT_NAMES = ("text", "sentence", "utterance", "query", "content", "body", "review", "document")
 LABEL_NAMES = ("label", "labels", "intent", "class", "category", "target", "tags", "tag", "y")

@@ -56,7 +56,7 @@ from seqcls.modeling.outputs import ATTENTION_WEIGHTS, PROBABILITIES, TOKEN_IDS
 from seqcls.run import artifacts, readers
 from seqcls.run.destinations import EXPORT_FILE, ONNX_FILE, check_export_destination, export_files
 from seqcls.tasks import get_task
-from seqcls.text.tokens import KERAS_PUNCTUATION
+from seqcls.text.punctuation import KERAS_PUNCTUATION
 
 FORMATS = ("saved_model", "onnx")
 TOLERANCE = 1e-5
@@ -134,6 +134,7 @@ def tokenization_record(run: Any) -> dict[str, Any]:
     return {
         "lowercase": preprocessing.lowercase,
         "strip_punctuation": preprocessing.strip_punctuation,
+        "split_punctuation": preprocessing.split_punctuation,
         "punctuation_regex": KERAS_PUNCTUATION,
         "split": "characters" if preprocessing.tokenizer == "char" else "whitespace",
         "padding_id": PADDING_ID,
@@ -145,6 +146,11 @@ def tokenization_record(run: Any) -> dict[str, Any]:
         "width": "the batch's longest text (cut to max_length) plus one padding column",
         "lowercase_means": "ASCII A-Z only, as tf.strings.lower",
         "whitespace_means": "space, \\t, \\n, \\v, \\f, \\r only, as tf.strings.split",
+        "punctuation_means": (
+            "each punctuation_regex match is deleted (strip_punctuation), replaced by a "
+            "space (split_punctuation and strip_punctuation) or by itself between spaces "
+            "(split_punctuation only), before splitting"
+        ),
     }
 
 

@@ -8,6 +8,8 @@ checked against TensorFlow 2.21 and has a parity test (tests/inference/test_onnx
 
 - lowercase: `tf.strings.lower` lowers ASCII A-Z only ('É', 'ß', 'İ' stay as they are);
 - strip_punctuation: the ASCII punctuation regex (tokenization.json) removed everywhere;
+  with split_punctuation each match becomes a space instead, or (not stripped) itself
+  between spaces;
 - word split: `tf.strings.split` splits on runs of the six ASCII whitespace characters
   (space, \\t, \\n, \\v, \\f, \\r) only; a no-break space or U+2003 stays inside a token;
 - char split: one token per Unicode code point (`tf.strings.unicode_split`);
@@ -87,7 +89,10 @@ class Tokenizer:
     def __init__(self, tokenization: dict[str, Any], tokens: list[str], max_length: int | None):
         self.lowercase = bool(tokenization["lowercase"])
         strip = tokenization["strip_punctuation"]
-        self.punctuation = re.compile(tokenization["punctuation_regex"]) if strip else None
+        split = tokenization.get("split_punctuation", False)  # exports before it: false
+        self.punctuation = re.compile(tokenization["punctuation_regex"]) if strip or split else None
+        # Each mark deleted, replaced by a space, or kept between spaces (its own token).
+        self.rewrite = "" if not split else " " if strip else r" \g<0> "
         self.characters = tokenization["split"] == "characters"
         # Ids 0 and 1 ("" and "[UNK]") are never looked up: Keras' own entries.
         self.index = {token: index for index, token in enumerate(tokens) if index >= 2}
@@ -98,7 +103,7 @@ class Tokenizer:
         if self.lowercase:
             text = text.translate(ASCII_LOWER)
         if self.punctuation is not None:
-            text = self.punctuation.sub("", text)
+            text = self.punctuation.sub(self.rewrite, text)
         if self.characters:
             return list(text)
         return [token for token in ASCII_WHITESPACE.split(text) if token]
@@ -240,6 +245,11 @@ def read_tokenization(folder: Path) -> dict[str, Any]:
         raise DataError(
             f"{folder / TOKENIZATION_FILE}: 'split' should be 'whitespace' or 'characters', "
             f"got {data['split']!r}; {fix}"
+        )
+    if not isinstance(data.get("split_punctuation", False), bool):  # absent before it
+        raise DataError(
+            f"{folder / TOKENIZATION_FILE}: 'split_punctuation' should be true or false, "
+            f"got {data['split_punctuation']!r}; {fix}"
         )
     return data
 

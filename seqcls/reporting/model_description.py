@@ -20,7 +20,11 @@ MERGED = {
 def _embedding(embedding: Any, preprocessing: Any, vocabulary_size: int) -> str:
     tokens = "characters" if preprocessing.tokenizer == "char" else "words"
     cleaning = ["lowercased"] if preprocessing.lowercase else []
-    cleaning += ["no punctuation"] if preprocessing.strip_punctuation else []
+    strip, split = preprocessing.strip_punctuation, preprocessing.split_punctuation
+    if split:
+        cleaning.append("punctuation " + ("as word breaks" if strip else "split off as tokens"))
+    elif strip:
+        cleaning.append("no punctuation")
     words = [
         f"a vocabulary of {vocabulary_size:,} {tokens}"
         + (f" ({', '.join(cleaning)})" if cleaning else "")

@@ -236,6 +236,7 @@ def load_model(path: str | Path, compile: bool = False) -> Any:
     import seqcls.modeling.layers  # noqa: F401
     import seqcls.modeling.linear  # noqa: F401
     import seqcls.modeling.losses  # noqa: F401
+    import seqcls.text.standardize  # noqa: F401
 
     path = Path(path)
     if not path.is_file():

@@ -51,6 +51,11 @@ class Tagging(Task):
                 "preprocessing.strip_punctuation must be false (stripping would delete "
                 "punctuation tokens and shift every tag after them)"
             )
+        if config.preprocessing.split_punctuation:
+            needs.append(
+                "preprocessing.split_punctuation must be false (splitting would add tokens "
+                "and shift every tag after them)"
+            )
         if config.model.attention.type != "none":
             needs.append(
                 "model.attention.type must be none (tagging keeps one vector per token; "

@@ -33,8 +33,8 @@ from seqcls.text.lengths import (
     length_percentiles,
     steps_per_epoch,
 )
+from seqcls.text.punctuation import KERAS_PUNCTUATION
 from seqcls.text.tokens import (
-    KERAS_PUNCTUATION,
     OOV_ID,
     PADDING_ID,
     RESERVED_TOKENS,

@@ -7,7 +7,8 @@ Why they are the same tokens:
 
 - standardize lowercases ASCII letters only (tf.strings.lower without an encoding, as
   Arrow's ascii_lower) and deletes the ASCII characters KERAS_PUNCTUATION matches (the
-  same RE2 expression, in Arrow's replace_substring_regex);
+  same RE2 expression, in Arrow's replace_substring_regex); with split_punctuation each
+  mark becomes a space, or itself between spaces, with the same rewrite, before splitting;
 - word split cuts at runs of ASCII white space: space, \\t, \\n, \\v, \\f, \\r (TensorFlow's
   whitespace split, as Arrow's ascii_split_whitespace; U+00A0 and the like stay inside a
   token in both);
@@ -30,7 +31,8 @@ from collections import deque
 from functools import lru_cache
 from typing import Any
 
-from seqcls.text.tokens import KERAS_PUNCTUATION, split_mode, standardize_mode
+from seqcls.text.punctuation import KERAS_PUNCTUATION, punctuation_rewrite
+from seqcls.text.tokens import split_mode
 from seqcls.text.vocabulary import TextCounts
 
 
@@ -38,13 +40,18 @@ def token_counts(texts: Any, preprocessing: Any) -> tuple[dict[bytes, int], dict
     """(token as UTF-8 bytes -> occurrences, tokens per text -> texts) of an Arrow string
     array without nulls, as TextVectorization's standardize and split make them."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if texts.null_count:
         raise ValueError("token_counts: the texts hold a null")
     if texts.type != pa.string():
         texts = texts.cast(pa.string())
-    mode = standardize_mode(preprocessing) or ""
-    lower, strip = mode.startswith("lower"), mode.endswith("strip_punctuation")
+    lower, strip = preprocessing.lowercase, preprocessing.strip_punctuation
+    if preprocessing.split_punctuation:
+        # Each mark becomes a space (or itself between spaces) in the whole text first;
+        # then there is nothing left to delete.
+        rewrite = punctuation_rewrite(strip, split=True)
+        texts, strip = pc.replace_substring_regex(texts, KERAS_PUNCTUATION, rewrite), False
     if split_mode(preprocessing) == "character":
         return _character_counts(texts, lower, strip)
     return _word_counts(texts, lower, strip)

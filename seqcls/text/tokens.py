@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from seqcls.text.punctuation import standardize_strings
+
 PADDING_ID = 0
 
 
@@ -19,8 +21,14 @@ OOV_ID = 1
 RESERVED_TOKENS = ("", "[UNK]")
 
 
-def standardize_mode(preprocessing: Any) -> str | None:
+def standardize_mode(preprocessing: Any) -> Any:
+    """TextVectorization's `standardize`: a built-in mode's name (or None), or with
+    split_punctuation one of seqcls.text.standardize's registered functions."""
     lower, strip = preprocessing.lowercase, preprocessing.strip_punctuation
+    if preprocessing.split_punctuation:
+        from seqcls.text.standardize import SPLITTING
+
+        return SPLITTING[(lower, strip)]
     if lower and strip:
         return "lower_and_strip_punctuation"
     if lower:
@@ -72,10 +80,6 @@ def clip_ids(ids: Any, max_length: int):
     return tf.concat([ids, tf.RaggedTensor.from_row_lengths(oov, empty)], axis=1)
 
 
-# Keras' TextVectorization punctuation set (keras/src/layers/preprocessing/text_vectorization.py).
-KERAS_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
-
-
 def display_tokens(texts: list[str], preprocessing: Any, max_length: int) -> list[list[str]]:
     """The tokens the model sees for each text (standardized, split, cut to max_length),
     as strings, including those outside the vocabulary. Mirrors TextVectorization's
@@ -85,16 +89,16 @@ def display_tokens(texts: list[str], preprocessing: Any, max_length: int) -> lis
 
 
 def standardized_tokens(texts: list[str], preprocessing: Any):
-    """Ragged (texts, tokens) of UTF-8 byte strings: TextVectorization's built-in
-    standardize and split, mirrored with the same TensorFlow string ops."""
+    """Ragged (texts, tokens) of UTF-8 byte strings: TextVectorization's standardize and
+    split, mirrored with the same TensorFlow string ops."""
     import tensorflow as tf
 
-    values = tf.constant(texts, dtype=tf.string)
-    mode = standardize_mode(preprocessing)
-    if mode in ("lower", "lower_and_strip_punctuation"):
-        values = tf.strings.lower(values)
-    if mode in ("strip_punctuation", "lower_and_strip_punctuation"):
-        values = tf.strings.regex_replace(values, KERAS_PUNCTUATION, "")
+    values = standardize_strings(
+        tf.constant(texts, dtype=tf.string),
+        preprocessing.lowercase,
+        preprocessing.strip_punctuation,
+        preprocessing.split_punctuation,
+    )
     if split_mode(preprocessing) == "character":
         return tf.strings.unicode_split(values, "UTF-8")
     return tf.strings.split(values)

@@ -233,3 +233,15 @@ def test_a_strategy_refuses_tagging_before_anything_is_written(tiny_config):
     ]
     with pytest.raises(ConfigError, match="runtime.distribution mirrored.*not tagging"):
         load_config(tiny_config, overrides)
+
+
+def test_tagging_refuses_split_punctuation_with_the_key_to_change(tiny_config):
+    """Splitting at punctuation adds tokens, so tags would no longer line up with words."""
+    overrides = [
+        "task=tagging",
+        "model.attention.type=none",
+        "preprocessing.strip_punctuation=false",
+        "preprocessing.split_punctuation=true",
+    ]
+    with pytest.raises(ConfigError, match="preprocessing.split_punctuation must be false"):
+        load_config(tiny_config, overrides)

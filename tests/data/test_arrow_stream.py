@@ -35,10 +35,13 @@ TRICKY_TEXTS = [
     "tab\tsep\r\nline\n\nend",
 ]
 PREPROCESSING = [
-    PreprocessingConfig(tokenizer=tokenizer, lowercase=lower, strip_punctuation=strip)
+    PreprocessingConfig(
+        tokenizer=tokenizer, lowercase=lower, strip_punctuation=strip, split_punctuation=split
+    )
     for tokenizer in ("word", "char")
     for lower in (True, False)
     for strip in (True, False)
+    for split in (False, True)
 ]
 CHARACTERS = st.characters(blacklist_categories=("Cs",))
 TEXT = st.text(

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from seqcls.cli import app
-from seqcls.run import artifacts
+from seqcls.inference import onnx_engine
+from seqcls.run import artifacts, readers
 
 runner = CliRunner()
 TEXTS = ["i lost my card", "", "what is the exchange rate for euros " * 12, "top up failed"]
@@ -113,8 +114,9 @@ def test_export_of_a_non_run_is_a_usage_error(tmp_path):
 @pytest.mark.slow  # a training run and two exports: about a minute
 def test_both_exports_carry_subwords_ensembles_concat_pooling_and_linear(tmp_path):
     """The recipe options live inside the model (the n-gram tables are weights, the members
-    and the linear branch are sub-models): both exports reproduce the run without extra
-    tokenization."""
+    and the linear branch are sub-models, split_punctuation a registered standardize
+    function): both exports reproduce the run without extra tokenization, and the ONNX
+    engine's tokenizer gives the run's ids."""
     import onnxruntime
     import tensorflow as tf
     from conftest import cli_train, write_tiny_project
@@ -127,14 +129,16 @@ def test_both_exports_carry_subwords_ensembles_concat_pooling_and_linear(tmp_pat
         "model.ensemble=2",
         "model.linear.ngrams=3",
         "model.linear.weight=0.5",
+        "preprocessing.split_punctuation=true",
         "training.epochs=1",
     )
+    texts = [*TEXTS, "Lost--my card's (top-up)!"]
     result = cli_train(tmp_path / "config.yaml", run_dir, *options, options=("--quiet",))
     assert result.exit_code == 0, result.output
-    expected = reference(run_dir, TEXTS)
+    expected = reference(run_dir, texts)
     assert runner.invoke(app, ["export", str(run_dir)]).exit_code == 0
     served = tf.saved_model.load(str(run_dir / "export" / "saved_model"))
-    got = served.serve(tf.constant(TEXTS))
+    got = served.serve(tf.constant(texts))
     np.testing.assert_allclose(got["probabilities"].numpy(), expected["probabilities"], atol=1e-6)
     assert "member_probabilities" not in got
     destination = tmp_path / "onnx"
@@ -142,6 +146,16 @@ def test_both_exports_carry_subwords_ensembles_concat_pooling_and_linear(tmp_pat
         app, ["export", str(run_dir), "--format", "onnx", "-o", str(destination)]
     )
     assert exported.exit_code == 0, exported.output
+    record = json.loads((destination / "tokenization.json").read_text(encoding="utf-8"))
+    assert record["split_punctuation"] is True
+    vocabulary = readers.read_vocabulary(run_dir)
+    tokenizer = onnx_engine.Tokenizer(record, vocabulary["tokens"], vocabulary["max_length"])
+    np.testing.assert_array_equal(tokenizer.ids(texts), np.asarray(expected["token_ids"]))
+    record = json.loads((destination / "tokenization.json").read_text(encoding="utf-8"))
+    assert record["split_punctuation"] is True
+    vocabulary = readers.read_vocabulary(run_dir)
+    tokenizer = onnx_engine.Tokenizer(record, vocabulary["tokens"], vocabulary["max_length"])
+    np.testing.assert_array_equal(tokenizer.ids(texts), np.asarray(expected["token_ids"]))
     session = onnxruntime.InferenceSession(str(destination / "model.onnx"))
     outputs = session.run(None, {session.get_inputs()[0].name: np.asarray(expected["token_ids"])})
     named = dict(zip([o.name for o in session.get_outputs()], outputs))

@@ -124,30 +124,38 @@ CHARACTERS = ["", "[UNK]", "a", "e", "é", "É", "ß", "İ", "ı", "😀", "🏽
 
 
 @pytest.mark.parametrize(
-    ("lowercase", "strip", "tokenizer", "tokens"),
+    ("lowercase", "strip", "split", "tokenizer", "tokens"),
     [
-        (True, True, "word", VOCABULARY),
-        (False, False, "word", VOCABULARY),
-        (True, False, "char", CHARACTERS),
-        (False, True, "char", CHARACTERS),
+        (True, True, False, "word", VOCABULARY),
+        (False, False, False, "word", VOCABULARY),
+        (True, False, False, "char", CHARACTERS),
+        (False, True, False, "char", CHARACTERS),
+        (True, True, True, "word", [*VOCABULARY, "don", "t", "o", "neil"]),
+        (False, False, True, "word", [*VOCABULARY, "'", "don", "t", "(", "x", ")"]),
+        (True, True, True, "char", CHARACTERS),
+        (False, False, True, "char", [*CHARACTERS, "'", "-"]),
     ],
 )
-def test_onnx_engine_tokenizer_gives_textvectorization_ids(lowercase, strip, tokenizer, tokens):
+def test_onnx_engine_tokenizer_gives_textvectorization_ids(
+    lowercase, strip, split, tokenizer, tokens
+):
     """ASCII-only lowering, the punctuation regex, ASCII-whitespace split or code points,
     lookup, cut, the extra padding column and the empty row: id for id."""
     import tensorflow as tf
 
     from seqcls.modeling.layers import SequenceClip
-    from seqcls.text.tokens import KERAS_PUNCTUATION, display_tokens, make_vectorizer
+    from seqcls.text.punctuation import KERAS_PUNCTUATION
+    from seqcls.text.tokens import display_tokens, make_vectorizer
 
     preprocessing = SimpleNamespace(
-        lowercase=lowercase, strip_punctuation=strip, tokenizer=tokenizer
+        lowercase=lowercase, strip_punctuation=strip, split_punctuation=split, tokenizer=tokenizer
     )
     vectorizer = make_vectorizer(preprocessing, tokens)
     expected = SequenceClip(6)(vectorizer(tf.constant(HARD_TEXTS))).numpy()
     record = {
         "lowercase": lowercase,
         "strip_punctuation": strip,
+        "split_punctuation": split,
         "punctuation_regex": KERAS_PUNCTUATION,
         "split": "characters" if tokenizer == "char" else "whitespace",
     }

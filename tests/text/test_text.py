@@ -95,6 +95,9 @@ def test_text_display_tokens_line_up_with_the_ids_the_model_sees():
         PreprocessingConfig(),
         PreprocessingConfig(lowercase=False, strip_punctuation=False),
         PreprocessingConfig(tokenizer="char"),
+        PreprocessingConfig(split_punctuation=True),
+        PreprocessingConfig(strip_punctuation=False, split_punctuation=True),
+        PreprocessingConfig(tokenizer="char", split_punctuation=True),
     ):
         vocabulary = build_vocabulary(texts[:3], preprocessing)
         vectorizer = make_vectorizer(preprocessing, vocabulary.tokens, ragged=True)
@@ -202,3 +205,53 @@ def test_text_steps_per_epoch_is_what_the_training_dataset_yields():
         for bucketing in (True, False):
             batches = training_dataset(ids, targets, batch_size, seed=0, bucketing=bucketing)
             assert len(list(batches)) == text.steps_per_epoch(lengths, batch_size, bucketing)
+
+
+def test_text_split_punctuation_separates_words_instead_of_joining_them():
+    from seqcls.text import display_tokens
+
+    texts = ["Mind--and Elizabeth's (card)!"]
+    joined = display_tokens(texts, PreprocessingConfig(), 20)
+    assert joined == [["mindand", "elizabeths", "card"]]
+    split = display_tokens(texts, PreprocessingConfig(split_punctuation=True), 20)
+    assert split == [["mind", "and", "elizabeth", "s", "card"]]
+    marks = PreprocessingConfig(strip_punctuation=False, split_punctuation=True)
+    assert display_tokens(texts, marks, 20) == [
+        ["mind", "-", "-", "and", "elizabeth", "'", "s", "(", "card", ")", "!"]
+    ]
+
+
+def test_text_split_punctuation_model_saves_and_loads_in_safe_mode_in_a_fresh_process(tmp_path):
+    """The standardize function is a registered Keras object: model.keras names it, and
+    a process that imported nothing of seqcls but load_model reads it back (safe mode)."""
+    import json
+    import subprocess
+    import sys
+
+    import keras
+
+    preprocessing = PreprocessingConfig(strip_punctuation=False, split_punctuation=True)
+    vocabulary = build_vocabulary(["mind - and it ' s"], preprocessing)
+    inputs = keras.Input(shape=(), dtype="string")
+    outputs = make_vectorizer(preprocessing, vocabulary.tokens)(inputs)
+    path = tmp_path / "split.keras"
+    keras.Model(inputs, outputs).save(path)
+    texts = ["Mind--and it's", "nothing?"]
+    expected = keras.Model(inputs, outputs)(np.array(texts)).numpy().tolist()
+    script = (
+        "import json, sys, numpy as np\n"
+        "from seqcls.run.artifacts import load_model\n"
+        "model = load_model(sys.argv[1])\n"
+        "print(json.dumps(np.asarray(model(np.array(json.loads(sys.argv[2])))).tolist()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == expected
+    # "mind", "-", "-", "and", "it", "'", "s" are all known; "nothing" and "?" are not.
+    assert all(token > 1 for token in got[0]) and got[1][:2] == [1, 1]
