@@ -97,7 +97,10 @@ def inspect_data(path: Path, task: str | None) -> dict:
     else:
         reasons["task"] = "given with --task"
     choice = _tokenizer_for(texts, task)
-    lengths = sorted(_length(text, choice.tokenizer) for text in texts)
+    from seqcls.tasks import reading_task
+
+    split = choice.tokenizer == "word" and not reading_task(task).per_token
+    lengths = sorted(_length(text, choice.tokenizer, split) for text in texts)
     p99 = lengths[min(len(lengths) - 1, math.ceil(0.99 * len(lengths)) - 1)]
     return {
         "rows": rows,
@@ -124,11 +127,14 @@ def _tokenizer_for(texts: list[str], task: str) -> TokenizerChoice:
     return choice
 
 
-def _length(text: str, tokenizer: str) -> int:
-    """About what TextVectorization counts (punctuation stripped, as init configures
-    every task but tagging): words, or characters with the spaces between them."""
+def _length(text: str, tokenizer: str, split: bool) -> int:
+    """About what TextVectorization counts as init configures it: characters with the
+    spaces between them (punctuation stripped), or words (split at punctuation with
+    `split`, as for every word task but tagging)."""
     if tokenizer == "char":
         return len(re.sub(KERAS_PUNCTUATION, "", text))
+    if split:
+        text = re.sub(KERAS_PUNCTUATION, " ", text)
     return len(text.split())
 
 
@@ -220,6 +226,8 @@ def _model_lines(found: dict | None) -> list[str]:
     lines = ["preprocessing:", tokenizer, "  lowercase: true"]
     if per_token:
         lines.append("  strip_punctuation: false    # tags belong to every token, punctuation too")
+    elif found is None or found["tokenizer"].tokenizer == "word":
+        lines.append('  split_punctuation: true     # "mind--and" -> mind and (not mindand)')
     lines += [
         max_length,
         "model:",

@@ -78,6 +78,7 @@ def test_init_recognises_tagging_and_multilabel(tmp_path):
     )
     config = load_config(output)
     assert config.task == "tagging" and config.preprocessing.strip_punctuation is False
+    assert config.preprocessing.split_punctuation is False  # tags stay on their words
     assert config.model.linear is None  # one label per token: no linear branch
     write_csv(tmp_path / "ml.csv", [("a", "x|y"), ("b", "y"), ("c", "x")])
     output = tmp_path / "ml.yaml"
@@ -98,6 +99,19 @@ def test_init_without_data_writes_a_template(tmp_path):
         raw["data"]["train"] == "data/train.csv" and raw["model"]["attention"]["type"] == "additive"
     )
     assert raw["model"]["linear"] == {"ngrams": 2}  # word 1-2 grams, char_ngrams by default
+    assert raw["preprocessing"]["split_punctuation"] is True
+
+
+def test_init_splits_word_tokens_at_punctuation_and_counts_lengths_so(tmp_path):
+    """Word tasks but tagging split at punctuation ("card--lost" is two words), and the
+    length init reports counts the words that way, as training's auto max_length does."""
+    rows = [(f"my card--lost it's gone {index}", "ab"[index % 2]) for index in range(40)]
+    text, config, _ = init_on(tmp_path, rows)
+    assert config.preprocessing.split_punctuation is True
+    assert "about 7 words here, longest 7" in text  # my card lost it s gone N
+    (tmp_path / "codes").mkdir()
+    _, config, _ = init_on(tmp_path / "codes", code_rows(60))
+    assert config.preprocessing.split_punctuation is False  # char tokens: as before
 
 
 # The tokenizer from the data (seqcls.text.tokenizer_choice): char for texts that are
