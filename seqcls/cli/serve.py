@@ -26,8 +26,12 @@ def serve(
         int, typer.Option(help="Processes, each with its own copy of the model.")
     ] = 1,
     max_batch: Annotated[
-        int, typer.Option(help="Most texts one model call takes (concurrent requests merge).")
-    ] = 64,
+        int,
+        typer.Option(
+            help="Most texts merged into one batch (concurrent requests merge); a batch runs "
+            "sorted by length, 128 texts per model call."
+        ),
+    ] = 512,
     max_wait_ms: Annotated[
         float, typer.Option(help="How long a request waits for others to batch with.")
     ] = 2.0,

@@ -235,10 +235,15 @@ class Classifier:
             )
         return text_list(texts)
 
-    def outputs(self, texts: list[str], calibrated: bool = True) -> dict[str, Any]:
+    def outputs(
+        self, texts: list[str], calibrated: bool = True, batch_size: int | None = None
+    ) -> dict[str, Any]:
         """The model's outputs, one entry per text (seqcls.inference.predict), its
-        probabilities calibrated unless `calibrated` is false."""
-        return self.run.outputs(texts, calibrated)
+        probabilities calibrated unless `calibrated` is false; `batch_size`: texts per
+        model call (default: predict's), the texts sorted by length first."""
+        if batch_size is None:
+            return self.run.outputs(texts, calibrated)
+        return self.run.outputs(texts, calibrated, batch_size)
 
     def records(
         self,

@@ -33,9 +33,12 @@ class Run:
     calibration: dict | None = None  # temperature(s) fitted on valid (calibration.json)
     abstention: dict | None = None  # the threshold fitted on valid (abstention.json)
 
-    def outputs(self, texts: list[str], calibrated: bool = True) -> dict[str, Any]:
-        """The model's outputs for `texts`, probabilities calibrated (unless asked not to)."""
-        outputs = predict_outputs(self.model, texts)
+    def outputs(
+        self, texts: list[str], calibrated: bool = True, batch_size: int = PREDICT_BATCH_SIZE
+    ) -> dict[str, Any]:
+        """The model's outputs for `texts`, probabilities calibrated (unless asked not to);
+        texts sorted by length go to the model `batch_size` at a time (predict_outputs)."""
+        outputs = predict_outputs(self.model, texts, batch_size)
         if not calibrated:
             return outputs
         return get_task(self.task).calibrated(outputs, self.calibration)
@@ -203,7 +206,7 @@ def predict_outputs(
     if not texts:
         return {key: [] for key in model.output}
     if hasattr(model, "predict_texts"):  # the ONNX engine: batches by length itself
-        return model.predict_texts(texts)
+        return model.predict_texts(texts, batch_size)
     import tensorflow as tf
 
     order = np.argsort([len(text) for text in texts], kind="stable")

@@ -3,7 +3,7 @@
 Each request's texts go on a queue with a future. One task takes the first waiting
 request, then whatever else arrives within `max_wait_ms` (or is already waiting), up to
 `max_batch` texts; the model runs on the merged texts in a worker thread (the event loop
-never waits on it), and each request gets its own records back, in its own order, with
+never waits on it), sorted by length in calls of up to MODEL_CALL_TEXTS texts, and each request gets its own records back, in its own order, with
 its own top_k and attention options. While a batch runs, the next one fills up, so
 under load batches grow with concurrency and a lone request waits at most `max_wait_ms`.
 A request larger than `max_batch` runs as a batch of its own.
@@ -17,6 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+# A merged batch is sorted by length and run in model calls of at most this many texts:
+# each call pads to its own longest text, so short texts do not pay for long ones.
+# benchmarks/NOTES.md ("seqcls serve: bigger batches, sorted calls") measured 128.
+MODEL_CALL_TEXTS = 128
 
 
 class Overloaded(Exception):
@@ -158,7 +163,7 @@ class Batcher:
     def _predict(self, batch: list[Pending]) -> list[list[dict[str, Any]]]:
         texts = [text for item in batch for text in item.texts]
         started = time.perf_counter()
-        outputs = self.classifier.outputs(texts)
+        outputs = self.classifier.outputs(texts, batch_size=MODEL_CALL_TEXTS)
         results, start = [], 0
         for item in batch:
             end = start + len(item.texts)

@@ -46,13 +46,13 @@ class Metrics:
             size *= 2
         self.batch_texts = Histogram(
             "seqcls_batch_texts",
-            "Texts per model call (dynamic batching).",
+            "Texts per batch (merged requests; dynamic batching).",
             buckets=(*sizes, max_batch),
             registry=registry,
         )
         self.batch_seconds = Histogram(
             "seqcls_batch_seconds",
-            "Time of one model call.",
+            "Time the model took for one batch.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )

@@ -19,7 +19,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    max_batch: int = 64  # texts per model call
+    max_batch: int = 512  # texts merged into one batch (run in sorted model calls)
     max_wait_ms: float = 2.0  # how long a lone request waits for company
     max_texts: int = 256  # texts per request
     max_body: int = 1_048_576  # bytes per request body

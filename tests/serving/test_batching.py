@@ -7,7 +7,7 @@ import socket
 import pytest
 
 import seqcls
-from seqcls.serving.batching import Batcher
+from seqcls.serving.batching import MODEL_CALL_TEXTS, Batcher
 from seqcls.serving.server import bind
 
 
@@ -43,6 +43,19 @@ def test_batcher_merges_requests_and_keeps_each_ones_options(classifier):
     assert sizes == [5]  # one model call for the three requests
     for (texts, top_k, attention), records in zip(requests, results):
         assert records == classifier.predict(texts, top_k=top_k, attention=attention)
+
+
+def test_a_batch_larger_than_a_model_call_runs_sorted_and_answers_in_order(classifier):
+    """A merged batch of more than MODEL_CALL_TEXTS texts of mixed lengths runs as several
+    length-sorted model calls; every request still gets its own texts' records, in order."""
+    words = "my card was lost abroad and the exchange rate looks wrong".split()
+    requests = [
+        ([" ".join(words[: (i * 7 + j) % 12]) for j in range(10)], i % 3, False) for i in range(30)
+    ]
+    results, sizes = run_batches(classifier, requests, max_batch=512, max_wait_ms=200)
+    assert sizes == [300] and 300 > 2 * MODEL_CALL_TEXTS
+    for (texts, top_k, _), records in zip(requests, results):
+        assert records == classifier.predict(texts, top_k=top_k)
 
 
 def test_batcher_never_exceeds_max_batch_and_loses_no_request(classifier):
