@@ -1,7 +1,9 @@
-"""Tokens and ids: Keras' own TextVectorization with built-in options only, so the
-exact same code turns text into ids at training time and inside the exported inference
-model (and the `.keras` file needs no custom code to load); `clip_ids` is the one
-clipping rule (cut at max_length, an empty text becomes one out-of-vocabulary token).
+"""Tokens and ids: Keras' own TextVectorization, so the exact same code turns text into
+ids at training time and inside the exported inference model. Its built-in standardize
+modes, or with split_punctuation one of seqcls.text.standardize's registered functions
+(which load_model imports, so the `.keras` file still loads in safe mode); `clip_ids` is
+the one clipping rule (cut at max_length, an empty text becomes one out-of-vocabulary
+token).
 """
 
 from __future__ import annotations

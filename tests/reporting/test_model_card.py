@@ -134,3 +134,17 @@ def test_model_card_travels_with_an_export(trained_run, tmp_path):
     card = (run_dir / MODEL_CARD_FILE).read_text(encoding="utf-8")
     assert (destination / MODEL_CARD_FILE).read_text(encoding="utf-8") == card
     assert MODEL_CARD_FILE in read(destination, "export.json")["files"]
+
+
+def test_model_description_says_what_became_of_punctuation():
+    from seqcls.config import EmbeddingConfig, PreprocessingConfig
+    from seqcls.reporting.model_description import _embedding
+
+    def described(**preprocessing):
+        return _embedding(EmbeddingConfig(), PreprocessingConfig(**preprocessing), 100)
+
+    assert "(lowercased, no punctuation)" in described()
+    assert "(lowercased, punctuation as word breaks)" in described(split_punctuation=True)
+    split_off = described(strip_punctuation=False, split_punctuation=True)
+    assert "(lowercased, punctuation split off as tokens)" in split_off
+    assert "punctuation" not in described(strip_punctuation=False)
