@@ -110,6 +110,17 @@ class PreprocessingConfig(Section):
     max_length: Length | Literal["auto"] = "auto"
     length_percentile: Annotated[float, Field(gt=0.0, le=100.0)] = 99.0
 
+    @model_validator(mode="after")
+    def _split_characters(self) -> PreprocessingConfig:
+        if self.tokenizer == "char" and self.split_punctuation and not self.strip_punctuation:
+            raise ValueError(
+                "preprocessing.split_punctuation with tokenizer: char and strip_punctuation: "
+                "false would only add space tokens around each mark (every character is a "
+                "token already); remove split_punctuation, or set strip_punctuation: true to "
+                "make each mark a word break"
+            )
+        return self
+
 
 class EmbeddingConfig(Section):
     dim: Width = 128

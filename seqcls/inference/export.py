@@ -69,9 +69,16 @@ class ParityError(SeqclsError):
     exit_code = 1
 
 
+# Always checked too: what becomes of punctuation (deleted, a space, a token of its own)
+# shows in the ids even when the validation texts or the probes from the vocabulary
+# hold none.
+PUNCTUATION_PROBES = ["Mind--and it's (ok)!", "top-up: 3.5% fee?", "l'été, déjà-vu... #1"]
+
+
 def parity_texts(run: Any, report: Any) -> tuple[list[str], str]:
     """Validation texts of the run (as training split them), or probe texts if its data
-    files are gone; always with an empty text and one longer than max_length."""
+    files are gone; always with the punctuation probes, an empty text and one longer
+    than max_length."""
     from seqcls.data.splits import load_splits
     from seqcls.errors import DataError
 
@@ -91,7 +98,7 @@ def parity_texts(run: Any, report: Any) -> tuple[list[str], str]:
         source = "probe texts from the vocabulary (the run's data files are not readable)"
         report(note(source))
     longest = " ".join(texts[:50]) if texts else "text"
-    return [*texts, "", longest], source
+    return [*texts, *PUNCTUATION_PROBES, "", longest], source
 
 
 @contextmanager
@@ -129,7 +136,7 @@ def _saved_model(run: Any, folder: Path, texts: list[str]) -> float:
 
 def tokenization_record(run: Any) -> dict[str, Any]:
     """tokenization.json: how text becomes the ONNX model's ids (TextVectorization's
-    built-in standardize and split, then SequenceClip)."""
+    standardize and split, then SequenceClip)."""
     preprocessing = run.config.preprocessing
     return {
         "lowercase": preprocessing.lowercase,

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.exceptions import HTTPException
 
 from seqcls.errors import SeqclsError
-from seqcls.serving.batching import Batcher, Overloaded
+from seqcls.serving.batching import MODEL_CALL_TEXTS, Batcher, Overloaded
 from seqcls.serving.limits import BodyLimits, error_response
 from seqcls.serving.metrics import Metrics, RequestMetrics
 from seqcls.serving.settings import ServeSettings
@@ -226,7 +226,9 @@ def _load(state: State) -> None:
         if state.stopping:
             return
         classifier.outputs(WARM_UP_TEXTS[:1])
-        classifier.outputs(WARM_UP_TEXTS * (state.settings.max_batch // 2 or 1))
+        # A full model call, as batches make them (MODEL_CALL_TEXTS texts at most).
+        size = min(state.settings.max_batch, MODEL_CALL_TEXTS)
+        classifier.outputs(WARM_UP_TEXTS * (size // 2 or 1), batch_size=MODEL_CALL_TEXTS)
         state.metadata = _metadata(classifier, state.settings)
         state.classifier = classifier
         state.batcher = Batcher(

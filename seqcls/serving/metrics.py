@@ -52,7 +52,7 @@ class Metrics:
         )
         self.batch_seconds = Histogram(
             "seqcls_batch_seconds",
-            "Time the model took for one batch.",
+            "Time to predict one batch: its model calls and its records.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )

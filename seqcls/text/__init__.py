@@ -1,8 +1,9 @@
 """Tokenization, the vocabulary, and the tf.data pipelines.
 
-Tokenization is Keras' own TextVectorization with built-in options only, so the
-exact same code turns text into ids at training time and inside the exported
-inference model (and the `.keras` file needs no custom code to load).
+Tokenization is Keras' own TextVectorization, so the exact same code turns text into
+ids at training time and inside the exported inference model: its built-in standardize
+modes, or with split_punctuation seqcls's registered standardize functions (which
+load_model imports, so the `.keras` file loads in safe mode).
 
 Texts in memory and streamed files go one way: their counts (`TextCounts`: tokens,
 the length histogram, rows, labels) make the vocabulary (`vocabulary_from_counts`);

@@ -10,7 +10,8 @@ TextVectorization takes these as its `standardize` callable. They are registered
 objects, so a saved model.keras names them and loads them in safe mode
 (seqcls.run.artifacts.load_model imports this module). The same rule is written with
 Arrow compute (arrow_counts) and Python's re (the ONNX engine's tokenizer); the three
-are checked against each other in tests/text.
+are checked against TensorFlow in tests/text/test_text.py, tests/data/test_arrow_stream.py
+and tests/inference/test_onnx_engine.py.
 """
 
 from __future__ import annotations

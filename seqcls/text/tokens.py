@@ -85,7 +85,7 @@ def clip_ids(ids: Any, max_length: int):
 def display_tokens(texts: list[str], preprocessing: Any, max_length: int) -> list[list[str]]:
     """The tokens the model sees for each text (standardized, split, cut to max_length),
     as strings, including those outside the vocabulary. Mirrors TextVectorization's
-    built-in standardize and split, so token i lines up with attention weight i."""
+    standardize and split, so token i lines up with attention weight i."""
     tokens = standardized_tokens(texts, preprocessing)
     return [[token.decode("utf-8") for token in row[:max_length]] for row in tokens.to_list()]
 

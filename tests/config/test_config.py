@@ -235,6 +235,17 @@ def test_a_strategy_refuses_tagging_before_anything_is_written(tiny_config):
         load_config(tiny_config, overrides)
 
 
+def test_split_punctuation_on_characters_needs_strip_punctuation(tiny_config):
+    overrides = [
+        "preprocessing.tokenizer=char",
+        "preprocessing.strip_punctuation=false",
+        "preprocessing.split_punctuation=true",
+    ]
+    with pytest.raises(ConfigError, match="only add space tokens.*strip_punctuation: true"):
+        load_config(tiny_config, overrides)
+    assert load_config(tiny_config, overrides[:1] + overrides[2:]).preprocessing.split_punctuation
+
+
 def test_tagging_refuses_split_punctuation_with_the_key_to_change(tiny_config):
     """Splitting at punctuation adds tokens, so tags would no longer line up with words."""
     overrides = [

@@ -45,17 +45,38 @@ def test_batcher_merges_requests_and_keeps_each_ones_options(classifier):
         assert records == classifier.predict(texts, top_k=top_k, attention=attention)
 
 
-def test_a_batch_larger_than_a_model_call_runs_sorted_and_answers_in_order(classifier):
+class CountingModel:
+    """The run's real Keras model, counting the texts of each call the batcher makes."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def predict_on_batch(self, texts):
+        self.calls.append(len(texts))
+        return self.model.predict_on_batch(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def test_a_batch_larger_than_a_model_call_runs_sorted_and_answers_in_order(trained_run):
     """A merged batch of more than MODEL_CALL_TEXTS texts of mixed lengths runs as several
-    length-sorted model calls; every request still gets its own texts' records, in order."""
+    model calls of at most MODEL_CALL_TEXTS; every request still gets its own texts'
+    records, attention included, in order."""
+    classifier = seqcls.load(trained_run[1])
+    expected_of = seqcls.load(trained_run[1])
+    counting = classifier.run.model = CountingModel(classifier.run.model)
     words = "my card was lost abroad and the exchange rate looks wrong".split()
     requests = [
-        ([" ".join(words[: (i * 7 + j) % 12]) for j in range(10)], i % 3, False) for i in range(30)
+        ([" ".join(words[: (i * 7 + j) % 12]) for j in range(10)], i % 3, i % 4 == 0)
+        for i in range(30)
     ]
     results, sizes = run_batches(classifier, requests, max_batch=512, max_wait_ms=200)
-    assert sizes == [300] and 300 > 2 * MODEL_CALL_TEXTS
-    for (texts, top_k, _), records in zip(requests, results):
-        assert records == classifier.predict(texts, top_k=top_k)
+    assert sizes == [300] and counting.calls == [MODEL_CALL_TEXTS] * 2 + [
+        300 - 2 * MODEL_CALL_TEXTS
+    ]
+    for (texts, top_k, attention), records in zip(requests, results):
+        assert records == expected_of.predict(texts, top_k=top_k, attention=attention)
 
 
 def test_batcher_never_exceeds_max_batch_and_loses_no_request(classifier):
