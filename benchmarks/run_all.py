@@ -1043,8 +1043,14 @@ def out_of_scope_section(results: dict) -> list[str]:
         "",
         "The energy score is logsumexp of the logits (T = 1): the output layer's values"
         " before its softmax, read from the saved model with that layer's activation set to"
-        " linear (softmax of them gives the model's probabilities back to"
-        f" {fmt_gap(f.get('logit_check_max_abs_difference'))}). It cannot be computed from"
+        + (
+            " linear (softmax of them gives the model's probabilities back to"
+            f" {fmt_gap(f['logit_check_max_abs_difference'])})."
+            if f.get("logit_check_max_abs_difference") is not None
+            else " linear. A model that blends or averages probabilities (`model.linear`,"
+            " `model.ensemble`) has no such single layer, so it is not measured for it."
+        )
+        + " It cannot be computed from"
         " the probabilities: log p differs from the logits by a per-row constant, which is"
         " what the energy measures. seqcls itself reports only the probability scores"
         " (metrics.json's out_of_scope.auroc).",
