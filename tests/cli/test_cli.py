@@ -346,6 +346,7 @@ def test_cli_predict_reports_a_corrupt_or_unsafe_model(trained_run, tmp_path):
     assert result.exit_code == 3 and "arbitrary code" in result.output
 
 
+@pytest.mark.slow  # two trainings: about 7 s
 def test_cli_same_config_and_seed_give_identical_metrics(trained_run, tmp_path):
     """A second run of the shared run's config and seed (deterministic, with dropout), in
     the same process after other runs, gives the same metrics and per-epoch history."""
@@ -396,6 +397,7 @@ def test_cli_prints_paths_with_brackets_as_written(trained_run, tmp_path):
     assert destination.is_file() and f"metrics written to {destination}" in result.output
 
 
+@pytest.mark.slow  # a training: about 6 s
 def test_cli_train_says_it_ignores_a_tune_section(tiny_config, tmp_path):
     """A config with a search space trains as if it had none, and says so (a note, shown
     even with --quiet)."""

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -221,6 +222,7 @@ def test_text_split_punctuation_separates_words_instead_of_joining_them():
     ]
 
 
+@pytest.mark.slow  # a fresh Python importing TensorFlow: about 5 s
 def test_text_split_punctuation_model_saves_and_loads_in_safe_mode_in_a_fresh_process(tmp_path):
     """The standardize function is a registered Keras object: model.keras names it, and
     a process that imported nothing of seqcls but load_model reads it back (safe mode)."""

@@ -140,6 +140,7 @@ def test_mixed_precision_advice_follows_compute_capability():
     assert runtime.mixed_precision_advice([{"compute_capability": (6, 1)}]).startswith("none")
 
 
+@pytest.mark.slow  # a mixed-precision training: about 6 s
 def test_a_run_puts_process_wide_settings_back(tiny_config, tmp_path):
     """A library caller who trains a deterministic mixed-precision run finds the seeds,
     op determinism and dtype policy as they were (only visible devices stay set)."""

@@ -30,6 +30,7 @@ def _run(study, search, tune_dir) -> list[str]:
     return lines
 
 
+@pytest.mark.slow  # trials that train: about 6 s
 def test_trials_pruner_prunes_a_trial_that_reports_a_bad_value(tmp_path):
     tune = (
         "tune:\n  pruning: {startup_trials: 1, warmup_epochs: 0}\n  space:\n"
