@@ -1,12 +1,13 @@
-"""Dynamic batching: requests that arrive together share one model call.
+"""Dynamic batching: requests that arrive together share one batch.
 
 Each request's texts go on a queue with a future. One task takes the first waiting
 request, then whatever else arrives within `max_wait_ms` (or is already waiting), up to
 `max_batch` texts; the model runs on the merged texts in a worker thread (the event loop
-never waits on it), sorted by length in calls of up to MODEL_CALL_TEXTS texts, and each request gets its own records back, in its own order, with
-its own top_k and attention options. While a batch runs, the next one fills up, so
-under load batches grow with concurrency and a lone request waits at most `max_wait_ms`.
-A request larger than `max_batch` runs as a batch of its own.
+never waits on it), sorted by length in calls of up to MODEL_CALL_TEXTS texts, and each
+request gets its own records back, in its own order, with its own top_k and attention
+options. While a batch runs, the next one fills up, so under load batches grow with
+concurrency and a lone request waits at most `max_wait_ms`. A request larger than
+`max_batch` runs as a batch of its own.
 """
 
 from __future__ import annotations
