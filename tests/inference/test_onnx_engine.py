@@ -169,6 +169,30 @@ def test_onnx_engine_tokenizer_gives_textvectorization_ids(
     )
 
 
+def test_onnx_engine_reads_tokenization_json_without_split_punctuation_and_refuses_a_bad_one(
+    tmp_path,
+):
+    """An export made before split_punctuation has no such key: punctuation is deleted,
+    as it was then. A value that is not true or false is a DataError naming the file."""
+    from seqcls.errors import DataError
+    from seqcls.text.punctuation import KERAS_PUNCTUATION
+
+    record = {
+        "lowercase": True,
+        "strip_punctuation": True,
+        "punctuation_regex": KERAS_PUNCTUATION,
+        "split": "whitespace",
+    }
+    (tmp_path / onnx_engine.TOKENIZATION_FILE).write_text(json.dumps(record), encoding="utf-8")
+    old = onnx_engine.read_tokenization(tmp_path)
+    tokenizer = onnx_engine.Tokenizer(old, ["", "[UNK]", "mindand", "mind", "and"], None)
+    assert tokenizer.tokens("Mind--and") == ["mindand"]
+    record["split_punctuation"] = "yes"
+    (tmp_path / onnx_engine.TOKENIZATION_FILE).write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(DataError, match="tokenization.json: 'split_punctuation' should be"):
+        onnx_engine.read_tokenization(tmp_path)
+
+
 def test_onnx_engine_tokenizer_rules_are_tensorflows():
     """The facts the tokenizer rests on, checked against TensorFlow itself."""
     import tensorflow as tf
