@@ -39,6 +39,7 @@ from seqcls.inference.predict import PREDICT_BATCH_SIZE, Run, run_decisions
 from seqcls.modeling.outputs import MEMBER_PROBABILITIES, PROBABILITIES, TOKEN_IDS
 from seqcls.run import artifacts, readers
 from seqcls.run.destinations import EXPORT_FILE, ONNX_FILE
+from seqcls.text.punctuation import punctuation_rewrite
 
 if TYPE_CHECKING:
     pass
@@ -91,8 +92,9 @@ class Tokenizer:
         strip = tokenization["strip_punctuation"]
         split = tokenization.get("split_punctuation", False)  # exports before it: false
         self.punctuation = re.compile(tokenization["punctuation_regex"]) if strip or split else None
-        # Each mark deleted, replaced by a space, or kept between spaces (its own token).
-        self.rewrite = "" if not split else " " if strip else r" \g<0> "
+        # Each mark deleted, replaced by a space, or kept between spaces (its own token):
+        # the one rule, in Python's spelling of the whole match.
+        self.rewrite = punctuation_rewrite(strip, split).replace(r"\0", r"\g<0>")
         self.characters = tokenization["split"] == "characters"
         # Ids 0 and 1 ("" and "[UNK]") are never looked up: Keras' own entries.
         self.index = {token: index for index, token in enumerate(tokens) if index >= 2}
